@@ -1,0 +1,1 @@
+//! Webhook ingest: verify, limit, parse, dedupe, durable append, acknowledge.

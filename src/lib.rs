@@ -1,0 +1,15 @@
+//! labelflow: GitLab-native workflow automation. Labels are the buttons.
+//!
+//! The modules follow the pipeline: [`ingest`] (verify, parse, dedupe, durable append) →
+//! [`store`] (inbox, ledger, follow-ups) → [`worker`] (claims, per-issue order, retries) →
+//! [`hooks`] (payloads → domain [`domain::Event`]) → [`engine`] (config, pure planner) →
+//! [`actions`] (idempotent executor) → [`forge`] (GitLab client, one retry policy).
+//! [`sim`] is the stateful simulated GitLab used by the tests and `labelflow demo`.
+
+pub mod clock;
+pub mod domain;
+pub mod hooks;
+pub mod ingest;
+pub mod metrics;
+pub mod sim;
+pub mod store;

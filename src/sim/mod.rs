@@ -1,0 +1,1 @@
+//! A stateful simulated GitLab for tests and the demo.

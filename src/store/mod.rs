@@ -1,0 +1,237 @@
+//! Durable state: the webhook inbox (dedupe, leases, per-issue order, retry, parking), the
+//! action ledger, and delayed follow-ups. One interface, two backends: SQLite (embedded
+//! default) and PostgreSQL (shared by several replicas).
+//!
+//! All timestamps cross this interface as `DateTime<Utc>` and are stored as Unix milliseconds
+//! (`BIGINT`) in both backends, so the SQL stays the same shape on both.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Errors from the store. Always internal (never shown to GitLab users).
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("invalid database url `{0}`: expected a file path, sqlite://PATH or postgres://…")]
+    BadUrl(String),
+    #[error("event {0} is not leased by this worker (lease expired and was taken over?)")]
+    LeaseLost(i64),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// A webhook delivery accepted by ingest, about to be made durable.
+#[derive(Debug, Clone)]
+pub struct NewInboxEvent {
+    /// `webhook-id` / `Idempotency-Key`, or `sha256:<hex of body>` when GitLab sent neither.
+    /// Unique: a second append with the same id is a duplicate.
+    pub delivery_id: String,
+    /// The event kind (`X-Gitlab-Event` header, e.g. `Issue Hook`, `Note Hook`, or an internal
+    /// kind such as `Followup`).
+    pub event_kind: String,
+    /// Ordering key, `IssueKey`'s string form (`"14#23"`).
+    pub issue_key: String,
+    /// Raw JSON body as received.
+    pub payload: String,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EnqueueOutcome {
+    /// Stored under this inbox id.
+    Accepted(i64),
+    /// A delivery with the same id was already stored (under this id).
+    Duplicate(i64),
+}
+
+/// Lifecycle of an inbox event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventStatus {
+    /// Waiting (possibly until `available_at`, after a retryable failure).
+    Pending,
+    /// Leased by a worker until `lease_until`.
+    Running,
+    Done,
+    /// Failed permanently; kept with its reason until an operator retries it.
+    Parked,
+}
+
+impl EventStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventStatus::Pending => "pending",
+            EventStatus::Running => "running",
+            EventStatus::Done => "done",
+            EventStatus::Parked => "parked",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "pending" => EventStatus::Pending,
+            "running" => EventStatus::Running,
+            "done" => EventStatus::Done,
+            "parked" => EventStatus::Parked,
+            _ => return None,
+        })
+    }
+}
+
+/// An event handed to a worker under a lease.
+#[derive(Debug, Clone)]
+pub struct ClaimedEvent {
+    pub id: i64,
+    pub delivery_id: String,
+    pub event_kind: String,
+    pub issue_key: String,
+    pub payload: String,
+    /// Attempts so far, including this one.
+    pub attempts: i64,
+    pub received_at: DateTime<Utc>,
+}
+
+/// An inbox row as listed by `labelflow events list`.
+#[derive(Debug, Clone, Serialize)]
+pub struct EventRecord {
+    pub id: i64,
+    pub delivery_id: String,
+    pub event_kind: String,
+    pub issue_key: String,
+    pub status: EventStatus,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub received_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Queue depth figures for `/metrics` and `/readyz`.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct QueueStats {
+    pub pending: i64,
+    pub running: i64,
+    pub parked: i64,
+    pub done: i64,
+    pub oldest_pending_received_at: Option<DateTime<Utc>>,
+}
+
+/// A delayed follow-up ("remind the PM in 5 days"). When due it is turned into an inbox event
+/// (`event_kind = "Followup"`, `delivery_id = "followup:" + key`), so it goes through the same
+/// per-issue order, retries and parking as webhooks, and fires once even with several replicas.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct NewFollowup {
+    /// Unique; scheduling the same key twice keeps the first.
+    pub key: String,
+    pub issue_key: String,
+    pub due_at: DateTime<Utc>,
+    /// JSON the worker gets back as the inbox event's payload.
+    pub payload: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FollowupRecord {
+    pub key: String,
+    pub issue_key: String,
+    pub due_at: DateTime<Utc>,
+    pub fired: bool,
+}
+
+/// The store interface. Every method is one short transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates tables on first start and applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// Cheap check that the database answers and migrations are applied (for `/readyz`).
+    async fn ready(&self) -> StoreResult<()>;
+
+    /// Durably appends a delivery; returns once committed. Duplicate `delivery_id` → `Duplicate`.
+    async fn enqueue(&self, event: NewInboxEvent) -> StoreResult<EnqueueOutcome>;
+
+    /// Claims the next event a worker may process, leasing it to `worker_id` until
+    /// `now + lease`. Only the oldest unfinished (pending or running) event of each issue key
+    /// is claimable, so events of one issue run one at a time and in arrival order; a running
+    /// event whose lease expired is claimable again (a crashed worker's work is taken over).
+    /// Pending events wait until their `available_at`. Parked and done events never block.
+    async fn claim(
+        &self,
+        worker_id: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<ClaimedEvent>>;
+
+    /// Marks a claimed event done. `LeaseLost` if another worker took it over meanwhile.
+    async fn complete(&self, id: i64, worker_id: &str, now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Puts a claimed event back to pending until `retry_at`, recording `error`. The event keeps
+    /// its place at the head of its issue's queue.
+    async fn retry_later(
+        &self,
+        id: i64,
+        worker_id: &str,
+        retry_at: DateTime<Utc>,
+        error: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Parks a claimed event with its reason (permanent failure). Later events of the same
+    /// issue proceed.
+    async fn park(
+        &self,
+        id: i64,
+        worker_id: &str,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Releases every lease held by `worker_id` back to pending (graceful shutdown).
+    async fn release_leases(&self, worker_id: &str, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    /// Lists events, newest first, optionally filtered by status.
+    async fn list_events(
+        &self,
+        status: Option<EventStatus>,
+        limit: i64,
+    ) -> StoreResult<Vec<EventRecord>>;
+
+    async fn get_event(&self, id: i64) -> StoreResult<Option<EventRecord>>;
+
+    /// Moves a parked event back to pending (attempts reset). False if it is not parked.
+    async fn retry_parked(&self, id: i64, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    async fn queue_stats(&self) -> StoreResult<QueueStats>;
+
+    /// The recorded result of an action, if its idempotency key was already executed.
+    async fn ledger_get(&self, key: &str) -> StoreResult<Option<String>>;
+
+    /// Records an executed action (idempotency key → result JSON) for an issue. Recording an
+    /// existing key again is not an error and keeps the first result.
+    async fn ledger_put(
+        &self,
+        key: &str,
+        issue_key: &str,
+        result: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// How many actions were recorded for `issue_key` at or after `since` (the loop guard).
+    async fn actions_since(&self, issue_key: &str, since: DateTime<Utc>) -> StoreResult<i64>;
+
+    /// Schedules a follow-up; false if the key already exists (fired or not).
+    async fn schedule_followup(&self, followup: NewFollowup) -> StoreResult<bool>;
+
+    /// Moves every follow-up due at `now` into the inbox (one transaction: insert the inbox
+    /// event, mark the follow-up fired). Safe to call from several replicas at once: each fires
+    /// exactly once. Returns how many were moved.
+    async fn promote_due_followups(&self, now: DateTime<Utc>) -> StoreResult<u64>;
+
+    async fn list_followups(&self, limit: i64) -> StoreResult<Vec<FollowupRecord>>;
+}
+
+pub type DynStore = Arc<dyn Store>;
