@@ -60,7 +60,9 @@ pub enum EventKind {
     },
     /// A scheduled look at the issue: a sweep, or a delayed follow-up coming due (`followup`
     /// names it).
-    Tick { followup: Option<String> },
+    Tick {
+        followup: Option<String>,
+    },
 }
 
 /// A webhook (or sweep tick) normalised into what the planner needs.
@@ -129,12 +131,10 @@ impl IssueState {
     /// The value of scoped label `scope::value` for `scope`, if any (everything before the last
     /// `::` is the scope, as in GitLab).
     pub fn scoped_value(&self, scope: &str) -> Option<&str> {
-        self.labels
-            .iter()
-            .find_map(|l| match split_scoped(l) {
-                Some((s, v)) if s == scope => Some(v),
-                _ => None,
-            })
+        self.labels.iter().find_map(|l| match split_scoped(l) {
+            Some((s, v)) if s == scope => Some(v),
+            _ => None,
+        })
     }
 }
 
@@ -155,7 +155,10 @@ mod tests {
 
     #[test]
     fn scoped_labels_split_at_last_separator() {
-        assert_eq!(split_scoped("cocreate::identified"), Some(("cocreate", "identified")));
+        assert_eq!(
+            split_scoped("cocreate::identified"),
+            Some(("cocreate", "identified"))
+        );
         assert_eq!(
             split_scoped("workflow::backend::review"),
             Some(("workflow::backend", "review"))
@@ -167,7 +170,13 @@ mod tests {
     #[test]
     fn issue_key_round_trips() {
         let k: IssueKey = "14#23".parse().unwrap();
-        assert_eq!(k, IssueKey { project_id: 14, iid: 23 });
+        assert_eq!(
+            k,
+            IssueKey {
+                project_id: 14,
+                iid: 23
+            }
+        );
         assert_eq!(k.to_string(), "14#23");
         assert!("14-23".parse::<IssueKey>().is_err());
     }

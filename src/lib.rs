@@ -6,10 +6,15 @@
 //! [`actions`] (idempotent executor) → [`forge`] (GitLab client, one retry policy).
 //! [`sim`] is the stateful simulated GitLab used by the tests and `labelflow demo`.
 
+pub mod actions;
 pub mod clock;
 pub mod domain;
+pub mod engine;
+pub mod forge;
 pub mod hooks;
 pub mod ingest;
 pub mod metrics;
+pub mod render;
 pub mod sim;
 pub mod store;
+pub mod worker;

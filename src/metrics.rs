@@ -7,6 +7,13 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
 
+fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// Label set with a single `reason` / `outcome` / `kind` string.
 pub type ByLabel = Family<Vec<(String, String)>, Counter>;
 
@@ -15,6 +22,14 @@ pub struct Metrics {
     registry: Registry,
     /// Webhook requests by outcome: accepted, duplicate, ignored, rejected.
     pub webhooks: ByLabel,
+    /// GitLab API calls by method, endpoint and status.
+    pub gitlab_calls: ByLabel,
+    /// Time spent waiting on GitLab rate limits (milliseconds).
+    pub rate_limit_wait_ms: Counter,
+    /// Inbox events finished, by outcome (done, retry, parked, ignored).
+    pub events: ByLabel,
+    /// Actions executed, by workflow, rule, kind and outcome (done, skipped).
+    pub actions: ByLabel,
 }
 
 impl Metrics {
@@ -26,7 +41,38 @@ impl Metrics {
             "Webhook requests by outcome (accepted, duplicate, ignored, rejected) and reason",
             webhooks.clone(),
         );
-        Arc::new(Metrics { registry, webhooks })
+        let gitlab_calls = ByLabel::default();
+        registry.register(
+            "gitlab_api_calls",
+            "GitLab API requests by method, endpoint and status",
+            gitlab_calls.clone(),
+        );
+        let rate_limit_wait_ms = Counter::default();
+        registry.register(
+            "gitlab_rate_limit_wait_milliseconds",
+            "Time spent waiting because of GitLab rate limits",
+            rate_limit_wait_ms.clone(),
+        );
+        let events = ByLabel::default();
+        registry.register(
+            "events",
+            "Inbox events finished by outcome (done, retry, parked, ignored)",
+            events.clone(),
+        );
+        let actions = ByLabel::default();
+        registry.register(
+            "actions",
+            "Workflow actions by workflow, rule, kind and outcome",
+            actions.clone(),
+        );
+        Arc::new(Metrics {
+            registry,
+            webhooks,
+            gitlab_calls,
+            rate_limit_wait_ms,
+            events,
+            actions,
+        })
     }
 
     /// Counts one webhook request with `outcome` and a short `reason`.
@@ -36,6 +82,37 @@ impl Metrics {
                 ("outcome".to_string(), outcome.to_string()),
                 ("reason".to_string(), reason.to_string()),
             ])
+            .inc();
+    }
+
+    pub fn gitlab_call(&self, method: &str, endpoint: &str, status: &str) {
+        self.gitlab_calls
+            .get_or_create(&labels(&[
+                ("method", method),
+                ("endpoint", endpoint),
+                ("status", status),
+            ]))
+            .inc();
+    }
+
+    pub fn rate_limit_wait(&self, d: std::time::Duration) {
+        self.rate_limit_wait_ms.inc_by(d.as_millis() as u64);
+    }
+
+    pub fn event(&self, outcome: &str) {
+        self.events
+            .get_or_create(&labels(&[("outcome", outcome)]))
+            .inc();
+    }
+
+    pub fn action(&self, workflow: &str, rule: &str, kind: &str, outcome: &str) {
+        self.actions
+            .get_or_create(&labels(&[
+                ("workflow", workflow),
+                ("rule", rule),
+                ("kind", kind),
+                ("outcome", outcome),
+            ]))
             .inc();
     }
 

@@ -1,0 +1,409 @@
+//! Performs planned actions exactly once.
+//!
+//! Three layers keep "nothing twice": the action ledger (idempotency key → result) skips what
+//! was done; everything the bot creates carries a hidden marker (`<!-- labelflow:ID -->`) and,
+//! when an earlier attempt may have created it without recording it (a crash, a timed-out POST),
+//! is looked up before being created again; and label / state edits are idempotent in GitLab.
+
+use super::{Action, PlannedAction, Target, created_placeholder, marker};
+use crate::clock::Clock;
+use crate::domain::IssueState;
+use crate::forge::{CreatedIssue, ForgeError, GitlabForge, IssueEdit};
+use crate::metrics::Metrics;
+use crate::store::{DynStore, NewFollowup, StoreError};
+use chrono::Duration;
+use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+/// Why execution stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error(transparent)]
+    Forge(#[from] ForgeError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The loop guard tripped: too many actions on this issue in the window.
+    #[error(
+        "loop guard: {count} actions on issue {issue} in the last {window_minutes} minutes (limit {max}); \
+         parked so a rule loop cannot spam the issue — check the rules, then `labelflow events retry`"
+    )]
+    LoopGuard {
+        issue: String,
+        count: i64,
+        max: u32,
+        window_minutes: u32,
+    },
+    /// A chat post failed in a way retrying may fix.
+    #[error("chat webhook failed: {0}")]
+    Chat(String),
+}
+
+/// Limits for the loop guard.
+#[derive(Debug, Clone, Copy)]
+pub struct LoopLimit {
+    pub max_actions: u32,
+    pub window_minutes: u32,
+}
+
+/// What an execution did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecReport {
+    pub executed: usize,
+    pub skipped: usize,
+}
+
+#[derive(Clone)]
+pub struct Executor {
+    pub forge: GitlabForge,
+    pub store: DynStore,
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+    pub http: reqwest::Client,
+}
+
+impl Executor {
+    /// Executes `actions` for `issue` in order. `recovering` is true when an earlier attempt
+    /// at this event may have run some actions without recording them: then creations are
+    /// looked up by marker first.
+    pub async fn execute(
+        &self,
+        actions: &[PlannedAction],
+        issue: &IssueState,
+        recovering: bool,
+        limit: LoopLimit,
+    ) -> Result<ExecReport, ExecError> {
+        let mut report = ExecReport::default();
+        let mut created: HashMap<String, CreatedIssue> = HashMap::new();
+        let issue_key = issue.key().to_string();
+        let mut i = 0;
+        while i < actions.len() {
+            let pa = &actions[i];
+            if let Some(result) = self.store.ledger_get(&pa.key).await? {
+                if let Action::CreateIssue { id, .. } = &pa.action
+                    && let Ok(c) = serde_json::from_str::<CreatedIssue>(&result)
+                {
+                    created.insert(id.clone(), c);
+                }
+                self.metrics
+                    .action(&pa.workflow, &pa.rule, pa.action.kind(), "skipped");
+                report.skipped += 1;
+                i += 1;
+                continue;
+            }
+            self.loop_guard(&issue_key, limit).await?;
+
+            // Consecutive edits of this issue go out as one PUT.
+            let batch_end = edit_batch_end(actions, i);
+            if batch_end > i + 1 {
+                let mut batch = Vec::new();
+                for pa in &actions[i..batch_end] {
+                    if self.store.ledger_get(&pa.key).await?.is_none() {
+                        batch.push(pa);
+                    } else {
+                        report.skipped += 1;
+                    }
+                }
+                let mut edit = IssueEdit::default();
+                for pa in &batch {
+                    add_to_edit(&mut edit, &pa.action);
+                }
+                self.forge
+                    .edit_issue(issue.project_id, issue.iid, &edit)
+                    .await?;
+                let now = self.clock.now();
+                for pa in &batch {
+                    self.store
+                        .ledger_put(&pa.key, &issue_key, "{}", now)
+                        .await?;
+                    self.metrics
+                        .action(&pa.workflow, &pa.rule, pa.action.kind(), "done");
+                    report.executed += 1;
+                }
+                i = batch_end;
+                continue;
+            }
+
+            let result = self.perform(pa, issue, recovering, &mut created).await?;
+            self.store
+                .ledger_put(&pa.key, &issue_key, &result, self.clock.now())
+                .await?;
+            self.metrics
+                .action(&pa.workflow, &pa.rule, pa.action.kind(), "done");
+            report.executed += 1;
+            i += 1;
+        }
+        Ok(report)
+    }
+
+    async fn loop_guard(&self, issue_key: &str, limit: LoopLimit) -> Result<(), ExecError> {
+        let since = self.clock.now() - Duration::minutes(i64::from(limit.window_minutes));
+        let count = self.store.actions_since(issue_key, since).await?;
+        if count >= i64::from(limit.max_actions) {
+            return Err(ExecError::LoopGuard {
+                issue: issue_key.to_string(),
+                count,
+                max: limit.max_actions,
+                window_minutes: limit.window_minutes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Runs one action; returns the JSON result recorded in the ledger.
+    async fn perform(
+        &self,
+        pa: &PlannedAction,
+        issue: &IssueState,
+        recovering: bool,
+        created: &mut HashMap<String, CreatedIssue>,
+    ) -> Result<String, ExecError> {
+        let mark = marker(&pa.marker_id());
+        match &pa.action {
+            Action::Comment { body } => {
+                let body = format!("{}\n\n{mark}", substitute(body, created));
+                if recovering
+                    && let Some(id) = self
+                        .forge
+                        .find_bot_note(issue.project_id, issue.iid, &pa.marker_id())
+                        .await?
+                {
+                    tracing::info!(key = %pa.key, note = id, "comment already exists; not posting again");
+                    return Ok(json!({ "note_id": id, "found": true }).to_string());
+                }
+                let id = self
+                    .forge
+                    .create_note(issue.project_id, issue.iid, &body)
+                    .await?;
+                Ok(json!({ "note_id": id }).to_string())
+            }
+            Action::CreateIssue {
+                id,
+                project,
+                title,
+                description,
+                labels,
+                assignees,
+                confidential,
+            } => {
+                let existing = if recovering {
+                    self.forge.find_bot_issue(project, &pa.marker_id()).await?
+                } else {
+                    None
+                };
+                let new = match existing {
+                    Some(c) => {
+                        tracing::info!(key = %pa.key, issue = %c.reference, "issue already exists; not creating again");
+                        c
+                    }
+                    None => {
+                        let ids = self.forge.user_ids(assignees).await?;
+                        let description = format!("{}\n\n{mark}", substitute(description, created));
+                        self.forge
+                            .create_issue(
+                                project,
+                                &substitute(title, created),
+                                &description,
+                                labels,
+                                &ids,
+                                *confidential,
+                            )
+                            .await?
+                    }
+                };
+                // Linked both ways: GitLab's issue links show on both issues.
+                self.forge
+                    .link_issues(issue.project_id, issue.iid, new.project_id, new.iid)
+                    .await?;
+                created.insert(id.clone(), new.clone());
+                Ok(serde_json::to_string(&new).unwrap_or_default())
+            }
+            Action::Close { target } | Action::Reopen { target } => {
+                let close = matches!(pa.action, Action::Close { .. });
+                let edit = IssueEdit {
+                    close: Some(close),
+                    ..IssueEdit::default()
+                };
+                match target {
+                    Target::This => {
+                        self.forge
+                            .edit_issue(issue.project_id, issue.iid, &edit)
+                            .await?;
+                    }
+                    Target::Linked { id, project } => {
+                        let targets = self.linked_targets(issue, id, project, created).await?;
+                        for (pid, iid) in &targets {
+                            self.forge.edit_issue(*pid, *iid, &edit).await?;
+                        }
+                        return Ok(json!({ "targets": targets }).to_string());
+                    }
+                }
+                Ok("{}".to_string())
+            }
+            Action::Assign { usernames } => {
+                let mut all = issue.assignees.clone();
+                for u in usernames {
+                    if !all.contains(u) {
+                        all.push(u.clone());
+                    }
+                }
+                let ids = self.forge.user_ids(&all).await?;
+                let edit = IssueEdit {
+                    assignee_ids: Some(ids),
+                    ..IssueEdit::default()
+                };
+                self.forge
+                    .edit_issue(issue.project_id, issue.iid, &edit)
+                    .await?;
+                Ok("{}".to_string())
+            }
+            Action::AddLabels { .. }
+            | Action::RemoveLabels { .. }
+            | Action::SetConfidential { .. } => {
+                let mut edit = IssueEdit::default();
+                add_to_edit(&mut edit, &pa.action);
+                self.forge
+                    .edit_issue(issue.project_id, issue.iid, &edit)
+                    .await?;
+                Ok("{}".to_string())
+            }
+            Action::ScheduleFollowup { name, due_at } => {
+                let payload = json!({
+                    "followup": name,
+                    "project_id": issue.project_id,
+                    "iid": issue.iid,
+                    "project_path": issue.project_path,
+                    "key": pa.key,
+                });
+                let inserted = self
+                    .store
+                    .schedule_followup(NewFollowup {
+                        key: pa.key.clone(),
+                        issue_key: issue.key().to_string(),
+                        due_at: *due_at,
+                        payload: payload.to_string(),
+                    })
+                    .await?;
+                Ok(json!({ "scheduled": inserted, "due_at": due_at }).to_string())
+            }
+            Action::Chat { url_env, text } => {
+                let Ok(url) = std::env::var(url_env) else {
+                    tracing::warn!(env = %url_env, "chat webhook URL not set; chat post skipped");
+                    return Ok(json!({ "skipped": format!("{url_env} not set") }).to_string());
+                };
+                let resp = self
+                    .http
+                    .post(&url)
+                    .json(&json!({ "text": substitute(text, created) }))
+                    .send()
+                    .await
+                    .map_err(|e| ExecError::Chat(e.without_url().to_string()))?;
+                if resp.status().is_server_error() || resp.status().as_u16() == 429 {
+                    return Err(ExecError::Chat(format!(
+                        "chat webhook answered {}",
+                        resp.status()
+                    )));
+                }
+                if !resp.status().is_success() {
+                    // A 4xx will not get better by retrying: record and move on.
+                    tracing::warn!(status = %resp.status(), "chat webhook refused the post");
+                }
+                Ok(json!({ "status": resp.status().as_u16() }).to_string())
+            }
+        }
+    }
+
+    /// The issues an earlier `create_issue` with `id` opened for `issue`: from this run, else
+    /// from GitLab's issue links (bot-authored issues in that project).
+    async fn linked_targets(
+        &self,
+        issue: &IssueState,
+        id: &str,
+        project: &str,
+        created: &HashMap<String, CreatedIssue>,
+    ) -> Result<Vec<(u64, u64)>, ExecError> {
+        if let Some(c) = created.get(id) {
+            return Ok(vec![(c.project_id, c.iid)]);
+        }
+        let bot = self.forge.bot_username();
+        Ok(self
+            .forge
+            .linked_issues(issue.project_id, issue.iid)
+            .await?
+            .into_iter()
+            .filter(|l| l.author == bot && l.project_path.eq_ignore_ascii_case(project))
+            .map(|l| (l.project_id, l.iid))
+            .collect())
+    }
+}
+
+fn is_plain_edit(a: &Action) -> bool {
+    matches!(
+        a,
+        Action::AddLabels { .. }
+            | Action::RemoveLabels { .. }
+            | Action::SetConfidential { .. }
+            | Action::Close {
+                target: Target::This
+            }
+            | Action::Reopen {
+                target: Target::This
+            }
+    )
+}
+
+/// End (exclusive) of the run of plain edits starting at `start`. A run never holds two
+/// conflicting changes of the same kind (GitLab applies one PUT's fields together).
+fn edit_batch_end(actions: &[PlannedAction], start: usize) -> usize {
+    let mut end = start;
+    let mut state_set = false;
+    let mut conf_set = false;
+    let mut touched: Vec<&str> = Vec::new();
+    while end < actions.len() && is_plain_edit(&actions[end].action) {
+        match &actions[end].action {
+            Action::Close { .. } | Action::Reopen { .. } => {
+                if state_set {
+                    break;
+                }
+                state_set = true;
+            }
+            Action::SetConfidential { .. } => {
+                if conf_set {
+                    break;
+                }
+                conf_set = true;
+            }
+            Action::AddLabels { labels } | Action::RemoveLabels { labels } => {
+                if labels.iter().any(|l| touched.contains(&l.as_str())) {
+                    break;
+                }
+                touched.extend(labels.iter().map(String::as_str));
+            }
+            _ => {}
+        }
+        end += 1;
+    }
+    end
+}
+
+fn add_to_edit(edit: &mut IssueEdit, a: &Action) {
+    match a {
+        Action::AddLabels { labels } => edit.add_labels.extend(labels.iter().cloned()),
+        Action::RemoveLabels { labels } => edit.remove_labels.extend(labels.iter().cloned()),
+        Action::SetConfidential { confidential } => edit.confidential = Some(*confidential),
+        Action::Close { .. } => edit.close = Some(true),
+        Action::Reopen { .. } => edit.close = Some(false),
+        _ => {}
+    }
+}
+
+/// Replaces `⟦created.ID.FIELD⟧` placeholders with what this run (or the ledger) knows.
+fn substitute(text: &str, created: &HashMap<String, CreatedIssue>) -> String {
+    let mut out = text.to_string();
+    for (id, c) in created {
+        out = out
+            .replace(&created_placeholder(id, "web_url"), &c.web_url)
+            .replace(&created_placeholder(id, "reference"), &c.reference);
+    }
+    out
+}

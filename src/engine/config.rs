@@ -1,0 +1,373 @@
+//! The workflow configuration (`labelflow.yml`): typed, strict (unknown keys are errors), with
+//! source lines kept on the values that later validation may need to point at.
+//!
+//! A missing optional section means the feature is off, as in triagebot.
+
+use serde::{Deserialize, Serialize};
+use serde_saphyr::Spanned;
+use std::collections::BTreeMap;
+
+/// A string with the line/column where it appeared in the YAML file.
+pub type Sp = Spanned<String>;
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConfigFile {
+    pub bot: BotConfig,
+    /// Directory holding the templates, relative to the configuration file.
+    #[serde(default = "default_templates_dir")]
+    pub templates_dir: String,
+    /// Named projects (`name: group/project`) that rules refer to by name.
+    #[serde(default)]
+    pub projects: BTreeMap<String, String>,
+    #[serde(default)]
+    pub directory: Directory,
+    #[serde(default)]
+    pub workflows: BTreeMap<String, Workflow>,
+}
+
+fn default_templates_dir() -> String {
+    "templates".to_string()
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BotConfig {
+    /// The bot account's GitLab username; commands are written `@<username> <command>`.
+    pub username: String,
+    #[serde(default)]
+    pub loop_guard: LoopGuard,
+}
+
+/// Caps the actions taken on one issue in a time window, so two rules that keep undoing each
+/// other cannot spam an issue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoopGuard {
+    #[serde(default = "default_max_actions")]
+    pub max_actions: u32,
+    #[serde(default = "default_window_minutes")]
+    pub window_minutes: u32,
+}
+
+impl Default for LoopGuard {
+    fn default() -> Self {
+        LoopGuard {
+            max_actions: default_max_actions(),
+            window_minutes: default_window_minutes(),
+        }
+    }
+}
+
+fn default_max_actions() -> u32 {
+    40
+}
+fn default_window_minutes() -> u32 {
+    10
+}
+
+/// Who is who: roles and product groups map to GitLab usernames.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Directory {
+    /// Role name → GitLab usernames.
+    #[serde(default)]
+    pub roles: BTreeMap<String, Vec<String>>,
+    /// Product-group label (e.g. `group::source code`) → the group's product managers.
+    #[serde(default)]
+    pub product_groups: BTreeMap<String, ProductGroup>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProductGroup {
+    pub pms: Vec<String>,
+}
+
+/// One business process: its rules plus the workflow-wide checks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Workflow {
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Description fields templates may use as `fields.<name>`, besides those named in
+    /// `required_fields`, conditions and `vars` (all of which are known already).
+    #[serde(default)]
+    pub fields: Vec<String>,
+    /// Only issues of these projects (names from `projects:` or paths); empty = every project.
+    #[serde(default)]
+    pub projects: Vec<Sp>,
+    /// Outgoing chat webhook (Slack-compatible JSON); off when absent.
+    #[serde(default)]
+    pub chat: Option<ChatConfig>,
+    /// Labels only some roles may apply (in the UI too); others' applications are reverted.
+    #[serde(default)]
+    pub restricted_labels: Vec<RestrictedLabels>,
+    /// Stage labels that need prerequisites; premature ones are reverted.
+    #[serde(default)]
+    pub guards: Vec<Guard>,
+    /// Description fields an issue must fill once it carries a label.
+    #[serde(default)]
+    pub required_fields: Vec<RequiredFields>,
+    #[serde(default)]
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChatConfig {
+    /// Environment variable holding the incoming-webhook URL (a secret; never in the file).
+    pub webhook_url_env: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictedLabels {
+    /// Label names or globs (`cocreate-pathway::*`).
+    pub labels: Vec<Sp>,
+    /// Roles allowed to apply them.
+    pub roles: Vec<Sp>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Guard {
+    /// The guarded label.
+    pub label: Sp,
+    /// All must hold when the label is applied.
+    pub requires: Vec<Requirement>,
+    /// Label to put back when the guarded one is reverted (the previous stage).
+    #[serde(default)]
+    pub revert_to: Option<Sp>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Requirement {
+    #[serde(rename = "if")]
+    pub condition: Condition,
+    /// What to tell people when it does not hold ("a pathway label").
+    pub missing: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequiredFields {
+    /// The check runs while the issue carries this label (and on edits of its description).
+    pub when_label: Sp,
+    /// Field names as they appear in the template (`Customer`, `Product area`).
+    pub fields: Vec<String>,
+    /// Label applied while fields are missing.
+    #[serde(default = "default_needs_info")]
+    pub label: String,
+}
+
+fn default_needs_info() -> String {
+    "needs-info".to_string()
+}
+
+/// What makes a rule fire.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Trigger {
+    LabelAdded(String),
+    LabelRemoved(String),
+    Opened,
+    Closed,
+    Reopened,
+    /// Description or title edited.
+    Edited,
+    /// `@bot <command> …` in a comment.
+    Command(CommandTrigger),
+    /// A delayed follow-up scheduled by `schedule_followup` with this name came due.
+    Followup(String),
+    /// A sweep visited the issue.
+    Tick,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CommandTrigger {
+    /// The command word(s): `buy-in approve` matches `@bot buy-in approve …`.
+    pub name: String,
+    /// Who may run it. Absent = anyone.
+    #[serde(default)]
+    pub allow: Option<Allow>,
+    /// Minimum number of words after the command (e.g. a decline reason).
+    #[serde(default)]
+    pub min_args: usize,
+    /// Usage shown when arguments are missing.
+    #[serde(default)]
+    pub usage: Option<String>,
+}
+
+/// A permission: any of these grants it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Allow {
+    #[serde(default)]
+    pub roles: Vec<String>,
+    /// The product managers of the issue's `group::…` label.
+    #[serde(default)]
+    pub product_pms: bool,
+    /// The issue's author.
+    #[serde(default)]
+    pub author: bool,
+}
+
+/// A condition on the issue, the event or the actor.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum Condition {
+    HasLabel(Sp),
+    LacksLabel(Sp),
+    HasAnyLabel(Vec<Sp>),
+    /// Some label with this scope (`cocreate-pathway`) is present.
+    HasScope(String),
+    /// All of these description fields are filled.
+    FieldsPresent(Vec<String>),
+    /// At least one of these description fields is empty or absent.
+    FieldsMissing(Vec<String>),
+    /// A description field matches a regular expression (case-insensitive).
+    FieldMatches {
+        field: String,
+        pattern: Sp,
+    },
+    /// A description field does not match (or is absent).
+    FieldNotMatches {
+        field: String,
+        pattern: Sp,
+    },
+    /// A description field, read as a number, is above / at most a value.
+    FieldAbove {
+        field: String,
+        value: f64,
+    },
+    /// The actor holds permission.
+    Actor(Allow),
+    /// The actor does not hold permission.
+    NotActor(Allow),
+    State(crate::domain::IssueStatus),
+    Confidential(bool),
+    /// Every condition holds.
+    All(Vec<Condition>),
+    /// At least one holds.
+    Any(Vec<Condition>),
+    Not(Box<Condition>),
+}
+
+/// A rule: trigger, conditions, actions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rule {
+    pub name: Sp,
+    pub on: Trigger,
+    #[serde(default, rename = "if")]
+    pub conditions: Vec<Condition>,
+    /// At most once per issue, whatever the triggering change (e.g. opening the triage issue).
+    #[serde(default)]
+    pub once: bool,
+    /// Computed values available to templates as `vars.*`.
+    #[serde(default)]
+    pub vars: BTreeMap<String, VarSpec>,
+    #[serde(rename = "do")]
+    pub actions: Vec<ActionSpec>,
+}
+
+/// A value computed from the issue for templates.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum VarSpec {
+    /// A description field, or `default` when it is empty, absent or not in `allowed`
+    /// (compared case-insensitively).
+    Field {
+        field: String,
+        #[serde(default)]
+        default: Option<String>,
+        #[serde(default)]
+        allowed: Vec<String>,
+    },
+    /// A number from a description field; `default` when absent or unparseable.
+    Number { field: String, default: f64 },
+    /// A date `months` / `days` from now (ISO 8601).
+    DateFromNow {
+        #[serde(default)]
+        months: u32,
+        #[serde(default)]
+        days: u32,
+    },
+}
+
+/// One step of a rule.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum ActionSpec {
+    /// Comment on the issue from a template.
+    Comment(TemplateRef),
+    /// Open an issue in another project from a template, linked to this one.
+    CreateIssue(CreateIssueSpec),
+    AddLabels(Vec<Sp>),
+    RemoveLabels(Vec<Sp>),
+    Close(TargetSpec),
+    Reopen(TargetSpec),
+    /// Assign the issue to everyone in these roles.
+    AssignRoles(Vec<Sp>),
+    /// Assign the issue to the person who triggered the rule (e.g. `@bot claim`).
+    AssignActor(Empty),
+    SetConfidential(bool),
+    /// Schedule a follow-up that fires the rules with `on: { followup: name }` later.
+    ScheduleFollowup(FollowupSpec),
+    /// Post to the workflow's chat webhook.
+    Chat(TemplateRef),
+}
+
+/// `{}` in YAML, for actions without options.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Empty {}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateRef {
+    /// Path below `templates_dir`.
+    pub template: Sp,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetSpec {
+    /// `created` issue id of an earlier `create_issue` in this workflow (found through the
+    /// issue links); absent = the issue itself.
+    #[serde(default)]
+    pub linked: Option<Sp>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateIssueSpec {
+    /// Name for referring to the created issue (`created.<id>` in later templates).
+    pub id: String,
+    /// Project name from `projects:` (or a path).
+    pub project: Sp,
+    /// Title, a handlebars template string.
+    pub title: Sp,
+    /// Description template file.
+    pub template: Sp,
+    #[serde(default)]
+    pub labels: Vec<Sp>,
+    #[serde(default)]
+    pub assign_roles: Vec<Sp>,
+    #[serde(default)]
+    pub confidential: bool,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FollowupSpec {
+    pub name: String,
+    #[serde(default)]
+    pub after_days: u32,
+    #[serde(default)]
+    pub after_minutes: u32,
+}

@@ -1,0 +1,602 @@
+//! Loading and validating a configuration: parse the YAML strictly, check every reference
+//! (roles, projects, templates, follow-ups, linked ids, patterns), compile every template and
+//! render it once against a sample issue so an unknown variable fails here, not in production.
+
+use super::conditions::Facts;
+use super::config::{ActionSpec, Allow, Condition, ConfigFile, Sp, TargetSpec, Trigger, Workflow};
+use super::context::{self, Extra};
+use super::fields::field_key;
+use crate::domain::{IssueState, IssueStatus};
+use crate::render::Renderer;
+use chrono::Utc;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// One problem in a configuration, with where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<u64>,
+    pub column: Option<u64>,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.file.display())?;
+        if let Some(l) = self.line {
+            write!(f, ":{l}")?;
+            if let Some(c) = self.column {
+                write!(f, ":{c}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// Every problem found (validation does not stop at the first).
+#[derive(Debug, Clone)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                writeln!(f)?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Built-in message templates (overridable by a file of the same name in `templates_dir`).
+pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
+    (
+        "builtin/restricted.md.hbs",
+        include_str!("../../templates/builtin/restricted.md.hbs"),
+    ),
+    (
+        "builtin/guard.md.hbs",
+        include_str!("../../templates/builtin/guard.md.hbs"),
+    ),
+    (
+        "builtin/required_fields.md.hbs",
+        include_str!("../../templates/builtin/required_fields.md.hbs"),
+    ),
+    (
+        "builtin/command_refused.md.hbs",
+        include_str!("../../templates/builtin/command_refused.md.hbs"),
+    ),
+    (
+        "builtin/command_usage.md.hbs",
+        include_str!("../../templates/builtin/command_usage.md.hbs"),
+    ),
+    (
+        "builtin/command_unknown.md.hbs",
+        include_str!("../../templates/builtin/command_unknown.md.hbs"),
+    ),
+];
+
+/// A validated configuration with its compiled templates.
+#[derive(Debug)]
+pub struct Engine {
+    pub config: ConfigFile,
+    pub path: PathBuf,
+    pub renderer: Renderer,
+    /// Per workflow: every description field key templates may use.
+    pub known_fields: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Engine {
+    /// Reads, parses and validates the configuration at `path`.
+    pub fn load(path: &Path) -> Result<Engine, ConfigErrors> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            ConfigErrors(vec![ConfigError {
+                file: path.to_path_buf(),
+                line: None,
+                column: None,
+                message: format!("cannot read the configuration: {e}"),
+            }])
+        })?;
+        Self::from_yaml(&text, path)
+    }
+
+    /// Parses and validates configuration text; `path` locates the templates and names the
+    /// file in errors.
+    pub fn from_yaml(text: &str, path: &Path) -> Result<Engine, ConfigErrors> {
+        let config: ConfigFile = serde_saphyr::from_str(text).map_err(|e| {
+            let loc = e.location();
+            ConfigErrors(vec![ConfigError {
+                file: path.to_path_buf(),
+                line: loc.map(|l| l.line()),
+                column: loc.map(|l| l.column()),
+                message: first_line(&e.to_string()),
+            }])
+        })?;
+        let mut v = Validator {
+            file: path.to_path_buf(),
+            errors: Vec::new(),
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+        let templates_dir = base.join(&config.templates_dir);
+        let mut renderer = Renderer::new(config.directory.roles.clone());
+
+        for (name, source) in BUILTIN_TEMPLATES {
+            let on_disk = templates_dir.join(name);
+            let src = std::fs::read_to_string(&on_disk).unwrap_or_else(|_| source.to_string());
+            if let Err(e) = renderer.add(name, &src) {
+                v.err(None, format!("built-in template `{name}`: {e}"));
+            }
+        }
+
+        let mut known_fields = BTreeMap::new();
+        for (wf_name, wf) in &config.workflows {
+            known_fields.insert(wf_name.clone(), workflow_fields(wf));
+            v.check_workflow(&config, wf_name, wf, &templates_dir, &mut renderer);
+        }
+
+        let engine = Engine {
+            config,
+            path: path.to_path_buf(),
+            renderer,
+            known_fields,
+        };
+        if v.errors.is_empty() {
+            v.sample_render(&engine);
+        }
+        if v.errors.is_empty() {
+            Ok(engine)
+        } else {
+            Err(ConfigErrors(v.errors))
+        }
+    }
+
+    pub fn bot(&self) -> &str {
+        &self.config.bot.username
+    }
+
+    /// Resolves a project name from `projects:` (or passes a path through).
+    pub fn project_path(&self, name_or_path: &str) -> Option<String> {
+        match self.config.projects.get(name_or_path) {
+            Some(p) => Some(p.clone()),
+            None if name_or_path.contains('/') => Some(name_or_path.to_string()),
+            None => None,
+        }
+    }
+
+    /// Whether a workflow applies to issues of `project_path`.
+    pub fn workflow_applies(&self, wf: &Workflow, project_path: &str) -> bool {
+        wf.projects.is_empty()
+            || wf.projects.iter().any(|p| {
+                self.project_path(&p.value)
+                    .is_some_and(|path| path.eq_ignore_ascii_case(project_path))
+            })
+    }
+
+    /// Template registry name of a `create_issue` title.
+    pub fn title_template(workflow: &str, rule: &str, id: &str) -> String {
+        format!("title:{workflow}/{rule}/{id}")
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().next().unwrap_or(s).trim().to_string()
+}
+
+/// Every field name a workflow mentions, as `field_key`s.
+fn workflow_fields(wf: &Workflow) -> BTreeSet<String> {
+    let mut out: BTreeSet<String> = wf.fields.iter().map(|f| field_key(f)).collect();
+    for rf in &wf.required_fields {
+        out.extend(rf.fields.iter().map(|f| field_key(f)));
+    }
+    fn walk(c: &Condition, out: &mut BTreeSet<String>) {
+        match c {
+            Condition::FieldsPresent(fs) | Condition::FieldsMissing(fs) => {
+                out.extend(fs.iter().map(|f| field_key(f)))
+            }
+            Condition::FieldMatches { field, .. }
+            | Condition::FieldNotMatches { field, .. }
+            | Condition::FieldAbove { field, .. } => {
+                out.insert(field_key(field));
+            }
+            Condition::All(cs) | Condition::Any(cs) => cs.iter().for_each(|c| walk(c, out)),
+            Condition::Not(c) => walk(c, out),
+            _ => {}
+        }
+    }
+    for rule in &wf.rules {
+        rule.conditions.iter().for_each(|c| walk(c, &mut out));
+        for spec in rule.vars.values() {
+            match spec {
+                super::config::VarSpec::Field { field, .. }
+                | super::config::VarSpec::Number { field, .. } => {
+                    out.insert(field_key(field));
+                }
+                super::config::VarSpec::DateFromNow { .. } => {}
+            }
+        }
+    }
+    for g in &wf.guards {
+        g.requires.iter().for_each(|r| walk(&r.condition, &mut out));
+    }
+    out
+}
+
+struct Validator {
+    file: PathBuf,
+    errors: Vec<ConfigError>,
+}
+
+impl Validator {
+    fn err(&mut self, at: Option<&Sp>, message: String) {
+        self.errors.push(ConfigError {
+            file: self.file.clone(),
+            line: at.map(|s| s.referenced.line()),
+            column: at.map(|s| s.referenced.column()),
+            message,
+        });
+    }
+
+    fn role(&mut self, config: &ConfigFile, role: &str, at: Option<&Sp>, what: &str) {
+        if !config.directory.roles.contains_key(role) {
+            let known: Vec<&str> = config.directory.roles.keys().map(String::as_str).collect();
+            self.err(
+                at,
+                format!(
+                    "{what}: undefined role `{role}` (expected one of the roles in `directory.roles`: {})",
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+
+    fn allow(&mut self, config: &ConfigFile, allow: &Allow, at: &Sp, what: &str) {
+        for r in &allow.roles {
+            self.role(config, r, Some(at), what);
+        }
+    }
+
+    fn label(&mut self, label: &Sp, what: &str) {
+        let l = label.value.trim();
+        if l.is_empty() || l.contains(',') || l != label.value {
+            self.err(
+                Some(label),
+                format!(
+                    "{what}: `{}` is not a valid label name (expected a non-empty name without commas or surrounding spaces)",
+                    label.value
+                ),
+            );
+        }
+    }
+
+    fn template(&mut self, renderer: &mut Renderer, templates_dir: &Path, tref: &Sp, what: &str) {
+        let name = &tref.value;
+        if renderer.has(name) {
+            return;
+        }
+        let path = templates_dir.join(name);
+        match std::fs::read_to_string(&path) {
+            Ok(src) => {
+                if let Err(e) = renderer.add(name, &src) {
+                    self.err(
+                        Some(tref),
+                        format!("{what}: template `{name}` does not compile: {e}"),
+                    );
+                }
+            }
+            Err(e) => self.err(
+                Some(tref),
+                format!(
+                    "{what}: missing template `{name}` (looked at {}): {e}",
+                    path.display()
+                ),
+            ),
+        }
+    }
+
+    fn condition(&mut self, config: &ConfigFile, c: &Condition, at: &Sp, what: &str) {
+        match c {
+            Condition::HasLabel(l) | Condition::LacksLabel(l) => self.label(l, what),
+            Condition::HasAnyLabel(ls) => ls.iter().for_each(|l| self.label(l, what)),
+            Condition::FieldMatches { pattern, .. }
+            | Condition::FieldNotMatches { pattern, .. } => {
+                if let Err(e) = regex::Regex::new(&pattern.value) {
+                    self.err(
+                        Some(pattern),
+                        format!("{what}: invalid pattern `{}`: {e}", pattern.value),
+                    );
+                }
+            }
+            Condition::Actor(a) | Condition::NotActor(a) => self.allow(config, a, at, what),
+            Condition::All(cs) | Condition::Any(cs) => {
+                cs.iter().for_each(|c| self.condition(config, c, at, what))
+            }
+            Condition::Not(c) => self.condition(config, c, at, what),
+            _ => {}
+        }
+    }
+
+    fn check_workflow(
+        &mut self,
+        config: &ConfigFile,
+        wf_name: &str,
+        wf: &Workflow,
+        templates_dir: &Path,
+        renderer: &mut Renderer,
+    ) {
+        for p in &wf.projects {
+            if !config.projects.contains_key(&p.value) && !p.value.contains('/') {
+                self.err(
+                    Some(p),
+                    format!(
+                        "workflow `{wf_name}`: unknown project `{}` (expected a name from `projects:` or a group/project path)",
+                        p.value
+                    ),
+                );
+            }
+        }
+        for r in &wf.restricted_labels {
+            for l in &r.labels {
+                if let Err(e) = globset::Glob::new(&l.value) {
+                    self.err(
+                        Some(l),
+                        format!("workflow `{wf_name}`: invalid label pattern: {e}"),
+                    );
+                }
+            }
+            for role in &r.roles {
+                self.role(
+                    config,
+                    &role.value,
+                    Some(role),
+                    &format!("workflow `{wf_name}` restricted_labels"),
+                );
+            }
+        }
+        for g in &wf.guards {
+            let what = format!("workflow `{wf_name}` guard on `{}`", g.label.value);
+            self.label(&g.label, &what);
+            if let Some(r) = &g.revert_to {
+                self.label(r, &what);
+            }
+            for req in &g.requires {
+                self.condition(config, &req.condition, &g.label, &what);
+            }
+        }
+        for rf in &wf.required_fields {
+            self.label(
+                &rf.when_label,
+                &format!("workflow `{wf_name}` required_fields"),
+            );
+        }
+
+        let followups: BTreeSet<&str> = wf
+            .rules
+            .iter()
+            .filter_map(|r| match &r.on {
+                Trigger::Followup(n) => Some(n.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut created_ids: BTreeSet<String> = BTreeSet::new();
+        for rule in &wf.rules {
+            for a in &rule.actions {
+                if let ActionSpec::CreateIssue(c) = a {
+                    created_ids.insert(c.id.clone());
+                }
+            }
+        }
+        let mut rule_names = BTreeSet::new();
+        for rule in &wf.rules {
+            let what = format!("workflow `{wf_name}` rule `{}`", rule.name.value);
+            if !rule_names.insert(rule.name.value.clone()) {
+                self.err(Some(&rule.name), format!("{what}: duplicate rule name"));
+            }
+            match &rule.on {
+                Trigger::Command(c) => {
+                    if c.name.split_whitespace().next().is_none() {
+                        self.err(Some(&rule.name), format!("{what}: empty command name"));
+                    }
+                    if let Some(a) = &c.allow {
+                        self.allow(config, a, &rule.name, &what);
+                    }
+                }
+                Trigger::LabelAdded(l) | Trigger::LabelRemoved(l) if l.trim().is_empty() => {
+                    self.err(Some(&rule.name), format!("{what}: empty label in trigger"));
+                }
+                _ => {}
+            }
+            for c in &rule.conditions {
+                self.condition(config, c, &rule.name, &what);
+            }
+            for a in &rule.actions {
+                match a {
+                    ActionSpec::Comment(t) | ActionSpec::Chat(t) => {
+                        self.template(renderer, templates_dir, &t.template, &what)
+                    }
+                    ActionSpec::CreateIssue(c) => {
+                        self.template(renderer, templates_dir, &c.template, &what);
+                        if !config.projects.contains_key(&c.project.value)
+                            && !c.project.value.contains('/')
+                        {
+                            self.err(
+                                Some(&c.project),
+                                format!(
+                                    "{what}: unknown project `{}` (expected a name from `projects:` or a group/project path)",
+                                    c.project.value
+                                ),
+                            );
+                        }
+                        for r in &c.assign_roles {
+                            self.role(config, &r.value, Some(r), &what);
+                        }
+                        for l in &c.labels {
+                            self.label(l, &what);
+                        }
+                        let name = Engine::title_template(wf_name, &rule.name.value, &c.id);
+                        if let Err(e) = renderer.add(&name, &c.title.value) {
+                            self.err(
+                                Some(&c.title),
+                                format!("{what}: title does not compile: {e}"),
+                            );
+                        }
+                    }
+                    ActionSpec::AddLabels(ls) | ActionSpec::RemoveLabels(ls) => {
+                        ls.iter().for_each(|l| self.label(l, &what))
+                    }
+                    ActionSpec::AssignRoles(rs) => {
+                        for r in rs {
+                            self.role(config, &r.value, Some(r), &what);
+                        }
+                    }
+                    ActionSpec::Close(t) | ActionSpec::Reopen(t) => {
+                        self.target(t, &created_ids, &what)
+                    }
+                    ActionSpec::ScheduleFollowup(f) => {
+                        if !followups.contains(f.name.as_str()) {
+                            self.err(
+                                Some(&rule.name),
+                                format!(
+                                    "{what}: schedules follow-up `{}` but no rule has `on: {{ followup: {} }}`",
+                                    f.name, f.name
+                                ),
+                            );
+                        }
+                        if f.after_days == 0 && f.after_minutes == 0 {
+                            self.err(
+                                Some(&rule.name),
+                                format!(
+                                    "{what}: follow-up `{}` needs after_days or after_minutes",
+                                    f.name
+                                ),
+                            );
+                        }
+                    }
+                    ActionSpec::AssignActor(_) | ActionSpec::SetConfidential(_) => {}
+                }
+                if matches!(a, ActionSpec::Chat(_)) && wf.chat.is_none() {
+                    self.err(
+                        Some(&rule.name),
+                        format!("{what}: posts to chat but the workflow has no `chat:` section"),
+                    );
+                }
+            }
+        }
+    }
+
+    fn target(&mut self, t: &TargetSpec, created: &BTreeSet<String>, what: &str) {
+        if let Some(id) = &t.linked
+            && !created.contains(&id.value)
+        {
+            self.err(
+                Some(id),
+                format!(
+                    "{what}: `linked: {}` names no `create_issue` id of this workflow (known: {})",
+                    id.value,
+                    created.iter().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            );
+        }
+    }
+
+    /// Renders every template once against a sample issue in each place it is used.
+    fn sample_render(&mut self, engine: &Engine) {
+        let issue = sample_issue();
+        let now = Utc::now();
+        for (wf_name, wf) in &engine.config.workflows {
+            let known = &engine.known_fields[wf_name];
+            let fields: BTreeMap<String, String> = known
+                .iter()
+                .map(|k| (k.clone(), "sample".to_string()))
+                .collect();
+            let facts = Facts {
+                issue: &issue,
+                fields: &fields,
+                actor: "sample-user",
+                directory: &engine.config.directory,
+            };
+            for rule in &wf.rules {
+                let mut created: Vec<String> = Vec::new();
+                for a in &rule.actions {
+                    let extra = Extra {
+                        workflow: wf_name,
+                        rule: &rule.name.value,
+                        bot: engine.bot(),
+                        now,
+                        known_fields: known,
+                        vars: &rule.vars,
+                        command: Some(("sample", "sample".to_string())),
+                        created: &created,
+                        missing: &[],
+                        label: None,
+                    };
+                    let ctx = context::build(&facts, &extra);
+                    let (name, at) = match a {
+                        ActionSpec::Comment(t) | ActionSpec::Chat(t) => {
+                            (t.template.value.clone(), &t.template)
+                        }
+                        ActionSpec::CreateIssue(c) => {
+                            let title = Engine::title_template(wf_name, &rule.name.value, &c.id);
+                            if let Err(e) = engine.renderer.render(&title, &ctx) {
+                                self.err(
+                                    Some(&c.title),
+                                    format!(
+                                        "workflow `{wf_name}` rule `{}`: title: {}",
+                                        rule.name.value,
+                                        render_error(&e)
+                                    ),
+                                );
+                            }
+                            created.push(c.id.clone());
+                            (c.template.value.clone(), &c.template)
+                        }
+                        _ => continue,
+                    };
+                    if let Err(e) = engine.renderer.render(&name, &ctx) {
+                        self.err(
+                            Some(at),
+                            format!(
+                                "workflow `{wf_name}` rule `{}`: template `{name}`: {}",
+                                rule.name.value,
+                                render_error(&e)
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A render error in words: handlebars' own text plus the template line when it has one.
+pub fn render_error(e: &handlebars::RenderError) -> String {
+    let mut s = e.reason().to_string();
+    if let Some(line) = e.line_no {
+        s.push_str(&format!(" (template line {line})"));
+    }
+    s
+}
+
+fn sample_issue() -> IssueState {
+    let now = Utc::now();
+    IssueState {
+        id: 1,
+        iid: 1,
+        project_id: 1,
+        project_path: "group/project".to_string(),
+        title: "Sample".to_string(),
+        description: String::new(),
+        state: IssueStatus::Opened,
+        labels: vec![],
+        assignees: vec![],
+        author: "sample-user".to_string(),
+        confidential: false,
+        web_url: "https://gitlab.example.com/group/project/-/issues/1".to_string(),
+        created_at: now,
+        updated_at: now,
+    }
+}

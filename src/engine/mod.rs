@@ -1,0 +1,12 @@
+//! The workflow engine: configuration, template registry, and the pure planner.
+
+pub mod command;
+pub mod conditions;
+pub mod config;
+pub mod context;
+pub mod fields;
+pub mod load;
+pub mod planner;
+
+pub use load::{ConfigError, ConfigErrors, Engine};
+pub use planner::{Plan, plan};

@@ -1,0 +1,668 @@
+//! The planner: a pure function `(engine, event, current issue, now) → actions`.
+//!
+//! Live processing, `labelflow plan` and sweeps all call [`plan`], so a preview is exactly
+//! what would happen. Order within a workflow: restricted labels, guards, required fields,
+//! then rules; a label reverted by the first two triggers no rule.
+
+use super::command::{CommandLine, parse_commands};
+use super::conditions::{Facts, describe_allow};
+use super::config::{ActionSpec, Allow, Rule, TargetSpec, Trigger, Workflow};
+use super::context::{self, Extra};
+use super::fields::parse_fields;
+use super::load::{Engine, render_error};
+use crate::actions::{Action, PlannedAction, Target};
+use crate::domain::{Event, EventKind, IssueState, IssueStatus, split_scoped};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What the planner decided, plus why it skipped what it skipped (for dry runs and logs).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Plan {
+    pub actions: Vec<PlannedAction>,
+    pub notes: Vec<String>,
+}
+
+/// A template failed to render: a configuration problem, reported to operators (the event is
+/// parked with this reason), never to GitLab users.
+#[derive(Debug, thiserror::Error)]
+#[error("workflow `{workflow}` rule `{rule}`: template `{template}`: {message}")]
+pub struct PlanError {
+    pub workflow: String,
+    pub rule: String,
+    pub template: String,
+    pub message: String,
+}
+
+/// Per command line in a comment: did any rule take it, did any refuse it.
+#[derive(Default, Clone)]
+struct CommandOutcome {
+    matched: bool,
+    fired: bool,
+    answered: bool,
+}
+
+/// Plans the actions for `event` given the issue as GitLab has it now.
+pub fn plan(
+    engine: &Engine,
+    event: &Event,
+    issue: &IssueState,
+    now: DateTime<Utc>,
+) -> Result<Plan, PlanError> {
+    let mut out = Plan::default();
+    let bot = engine.bot();
+    if event.actor.username.eq_ignore_ascii_case(bot) {
+        out.notes
+            .push("event caused by the bot itself: nothing to do".to_string());
+        return Ok(out);
+    }
+    let fields = parse_fields(&issue.description);
+    // Labels this change added that the issue still has (a later change may have removed them).
+    let added: Vec<&str> = event
+        .labels_added
+        .iter()
+        .map(String::as_str)
+        .filter(|l| issue.has_label(l))
+        .collect();
+    let commands = match &event.kind {
+        EventKind::Comment { body, .. } => parse_commands(body, bot),
+        _ => Vec::new(),
+    };
+    let mut outcomes = vec![CommandOutcome::default(); commands.len()];
+    let mut reverted: BTreeSet<String> = BTreeSet::new();
+    let facts = Facts {
+        issue,
+        fields: &fields,
+        actor: &event.actor.username,
+        directory: &engine.config.directory,
+    };
+
+    for (wf_name, wf) in &engine.config.workflows {
+        if !engine.workflow_applies(wf, &issue.project_path) {
+            continue;
+        }
+        let mut p = WorkflowPlanner {
+            engine,
+            wf_name,
+            wf,
+            event,
+            issue,
+            facts: &facts,
+            now,
+            out: &mut out,
+        };
+        p.restricted_labels(&added, &mut reverted)?;
+        p.guards(&added, &mut reverted)?;
+        p.required_fields(&added, &reverted)?;
+        p.rules(&added, &reverted, &commands, &mut outcomes)?;
+    }
+
+    // Nobody is silently ignored: a command no rule took gets an answer.
+    if let Some(first_wf) = engine
+        .config
+        .workflows
+        .iter()
+        .find(|(_, wf)| engine.workflow_applies(wf, &issue.project_path))
+    {
+        let available = available_commands(engine, issue);
+        for (i, (line, o)) in commands.iter().zip(&outcomes).enumerate() {
+            let (template, missing) = if !o.matched {
+                ("builtin/command_unknown.md.hbs", available.clone())
+            } else if !o.fired && !o.answered {
+                (
+                    "builtin/command_usage.md.hbs",
+                    "this issue is not at a stage where it applies".to_string(),
+                )
+            } else {
+                continue;
+            };
+            let mut p = WorkflowPlanner {
+                engine,
+                wf_name: first_wf.0,
+                wf: first_wf.1,
+                event,
+                issue,
+                facts: &facts,
+                now,
+                out: &mut out,
+            };
+            let body = p.render_builtin(
+                template,
+                &format!("command:{i}"),
+                &[missing],
+                None,
+                Some(line),
+            )?;
+            p.push(
+                &format!("command-reply:{i}"),
+                0,
+                Action::Comment { body },
+                false,
+            );
+        }
+    }
+    Ok(out)
+}
+
+fn available_commands(engine: &Engine, issue: &IssueState) -> String {
+    let mut names: Vec<String> = engine
+        .config
+        .workflows
+        .values()
+        .filter(|wf| engine.workflow_applies(wf, &issue.project_path))
+        .flat_map(|wf| wf.rules.iter())
+        .filter_map(|r| match &r.on {
+            Trigger::Command(c) => Some(format!("`{}`", c.name)),
+            _ => None,
+        })
+        .collect();
+    names.sort();
+    names.dedup();
+    if names.is_empty() {
+        "none".to_string()
+    } else {
+        names.join(", ")
+    }
+}
+
+struct WorkflowPlanner<'a, 'o> {
+    engine: &'a Engine,
+    wf_name: &'a str,
+    wf: &'a Workflow,
+    event: &'a Event,
+    issue: &'a IssueState,
+    facts: &'a Facts<'a>,
+    now: DateTime<Utc>,
+    out: &'o mut Plan,
+}
+
+impl WorkflowPlanner<'_, '_> {
+    fn key(&self, rule: &str, once: bool, index: usize) -> String {
+        let change = if once {
+            "once"
+        } else {
+            self.event.change_id.as_str()
+        };
+        format!(
+            "{}/{}/{}/{}/{}",
+            self.wf_name,
+            rule,
+            self.issue.key(),
+            change,
+            index
+        )
+    }
+
+    fn push(&mut self, rule: &str, index: usize, action: Action, once: bool) {
+        let key = self.key(rule, once, index);
+        self.out.actions.push(PlannedAction {
+            key,
+            workflow: self.wf_name.to_string(),
+            rule: rule.to_string(),
+            action,
+        });
+    }
+
+    fn extra<'e>(
+        &'e self,
+        rule: &'e str,
+        vars: &'e BTreeMap<String, super::config::VarSpec>,
+        created: &'e [String],
+        missing: &'e [String],
+        label: Option<&'e str>,
+        command: Option<(&'e str, String)>,
+    ) -> Extra<'e> {
+        Extra {
+            workflow: self.wf_name,
+            rule,
+            bot: self.engine.bot(),
+            now: self.now,
+            known_fields: &self.engine.known_fields[self.wf_name],
+            vars,
+            command,
+            created,
+            missing,
+            label,
+        }
+    }
+
+    fn render(
+        &self,
+        template: &str,
+        rule: &str,
+        ctx: &serde_json::Value,
+    ) -> Result<String, PlanError> {
+        self.engine
+            .renderer
+            .render(template, ctx)
+            .map_err(|e| PlanError {
+                workflow: self.wf_name.to_string(),
+                rule: rule.to_string(),
+                template: template.to_string(),
+                message: render_error(&e),
+            })
+    }
+
+    fn render_builtin(
+        &self,
+        template: &str,
+        rule: &str,
+        missing: &[String],
+        label: Option<&str>,
+        command: Option<&CommandLine>,
+    ) -> Result<String, PlanError> {
+        let vars = BTreeMap::new();
+        let cmd = command.map(|c| ("", c.text()));
+        let mut ctx = context::build(
+            self.facts,
+            &self.extra(rule, &vars, &[], missing, label, cmd),
+        );
+        if let Some(c) = command {
+            ctx["command"]["name"] = serde_json::Value::String(c.text());
+        }
+        self.render(template, rule, &ctx)
+    }
+
+    /// The label this change replaced in the same scope (GitLab drops the sibling when a scoped
+    /// label is added), to put back when the new one is reverted.
+    fn replaced_sibling(&self, label: &str) -> Option<String> {
+        let (scope, _) = split_scoped(label)?;
+        self.event
+            .labels_removed
+            .iter()
+            .find(|l| split_scoped(l).is_some_and(|(s, _)| s == scope))
+            .cloned()
+    }
+
+    fn restricted_labels(
+        &mut self,
+        added: &[&str],
+        reverted: &mut BTreeSet<String>,
+    ) -> Result<(), PlanError> {
+        for label in added {
+            if reverted.contains(*label) {
+                continue;
+            }
+            for r in &self.wf.restricted_labels {
+                let hit = r.labels.iter().any(|g| {
+                    globset::Glob::new(&g.value)
+                        .map(|g| g.compile_matcher().is_match(label))
+                        .unwrap_or(false)
+                });
+                if !hit {
+                    continue;
+                }
+                let allow = Allow {
+                    roles: r.roles.iter().map(|s| s.value.clone()).collect(),
+                    ..Allow::default()
+                };
+                if self.facts.permits(&allow) {
+                    continue;
+                }
+                reverted.insert(label.to_string());
+                let rule = format!("restricted:{label}");
+                self.revert(&rule, label, self.replaced_sibling(label));
+                let who = describe_allow(&allow, self.facts);
+                let body = self.render_builtin(
+                    "builtin/restricted.md.hbs",
+                    &rule,
+                    &[who],
+                    Some(label),
+                    None,
+                )?;
+                self.push(&rule, 2, Action::Comment { body }, false);
+                self.out.notes.push(format!(
+                    "`{label}` applied by {} who may not apply it: reverted",
+                    self.facts.actor
+                ));
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn revert(&mut self, rule: &str, label: &str, restore: Option<String>) {
+        self.push(
+            rule,
+            0,
+            Action::RemoveLabels {
+                labels: vec![label.to_string()],
+            },
+            false,
+        );
+        if let Some(prev) = restore.filter(|p| p != label) {
+            self.push(rule, 1, Action::AddLabels { labels: vec![prev] }, false);
+        }
+    }
+
+    fn guards(&mut self, added: &[&str], reverted: &mut BTreeSet<String>) -> Result<(), PlanError> {
+        for label in added {
+            if reverted.contains(*label) {
+                continue;
+            }
+            for g in &self.wf.guards {
+                if g.label.value != *label {
+                    continue;
+                }
+                let missing: Vec<String> = g
+                    .requires
+                    .iter()
+                    .filter(|r| !self.facts.holds(&r.condition))
+                    .map(|r| r.missing.clone())
+                    .collect();
+                if missing.is_empty() {
+                    continue;
+                }
+                reverted.insert(label.to_string());
+                let rule = format!("guard:{label}");
+                let restore = g
+                    .revert_to
+                    .as_ref()
+                    .map(|s| s.value.clone())
+                    .or_else(|| self.replaced_sibling(label));
+                self.revert(&rule, label, restore);
+                let body = self.render_builtin(
+                    "builtin/guard.md.hbs",
+                    &rule,
+                    &missing,
+                    Some(label),
+                    None,
+                )?;
+                self.push(&rule, 2, Action::Comment { body }, false);
+                self.out.notes.push(format!(
+                    "`{label}` applied before its prerequisites ({}): reverted",
+                    missing.join("; ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn required_fields(
+        &mut self,
+        added: &[&str],
+        reverted: &BTreeSet<String>,
+    ) -> Result<(), PlanError> {
+        for rf in &self.wf.required_fields {
+            let when = rf.when_label.value.as_str();
+            if !self.issue.has_label(when) || reverted.contains(when) {
+                continue;
+            }
+            let relevant = added.contains(&when)
+                || self.event.description_changed
+                || matches!(self.event.kind, EventKind::Opened | EventKind::Tick { .. });
+            if !relevant {
+                continue;
+            }
+            let missing: Vec<String> = rf
+                .fields
+                .iter()
+                .filter(|f| self.facts.field(f).is_empty())
+                .cloned()
+                .collect();
+            let rule = format!("required-fields:{when}");
+            if !missing.is_empty() && !self.issue.has_label(&rf.label) {
+                self.push(
+                    &rule,
+                    0,
+                    Action::AddLabels {
+                        labels: vec![rf.label.clone()],
+                    },
+                    false,
+                );
+                let body = self.render_builtin(
+                    "builtin/required_fields.md.hbs",
+                    &rule,
+                    &missing,
+                    Some(&rf.label),
+                    None,
+                )?;
+                self.push(&rule, 1, Action::Comment { body }, false);
+            } else if missing.is_empty() && self.issue.has_label(&rf.label) {
+                self.push(
+                    &rule,
+                    0,
+                    Action::RemoveLabels {
+                        labels: vec![rf.label.clone()],
+                    },
+                    false,
+                );
+            }
+        }
+        Ok(())
+    }
+
+    fn rules(
+        &mut self,
+        added: &[&str],
+        reverted: &BTreeSet<String>,
+        commands: &[CommandLine],
+        outcomes: &mut [CommandOutcome],
+    ) -> Result<(), PlanError> {
+        for rule in &self.wf.rules {
+            let name = rule.name.value.as_str();
+            let fired_by_change = match &rule.on {
+                Trigger::LabelAdded(l) => added.contains(&l.as_str()) && !reverted.contains(l),
+                Trigger::LabelRemoved(l) => {
+                    self.event.labels_removed.iter().any(|r| r == l) && !self.issue.has_label(l)
+                }
+                Trigger::Opened => self.event.kind == EventKind::Opened,
+                Trigger::Closed => self.event.kind == EventKind::Closed,
+                Trigger::Reopened => self.event.kind == EventKind::Reopened,
+                Trigger::Edited => self.event.description_changed || self.event.title_changed,
+                Trigger::Followup(n) => match &self.event.kind {
+                    EventKind::Tick { followup: Some(f) } => {
+                        f == &format!("{}/{}", self.wf_name, n)
+                    }
+                    _ => false,
+                },
+                Trigger::Tick => matches!(self.event.kind, EventKind::Tick { followup: None }),
+                Trigger::Command(_) => false,
+            };
+            if fired_by_change {
+                if rule.conditions.iter().all(|c| self.facts.holds(c)) {
+                    self.fire(rule, None)?;
+                } else {
+                    self.out.notes.push(format!(
+                        "rule `{}/{name}`: conditions not met",
+                        self.wf_name
+                    ));
+                }
+                continue;
+            }
+            let Trigger::Command(cmd) = &rule.on else {
+                continue;
+            };
+            for (i, line) in commands.iter().enumerate() {
+                let Some(args) = line.matches(&cmd.name) else {
+                    continue;
+                };
+                outcomes[i].matched = true;
+                if let Some(allow) = &cmd.allow
+                    && !self.facts.permits(allow)
+                {
+                    if !outcomes[i].answered {
+                        let who = describe_allow(allow, self.facts);
+                        let body = self.render_builtin(
+                            "builtin/command_refused.md.hbs",
+                            name,
+                            &[who],
+                            None,
+                            Some(line),
+                        )?;
+                        self.push(
+                            &format!("{name}:refused"),
+                            0,
+                            Action::Comment { body },
+                            false,
+                        );
+                        outcomes[i].answered = true;
+                    }
+                    continue;
+                }
+                if args.len() < cmd.min_args {
+                    if !outcomes[i].answered {
+                        let usage = cmd
+                            .usage
+                            .clone()
+                            .unwrap_or_else(|| format!("at least {} argument(s)", cmd.min_args));
+                        let body = self.render_builtin(
+                            "builtin/command_usage.md.hbs",
+                            name,
+                            &[usage],
+                            None,
+                            Some(line),
+                        )?;
+                        self.push(&format!("{name}:usage"), 0, Action::Comment { body }, false);
+                        outcomes[i].answered = true;
+                    }
+                    continue;
+                }
+                if rule.conditions.iter().all(|c| self.facts.holds(c)) {
+                    outcomes[i].fired = true;
+                    self.fire(rule, Some((cmd.name.as_str(), args.join(" "))))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Renders a rule's actions in order.
+    fn fire(&mut self, rule: &Rule, command: Option<(&str, String)>) -> Result<(), PlanError> {
+        let name = rule.name.value.as_str();
+        let mut created: Vec<String> = Vec::new();
+        let mut planned: Vec<(usize, Action)> = Vec::new();
+        for (i, spec) in rule.actions.iter().enumerate() {
+            let ctx = context::build(
+                self.facts,
+                &self.extra(name, &rule.vars, &created, &[], None, command.clone()),
+            );
+            let action = match spec {
+                ActionSpec::Comment(t) => Some(Action::Comment {
+                    body: self.render(&t.template.value, name, &ctx)?,
+                }),
+                ActionSpec::Chat(t) => match &self.wf.chat {
+                    Some(chat) => Some(Action::Chat {
+                        url_env: chat.webhook_url_env.clone(),
+                        text: self.render(&t.template.value, name, &ctx)?,
+                    }),
+                    None => None,
+                },
+                ActionSpec::CreateIssue(c) => {
+                    let title_tpl = Engine::title_template(self.wf_name, name, &c.id);
+                    let title = self.render(&title_tpl, name, &ctx)?;
+                    let description = self.render(&c.template.value, name, &ctx)?;
+                    created.push(c.id.clone());
+                    Some(Action::CreateIssue {
+                        id: c.id.clone(),
+                        project: self
+                            .engine
+                            .project_path(&c.project.value)
+                            .unwrap_or_else(|| c.project.value.clone()),
+                        title: title.trim().to_string(),
+                        description,
+                        labels: c.labels.iter().map(|l| l.value.clone()).collect(),
+                        assignees: self.role_users(c.assign_roles.iter().map(|r| r.value.as_str())),
+                        confidential: c.confidential,
+                    })
+                }
+                ActionSpec::AddLabels(ls) => {
+                    let labels: Vec<String> = ls
+                        .iter()
+                        .map(|l| l.value.clone())
+                        .filter(|l| !self.issue.has_label(l))
+                        .collect();
+                    (!labels.is_empty()).then_some(Action::AddLabels { labels })
+                }
+                ActionSpec::RemoveLabels(ls) => {
+                    let labels: Vec<String> = ls
+                        .iter()
+                        .map(|l| l.value.clone())
+                        .filter(|l| self.issue.has_label(l))
+                        .collect();
+                    (!labels.is_empty()).then_some(Action::RemoveLabels { labels })
+                }
+                ActionSpec::Close(t) => self
+                    .target(rule, t)
+                    .filter(|t| !(*t == Target::This && self.issue.state == IssueStatus::Closed))
+                    .map(|target| Action::Close { target }),
+                ActionSpec::Reopen(t) => self
+                    .target(rule, t)
+                    .filter(|t| !(*t == Target::This && self.issue.state == IssueStatus::Opened))
+                    .map(|target| Action::Reopen { target }),
+                ActionSpec::AssignRoles(rs) => {
+                    let users = self.role_users(rs.iter().map(|r| r.value.as_str()));
+                    let new: Vec<String> = users
+                        .into_iter()
+                        .filter(|u| !self.issue.assignees.contains(u))
+                        .collect();
+                    (!new.is_empty()).then_some(Action::Assign { usernames: new })
+                }
+                ActionSpec::AssignActor(_) => {
+                    let actor = self.facts.actor.to_string();
+                    (!self.issue.assignees.contains(&actor)).then_some(Action::Assign {
+                        usernames: vec![actor],
+                    })
+                }
+                ActionSpec::SetConfidential(b) => (self.issue.confidential != *b)
+                    .then_some(Action::SetConfidential { confidential: *b }),
+                ActionSpec::ScheduleFollowup(f) => Some(Action::ScheduleFollowup {
+                    name: format!("{}/{}", self.wf_name, f.name),
+                    due_at: self.now
+                        + Duration::days(i64::from(f.after_days))
+                        + Duration::minutes(i64::from(f.after_minutes)),
+                }),
+            };
+            if let Some(a) = action {
+                planned.push((i, a));
+            }
+        }
+        for (i, a) in planned {
+            self.push(name, i, a, rule.once);
+        }
+        Ok(())
+    }
+
+    fn target(&self, _rule: &Rule, t: &TargetSpec) -> Option<Target> {
+        match &t.linked {
+            None => Some(Target::This),
+            Some(id) => {
+                let project =
+                    self.wf
+                        .rules
+                        .iter()
+                        .flat_map(|r| &r.actions)
+                        .find_map(|a| match a {
+                            ActionSpec::CreateIssue(c) if c.id == id.value => {
+                                self.engine.project_path(&c.project.value)
+                            }
+                            _ => None,
+                        })?;
+                Some(Target::Linked {
+                    id: id.value.clone(),
+                    project,
+                })
+            }
+        }
+    }
+
+    fn role_users<'r>(&self, roles: impl Iterator<Item = &'r str>) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for role in roles {
+            for u in self
+                .engine
+                .config
+                .directory
+                .roles
+                .get(role)
+                .into_iter()
+                .flatten()
+            {
+                if !out.contains(u) {
+                    out.push(u.clone());
+                }
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,325 @@
+//! The worker: claims inbox events under leases (one issue's events in order, different issues
+//! in parallel), turns them into domain events, re-reads the issue from GitLab, plans, executes
+//! and records the outcome. Transient failures go back to the queue with backoff; permanent
+//! ones are parked with their reason; nothing is dropped.
+
+use crate::actions::executor::{ExecError, Executor, LoopLimit};
+use crate::clock::Clock;
+use crate::domain::{Actor, Event, EventKind, IssueKey};
+use crate::engine::{self, Engine};
+use crate::forge::ForgeError;
+use crate::hooks;
+use crate::metrics::Metrics;
+use crate::store::{ClaimedEvent, DynStore};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// The current configuration; swapped as a whole on reload.
+pub type EngineHandle = Arc<RwLock<Arc<Engine>>>;
+
+pub fn current(engine: &EngineHandle) -> Arc<Engine> {
+    engine.read().unwrap_or_else(|p| p.into_inner()).clone()
+}
+
+/// Worker knobs.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// Concurrent claim loops.
+    pub concurrency: usize,
+    /// How long a claim is held before another worker may take it over.
+    pub lease: Duration,
+    /// How often idle loops look for work another replica enqueued.
+    pub poll_interval: Duration,
+    /// Backoff for transient failures: base and cap.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// Identifies this process's leases (host + pid + random).
+    pub worker_id: String,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        WorkerSettings {
+            concurrency: 4,
+            lease: Duration::from_secs(300),
+            poll_interval: Duration::from_millis(500),
+            retry_base: Duration::from_secs(2),
+            retry_max: Duration::from_secs(300),
+            worker_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+        }
+    }
+}
+
+/// Payload of an inbox event made from a due follow-up.
+#[derive(Debug, Deserialize)]
+struct FollowupPayload {
+    followup: String,
+    project_id: u64,
+    iid: u64,
+    #[serde(default)]
+    project_path: String,
+    key: String,
+}
+
+/// What happened to one event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done,
+    Ignored(String),
+    Retry(String, Duration),
+    Parked(String),
+}
+
+pub struct Worker {
+    pub store: DynStore,
+    pub engine: EngineHandle,
+    pub executor: Executor,
+    pub metrics: Arc<Metrics>,
+    pub clock: Clock,
+    pub settings: WorkerSettings,
+    pub wake: Arc<Notify>,
+}
+
+impl Worker {
+    /// Runs the claim loops and the follow-up promoter until `shutdown` is cancelled; in-flight
+    /// events finish first.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut tasks = Vec::new();
+        for n in 0..self.settings.concurrency.max(1) {
+            let w = self.clone();
+            let s = shutdown.clone();
+            tasks.push(tokio::spawn(async move { w.claim_loop(n, s).await }));
+        }
+        let w = self.clone();
+        let s = shutdown.clone();
+        tasks.push(tokio::spawn(async move { w.promote_loop(s).await }));
+        for t in tasks {
+            let _ = t.await;
+        }
+    }
+
+    async fn promote_loop(&self, shutdown: CancellationToken) {
+        loop {
+            match self.store.promote_due_followups(self.clock.now()).await {
+                Ok(n) if n > 0 => {
+                    tracing::info!(count = n, "follow-ups came due");
+                    self.wake.notify_waiters();
+                }
+                Ok(_) => {}
+                Err(e) => tracing::error!(error = %e, "promoting follow-ups failed"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    async fn claim_loop(&self, n: usize, shutdown: CancellationToken) {
+        let worker_id = format!("{}-{n}", self.settings.worker_id);
+        while !shutdown.is_cancelled() {
+            let claimed = match self
+                .store
+                .claim(&worker_id, self.settings.lease, self.clock.now())
+                .await
+            {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming from the inbox failed");
+                    None
+                }
+            };
+            let Some(ev) = claimed else {
+                tokio::select! {
+                    _ = shutdown.cancelled() => return,
+                    _ = self.wake.notified() => {}
+                    _ = tokio::time::sleep(self.settings.poll_interval) => {}
+                }
+                continue;
+            };
+            let span = tracing::info_span!(
+                "event",
+                event_id = ev.id,
+                delivery = %ev.delivery_id,
+                kind = %ev.event_kind,
+                issue = %ev.issue_key,
+                attempt = ev.attempts,
+            );
+            let outcome = self.process(&ev).instrument(span.clone()).await;
+            self.record(&ev, &worker_id, outcome).instrument(span).await;
+        }
+    }
+
+    async fn record(&self, ev: &ClaimedEvent, worker_id: &str, outcome: Outcome) {
+        let now = self.clock.now();
+        let r = match &outcome {
+            Outcome::Done | Outcome::Ignored(_) => self.store.complete(ev.id, worker_id, now).await,
+            Outcome::Retry(reason, after) => {
+                let at = now + chrono::Duration::from_std(*after).unwrap_or_default();
+                self.store
+                    .retry_later(ev.id, worker_id, at, reason, now)
+                    .await
+            }
+            Outcome::Parked(reason) => self.store.park(ev.id, worker_id, reason, now).await,
+        };
+        let label = match &outcome {
+            Outcome::Done => "done",
+            Outcome::Ignored(_) => "ignored",
+            Outcome::Retry(..) => "retry",
+            Outcome::Parked(_) => "parked",
+        };
+        self.metrics.event(label);
+        match (&outcome, r) {
+            (_, Err(e)) => {
+                tracing::warn!(error = %e, "could not record the outcome (lease lost?); another worker will redo it")
+            }
+            (Outcome::Done, _) => tracing::info!("event processed"),
+            (Outcome::Ignored(why), _) => tracing::debug!(%why, "event ignored"),
+            (Outcome::Retry(why, after), _) => {
+                tracing::warn!(%why, retry_in_ms = after.as_millis() as u64, "event will be retried")
+            }
+            (Outcome::Parked(why), _) => tracing::error!(%why, "event parked"),
+        }
+    }
+
+    fn backoff(&self, attempts: i64) -> Duration {
+        let exp = self
+            .settings
+            .retry_base
+            .saturating_mul(1u32 << (attempts.clamp(1, 16) - 1) as u32)
+            .min(self.settings.retry_max);
+        // Full jitter in [exp/2, exp].
+        let ms = exp.as_millis().max(2) as u64;
+        Duration::from_millis(rand::Rng::random_range(&mut rand::rng(), ms / 2..=ms))
+    }
+
+    /// Processes one claimed event.
+    pub async fn process(&self, ev: &ClaimedEvent) -> Outcome {
+        let engine = current(&self.engine);
+        let event = match decode(ev) {
+            Ok(Some(e)) => e,
+            Ok(None) => return Outcome::Ignored("not an issue event".into()),
+            Err(e) => return Outcome::Parked(format!("cannot decode the stored payload: {e}")),
+        };
+        if event.actor.username.eq_ignore_ascii_case(engine.bot()) {
+            return Outcome::Ignored("caused by the bot itself".into());
+        }
+        if !may_matter(&event, engine.bot()) {
+            return Outcome::Ignored("no workflow-relevant change".into());
+        }
+        let issue = match self
+            .executor
+            .forge
+            .get_issue(event.issue.project_id, event.issue.iid)
+            .await
+        {
+            Ok(i) => i,
+            Err(e) => return self.forge_outcome(ev, e),
+        };
+        let plan = match engine::plan(&engine, &event, &issue, self.clock.now()) {
+            Ok(p) => p,
+            Err(e) => return Outcome::Parked(format!("configuration problem: {e}")),
+        };
+        for note in &plan.notes {
+            tracing::debug!(%note, "planner");
+        }
+        if plan.actions.is_empty() {
+            return Outcome::Done;
+        }
+        let limit = LoopLimit {
+            max_actions: engine.config.bot.loop_guard.max_actions,
+            window_minutes: engine.config.bot.loop_guard.window_minutes,
+        };
+        match self
+            .executor
+            .execute(&plan.actions, &issue, ev.attempts > 1, limit)
+            .await
+        {
+            Ok(report) => {
+                tracing::info!(
+                    executed = report.executed,
+                    skipped = report.skipped,
+                    "actions done"
+                );
+                Outcome::Done
+            }
+            Err(ExecError::Forge(e)) => self.forge_outcome(ev, e),
+            Err(e @ ExecError::LoopGuard { .. }) => Outcome::Parked(e.to_string()),
+            Err(ExecError::Store(e)) => {
+                Outcome::Retry(format!("store: {e}"), self.backoff(ev.attempts))
+            }
+            Err(e @ ExecError::Chat(_)) => Outcome::Retry(e.to_string(), self.backoff(ev.attempts)),
+        }
+    }
+
+    fn forge_outcome(&self, ev: &ClaimedEvent, e: ForgeError) -> Outcome {
+        match e {
+            ForgeError::RateLimited { retry_after } => {
+                Outcome::Retry(e.to_string(), retry_after.max(Duration::from_secs(1)))
+            }
+            ForgeError::Transient(_) => Outcome::Retry(e.to_string(), self.backoff(ev.attempts)),
+            ForgeError::Permanent { .. } | ForgeError::NotFound(_) => {
+                Outcome::Parked(e.to_string())
+            }
+        }
+    }
+}
+
+/// Could any rule care about this event? Saves the GitLab round trip for edits that change
+/// nothing workflows look at.
+fn may_matter(e: &Event, bot: &str) -> bool {
+    match &e.kind {
+        EventKind::Opened | EventKind::Closed | EventKind::Reopened | EventKind::Tick { .. } => {
+            true
+        }
+        EventKind::Updated => {
+            !e.labels_added.is_empty()
+                || !e.labels_removed.is_empty()
+                || e.description_changed
+                || e.title_changed
+        }
+        EventKind::Comment { body, .. } => !engine::command::parse_commands(body, bot).is_empty(),
+    }
+}
+
+/// Turns a stored inbox event back into a domain event (`None`: nothing for workflows).
+pub fn decode(ev: &ClaimedEvent) -> Result<Option<Event>, String> {
+    if ev.event_kind == "Followup" {
+        let p: FollowupPayload = serde_json::from_str(&ev.payload).map_err(|e| e.to_string())?;
+        return Ok(Some(followup_event(&p, ev.received_at)));
+    }
+    match hooks::parse(Some(&ev.event_kind), ev.payload.as_bytes()) {
+        Ok(Some(h)) => Ok(Some(hooks::normalise(&h))),
+        Ok(None) => Ok(None),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn followup_event(p: &FollowupPayload, at: DateTime<Utc>) -> Event {
+    Event {
+        issue: IssueKey {
+            project_id: p.project_id,
+            iid: p.iid,
+        },
+        project_path: p.project_path.clone(),
+        actor: Actor {
+            id: None,
+            username: "labelflow-scheduler".to_string(),
+        },
+        kind: EventKind::Tick {
+            followup: Some(p.followup.clone()),
+        },
+        labels_added: vec![],
+        labels_removed: vec![],
+        title_changed: false,
+        description_changed: false,
+        change_id: format!("followup:{}", p.key),
+        confidential: false,
+        occurred_at: Some(at),
+    }
+}
