@@ -1,27 +1,177 @@
 //! GitLab webhook payloads and their normalisation into domain events.
-//! (Placeholder until the ingest branch lands.)
+//!
+//! [`parse`] reads a body into a [`Hook`] (or `None` for kinds labelflow does not handle);
+//! [`normalise`] turns a hook into the domain [`Event`](crate::domain::Event) the planner uses.
+//! Ingest parses once to validate and to find the issue key; the worker parses the stored body
+//! again and normalises it, so the inbox keeps GitLab's raw payload.
 
-use crate::domain::{Event, IssueKey};
+mod error;
+mod normalise;
+pub mod payload;
 
-pub enum Hook {}
+pub use error::HookError;
+pub use normalise::normalise;
 
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct HookError(String);
+use crate::domain::IssueKey;
+use payload::{Envelope, IssuePayload, NotePayload};
+use serde::de::{DeserializeOwned, IgnoredAny};
 
-pub fn parse(_event_header: Option<&str>, _body: &[u8]) -> Result<Option<Hook>, HookError> {
-    Err(HookError("not implemented".into()))
+/// A webhook labelflow acts on.
+#[derive(Debug, Clone)]
+pub enum Hook {
+    Issue(IssueHook),
+    Note(NoteHook),
+}
+
+/// An Issue Hook (issue or work item), with its issue key resolved.
+#[derive(Debug, Clone)]
+pub struct IssueHook {
+    pub key: IssueKey,
+    /// `X-Gitlab-Event` said `Confidential Issue Hook`.
+    pub delivered_as_confidential: bool,
+    pub payload: IssuePayload,
+}
+
+/// A Note Hook for a comment on an issue, with its issue key resolved.
+#[derive(Debug, Clone)]
+pub struct NoteHook {
+    pub key: IssueKey,
+    /// `X-Gitlab-Event` said `Confidential Note Hook`.
+    pub delivered_as_confidential: bool,
+    pub payload: NotePayload,
 }
 
 impl Hook {
+    /// The issue this hook is about (the inbox's ordering key).
     pub fn issue_key(&self) -> IssueKey {
-        match *self {}
+        match self {
+            Hook::Issue(h) => h.key,
+            Hook::Note(h) => h.key,
+        }
     }
+
+    /// The inbox's `event_kind`: `"Issue Hook"` or `"Note Hook"`. Confidential deliveries map
+    /// onto these; their payload still says confidential (`event_type`), so nothing is lost.
     pub fn kind_name(&self) -> &'static str {
-        match *self {}
+        match self {
+            Hook::Issue(_) => ISSUE_HOOK,
+            Hook::Note(_) => NOTE_HOOK,
+        }
     }
 }
 
-pub fn normalise(hook: &Hook) -> Event {
-    match *hook {}
+const ISSUE_HOOK: &str = "Issue Hook";
+const NOTE_HOOK: &str = "Note Hook";
+const CONFIDENTIAL_ISSUE_HOOK: &str = "Confidential Issue Hook";
+const CONFIDENTIAL_NOTE_HOOK: &str = "Confidential Note Hook";
+
+/// Parses a webhook body. The body decides what it is (`object_kind`, and `noteable_type` for
+/// notes); `event_header` (`X-Gitlab-Event`) is only a cross-check and the source of the
+/// confidential flag, and may be absent.
+///
+/// Ok(None) = a kind labelflow does not handle (push, pipeline, merge request, notes on MRs,
+/// commits or snippets, system notes, group-level work items…): ingest acknowledges and ignores
+/// it. System notes ("added ~label") are skipped because the change they describe arrives as
+/// its own Issue Hook, and their bodies are not comments.
+pub fn parse(event_header: Option<&str>, body: &[u8]) -> Result<Option<Hook>, HookError> {
+    ensure_object(body)?;
+    let envelope: Envelope = from_slice(body)?;
+    let header = event_header.map(str::trim);
+    let hook = match envelope.object_kind.as_deref() {
+        Some("issue") | Some("work_item") => parse_issue(header, body)?,
+        Some("note") => {
+            let attrs = envelope.object_attributes.as_ref();
+            let on_issue = attrs.and_then(|a| a.noteable_type.as_ref())
+                == Some(&serde_json::Value::from("Issue"));
+            let system = attrs.and_then(|a| a.system.as_ref()) == Some(&true.into());
+            if on_issue && !system {
+                Some(parse_note(header, body)?)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    };
+    if let (Some(hook), Some(header)) = (&hook, header) {
+        let expected = match hook {
+            Hook::Issue(_) => [ISSUE_HOOK, CONFIDENTIAL_ISSUE_HOOK],
+            Hook::Note(_) => [NOTE_HOOK, CONFIDENTIAL_NOTE_HOOK],
+        };
+        if !expected.contains(&header) {
+            tracing::warn!(
+                header,
+                payload_kind = hook.kind_name(),
+                "X-Gitlab-Event disagrees with the payload's object_kind; trusting the payload"
+            );
+        }
+    }
+    Ok(hook)
+}
+
+fn parse_issue(header: Option<&str>, body: &[u8]) -> Result<Option<Hook>, HookError> {
+    let payload: IssuePayload = from_slice(body)?;
+    let project_id = payload
+        .object_attributes
+        .project_id
+        .or_else(|| payload.project.as_ref().and_then(|p| p.id));
+    let Some(project_id) = project_id else {
+        // Group-level work items (epics) belong to no project, so no issue key: not ours.
+        if payload.object_kind == "work_item" {
+            return Ok(None);
+        }
+        return Err(HookError::NoProjectId);
+    };
+    Ok(Some(Hook::Issue(IssueHook {
+        key: IssueKey {
+            project_id,
+            iid: payload.object_attributes.iid,
+        },
+        delivered_as_confidential: header == Some(CONFIDENTIAL_ISSUE_HOOK),
+        payload,
+    })))
+}
+
+fn parse_note(header: Option<&str>, body: &[u8]) -> Result<Hook, HookError> {
+    let payload: NotePayload = from_slice(body)?;
+    let project_id = payload
+        .issue
+        .project_id
+        .or(payload.project_id)
+        .or_else(|| payload.project.as_ref().and_then(|p| p.id))
+        .ok_or(HookError::NoProjectId)?;
+    Ok(Hook::Note(NoteHook {
+        key: IssueKey {
+            project_id,
+            iid: payload.issue.iid,
+        },
+        delivered_as_confidential: header == Some(CONFIDENTIAL_NOTE_HOOK),
+        payload,
+    }))
+}
+
+/// Serde would read a JSON array positionally into our structs; a webhook body is an object.
+fn ensure_object(body: &[u8]) -> Result<(), HookError> {
+    let first = body.iter().find(|b| !b.is_ascii_whitespace());
+    if first == Some(&b'{') {
+        return Ok(());
+    }
+    // Report a syntax error first, if there is one; valid JSON's first byte tells its type.
+    from_slice::<IgnoredAny>(body)?;
+    let found = match first {
+        Some(b'[') => "an array",
+        Some(b'"') => "a string",
+        Some(b't') | Some(b'f') => "a boolean",
+        Some(b'n') => "null",
+        _ => "a number",
+    };
+    Err(HookError::NotAnObject { found })
+}
+
+/// Deserializes with the failing field's path recorded, for error messages.
+fn from_slice<T: DeserializeOwned>(body: &[u8]) -> Result<T, HookError> {
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(HookError::from_serde)?;
+    // Trailing garbage after the object is a syntax error too.
+    de.end().map_err(|e| HookError::from_json(".", &e))?;
+    Ok(value)
 }
