@@ -4,6 +4,7 @@
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use std::sync::Arc;
 
@@ -30,6 +31,10 @@ pub struct Metrics {
     pub events: ByLabel,
     /// Actions executed, by workflow, rule, kind and outcome (done, skipped).
     pub actions: ByLabel,
+    /// Inbox events by status (read from the store at scrape time).
+    pub queue_depth: Family<Vec<(String, String)>, Gauge>,
+    /// Age of the oldest pending event, seconds (0 when none).
+    pub oldest_pending_seconds: Gauge,
 }
 
 impl Metrics {
@@ -65,7 +70,21 @@ impl Metrics {
             "Workflow actions by workflow, rule, kind and outcome",
             actions.clone(),
         );
+        let queue_depth = Family::<Vec<(String, String)>, Gauge>::default();
+        registry.register(
+            "queue_depth",
+            "Inbox events by status",
+            queue_depth.clone(),
+        );
+        let oldest_pending_seconds = Gauge::default();
+        registry.register(
+            "queue_oldest_pending_seconds",
+            "Age of the oldest pending inbox event",
+            oldest_pending_seconds.clone(),
+        );
         Arc::new(Metrics {
+            queue_depth,
+            oldest_pending_seconds,
             registry,
             webhooks,
             gitlab_calls,
@@ -114,6 +133,25 @@ impl Metrics {
                 ("outcome", outcome),
             ]))
             .inc();
+    }
+
+    /// Refreshes the queue gauges from store figures.
+    pub fn queue(&self, stats: &crate::store::QueueStats) {
+        for (status, n) in [
+            ("pending", stats.pending),
+            ("running", stats.running),
+            ("parked", stats.parked),
+            ("done", stats.done),
+        ] {
+            self.queue_depth
+                .get_or_create(&labels(&[("status", status)]))
+                .set(n);
+        }
+        let age = stats
+            .oldest_pending_received_at
+            .map(|t| (chrono::Utc::now() - t).num_seconds().max(0))
+            .unwrap_or(0);
+        self.oldest_pending_seconds.set(age);
     }
 
     /// The text exposition format.

@@ -120,8 +120,9 @@ impl Worker {
         }
     }
 
-    async fn claim_loop(&self, n: usize, shutdown: CancellationToken) {
-        let worker_id = format!("{}-{n}", self.settings.worker_id);
+    async fn claim_loop(&self, _n: usize, shutdown: CancellationToken) {
+        // All loops of a process share one lease owner id, so shutdown can release them at once.
+        let worker_id = self.settings.worker_id.clone();
         while !shutdown.is_cancelled() {
             let claimed = match self
                 .store

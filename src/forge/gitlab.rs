@@ -81,6 +81,11 @@ impl ApiIssue {
     }
 }
 
+/// Reads an issue as GitLab's REST API returns it (`GET /projects/:id/issues/:iid`).
+pub fn issue_from_json(text: &str) -> Result<IssueState, serde_json::Error> {
+    serde_json::from_str::<ApiIssue>(text).map(ApiIssue::into_state)
+}
+
 /// `https://host/group/sub/project/-/issues/12` → `group/sub/project`.
 fn project_path_from_url(url: &str) -> String {
     let after_host = url

@@ -235,3 +235,8 @@ pub trait Store: Send + Sync + 'static {
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// Placeholder until the store branch lands.
+pub async fn connect(url: &str) -> StoreResult<DynStore> {
+    Err(StoreError::BadUrl(url.to_string()))
+}

@@ -1,0 +1,166 @@
+//! `labelflow plan`: the actions one webhook payload would cause, from the same planner the
+//! live path uses, without touching GitLab or the store.
+
+use super::ConfigArg;
+use crate::domain::{IssueState, IssueStatus};
+use crate::engine::{self, Engine};
+use crate::hooks;
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// A GitLab webhook body (Issue Hook or Note Hook JSON).
+    pub payload: PathBuf,
+    /// The issue as GitLab's API returns it now (`GET /projects/:id/issues/:iid`). Without it,
+    /// the issue's state is taken from the payload.
+    #[arg(long)]
+    pub issue: Option<PathBuf>,
+    /// The `X-Gitlab-Event` header the payload came with, if known.
+    #[arg(long)]
+    pub event: Option<String>,
+    /// Plan as if it were this time (RFC 3339); default now.
+    #[arg(long)]
+    pub now: Option<DateTime<Utc>>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+}
+
+pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
+    let engine = match Engine::load(&args.config.config) {
+        Ok(e) => e,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(1);
+        }
+    };
+    let body = std::fs::read(&args.payload)
+        .with_context(|| format!("reading {}", args.payload.display()))?;
+    let hook = match hooks::parse(args.event.as_deref(), &body) {
+        Ok(Some(h)) => h,
+        Ok(None) => {
+            match args.format {
+                Format::Json => println!("[]"),
+                Format::Text => println!("not an issue or issue-comment event: labelflow ignores it (no actions)"),
+            }
+            return Ok(0);
+        }
+        Err(e) => {
+            eprintln!("error: {}: {e}", args.payload.display());
+            return Ok(1);
+        }
+    };
+    let event = hooks::normalise(&hook);
+    let issue = match &args.issue {
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            crate::forge::gitlab::issue_from_json(&text)
+                .with_context(|| format!("{} is not an issue as GitLab's API returns it", p.display()))?
+        }
+        None => issue_from_payload(&body, &event)?,
+    };
+    let now = args.now.unwrap_or_else(Utc::now);
+    let plan = engine::plan(&engine, &event, &issue, now).map_err(|e| anyhow::anyhow!(e))?;
+    match args.format {
+        Format::Json => println!("{}", serde_json::to_string_pretty(&plan.actions)?),
+        Format::Text => print_text(&plan, &event),
+    }
+    Ok(0)
+}
+
+fn print_text(plan: &engine::Plan, event: &crate::domain::Event) {
+    println!(
+        "event: {:?} on {} by @{} (labels added {:?}, removed {:?})",
+        event.kind, event.issue, event.actor.username, event.labels_added, event.labels_removed
+    );
+    if plan.actions.is_empty() {
+        println!("no actions");
+    }
+    for (i, a) in plan.actions.iter().enumerate() {
+        let json = serde_json::to_value(a).unwrap_or(Value::Null);
+        println!("{}. {} ({}/{})", i + 1, a.action.kind(), a.workflow, a.rule);
+        if let Value::Object(map) = json {
+            for (k, v) in map {
+                if matches!(k.as_str(), "kind" | "workflow" | "rule") {
+                    continue;
+                }
+                match v {
+                    Value::String(s) if s.contains('\n') => {
+                        println!("   {k}:");
+                        for line in s.lines() {
+                            println!("     | {line}");
+                        }
+                    }
+                    other => println!("   {k}: {other}"),
+                }
+            }
+        }
+    }
+    for n in &plan.notes {
+        println!("note: {n}");
+    }
+}
+
+/// The issue as the payload describes it (used when no `--issue` is given).
+fn issue_from_payload(body: &[u8], event: &crate::domain::Event) -> anyhow::Result<IssueState> {
+    let v: Value = serde_json::from_slice(body)?;
+    let attrs = if v["object_kind"] == "note" {
+        &v["issue"]
+    } else {
+        &v["object_attributes"]
+    };
+    let labels: Vec<String> = v["changes"]["labels"]["current"]
+        .as_array()
+        .or_else(|| attrs["labels"].as_array())
+        .or_else(|| v["labels"].as_array())
+        .map(|ls| {
+            ls.iter()
+                .filter_map(|l| l["title"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default();
+    let assignees = v["assignees"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|u| u["username"].as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    let date = |k: &str| {
+        attrs[k]
+            .as_str()
+            .and_then(|s| {
+                serde_json::from_value::<gitlab::hooktypes::HookDate>(Value::String(s.to_string())).ok()
+            })
+            .map(|d| *d.as_ref())
+            .unwrap_or_else(Utc::now)
+    };
+    Ok(IssueState {
+        id: attrs["id"].as_u64().unwrap_or(0),
+        iid: event.issue.iid,
+        project_id: event.issue.project_id,
+        project_path: event.project_path.clone(),
+        title: attrs["title"].as_str().unwrap_or("").to_string(),
+        description: attrs["description"].as_str().unwrap_or("").to_string(),
+        state: if attrs["state"] == "closed" {
+            IssueStatus::Closed
+        } else {
+            IssueStatus::Opened
+        },
+        labels,
+        assignees,
+        // Payloads carry only the author's id; the acting user stands in.
+        author: event.actor.username.clone(),
+        confidential: attrs["confidential"].as_bool().unwrap_or(event.confidential),
+        web_url: attrs["url"].as_str().unwrap_or("").to_string(),
+        created_at: date("created_at"),
+        updated_at: date("updated_at"),
+    })
+}

@@ -1,0 +1,128 @@
+//! `labelflow serve`: receive GitLab webhooks and run the workflows.
+
+use super::ConfigArg;
+use crate::clock::Clock;
+use crate::forge::RetryPolicy;
+use crate::service::{self, ServeSettings};
+use crate::worker::WorkerSettings;
+use anyhow::Context;
+use secrecy::SecretString;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Address to listen on.
+    #[arg(long, env = "LABELFLOW_LISTEN", default_value = "0.0.0.0:8080")]
+    pub listen: SocketAddr,
+    /// Database: a SQLite file (created on first start) or `postgres://…` for replicas.
+    #[arg(long, env = "LABELFLOW_DATABASE", default_value = "labelflow.db")]
+    pub database: String,
+    /// GitLab base URL, e.g. `https://gitlab.com`.
+    #[arg(long, env = "LABELFLOW_GITLAB_URL")]
+    pub gitlab_url: String,
+    /// The bot account's API token (scope `api`). Prefer the environment or --gitlab-token-file.
+    #[arg(long, env = "LABELFLOW_GITLAB_TOKEN", hide_env_values = true)]
+    pub gitlab_token: Option<String>,
+    /// File holding the bot's API token.
+    #[arg(long, env = "LABELFLOW_GITLAB_TOKEN_FILE")]
+    pub gitlab_token_file: Option<PathBuf>,
+    /// Webhook signing token(s) (`whsec_…`), comma-separated during rotation.
+    #[arg(long, env = "LABELFLOW_WEBHOOK_SIGNING_TOKEN", hide_env_values = true, value_delimiter = ',')]
+    pub webhook_signing_token: Vec<String>,
+    /// Webhook secret token(s) (`X-Gitlab-Token`), comma-separated during rotation.
+    #[arg(long, env = "LABELFLOW_WEBHOOK_SECRET", hide_env_values = true, value_delimiter = ',')]
+    pub webhook_secret: Vec<String>,
+    /// Accept webhooks without any secret (local experiments only).
+    #[arg(long, env = "LABELFLOW_ALLOW_UNAUTHENTICATED_WEBHOOKS")]
+    pub allow_unauthenticated_webhooks: bool,
+    /// Largest webhook body accepted, bytes.
+    #[arg(long, env = "LABELFLOW_BODY_LIMIT", default_value_t = crate::ingest::GITLAB_MAX_PAYLOAD)]
+    pub body_limit: usize,
+    /// Concurrent event processors.
+    #[arg(long, env = "LABELFLOW_WORKERS", default_value_t = 4)]
+    pub workers: usize,
+    /// Seconds a claimed event is leased before another worker may take it over.
+    #[arg(long, env = "LABELFLOW_LEASE_SECONDS", default_value_t = 300)]
+    pub lease_seconds: u64,
+    /// Seconds to wait for in-flight events on shutdown.
+    #[arg(long, env = "LABELFLOW_SHUTDOWN_SECONDS", default_value_t = 20)]
+    pub shutdown_seconds: u64,
+    /// Per-request timeout for GitLab API calls, seconds.
+    #[arg(long, env = "LABELFLOW_GITLAB_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub gitlab_timeout_seconds: u64,
+}
+
+/// Reads the token from the flag/env or the file, trimming the newline editors add.
+pub fn read_token(token: Option<String>, file: Option<&PathBuf>) -> anyhow::Result<SecretString> {
+    match (token, file) {
+        (Some(t), _) if !t.trim().is_empty() => Ok(SecretString::from(t.trim().to_string())),
+        (_, Some(f)) => {
+            let t = std::fs::read_to_string(f)
+                .with_context(|| format!("reading the GitLab token file {}", f.display()))?;
+            Ok(SecretString::from(t.trim().to_string()))
+        }
+        _ => anyhow::bail!(
+            "no GitLab token: set LABELFLOW_GITLAB_TOKEN or LABELFLOW_GITLAB_TOKEN_FILE (the bot account's token with the `api` scope)"
+        ),
+    }
+}
+
+pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
+    let token = read_token(args.gitlab_token.clone(), args.gitlab_token_file.as_ref())?;
+    let settings = ServeSettings {
+        listen: args.listen,
+        database: args.database,
+        config: args.config.config,
+        gitlab_url: args.gitlab_url,
+        gitlab_token: token,
+        webhook_tokens: args.webhook_secret,
+        signing_tokens: args.webhook_signing_token,
+        allow_unauthenticated: args.allow_unauthenticated_webhooks,
+        body_limit: args.body_limit,
+        timestamp_tolerance: crate::ingest::DEFAULT_TIMESTAMP_TOLERANCE,
+        worker: WorkerSettings {
+            concurrency: args.workers,
+            lease: Duration::from_secs(args.lease_seconds.max(1)),
+            ..WorkerSettings::default()
+        },
+        retry: RetryPolicy {
+            request_timeout: Duration::from_secs(args.gitlab_timeout_seconds.max(1)),
+            ..RetryPolicy::default()
+        },
+        clock: Clock::system(),
+        shutdown_timeout: Duration::from_secs(args.shutdown_seconds),
+    };
+    let running = service::start(settings).await?;
+    shutdown_signal().await;
+    tracing::info!("shutting down: no new webhooks; finishing in-flight events");
+    running.shutdown().await;
+    tracing::info!("stopped");
+    Ok(0)
+}
+
+/// SIGTERM or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

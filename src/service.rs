@@ -1,0 +1,270 @@
+//! Wires the parts into the running service: store, engine, HTTP (ingest, health, metrics),
+//! GitLab client and worker. `labelflow serve`, `labelflow demo` and the end-to-end tests all
+//! start it through [`start`].
+
+use crate::actions::executor::Executor;
+use crate::clock::Clock;
+use crate::engine::Engine;
+use crate::forge::{ForgeError, GitlabForge, RetryPolicy};
+use crate::ingest::{self, IngestConfig, IngestState, WebhookSecrets};
+use crate::metrics::Metrics;
+use crate::store::{self, DynStore};
+use crate::worker::{EngineHandle, Worker, WorkerSettings};
+use anyhow::Context;
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use secrecy::{ExposeSecret, SecretString};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+use tokio::sync::Notify;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+/// Everything `serve` needs.
+#[derive(Clone)]
+pub struct ServeSettings {
+    pub listen: SocketAddr,
+    pub database: String,
+    pub config: PathBuf,
+    pub gitlab_url: String,
+    pub gitlab_token: SecretString,
+    pub webhook_tokens: Vec<String>,
+    pub signing_tokens: Vec<String>,
+    pub allow_unauthenticated: bool,
+    pub body_limit: usize,
+    pub timestamp_tolerance: Duration,
+    pub worker: WorkerSettings,
+    pub retry: RetryPolicy,
+    pub clock: Clock,
+    /// How long shutdown waits for in-flight events before releasing their leases.
+    pub shutdown_timeout: Duration,
+}
+
+/// A running service.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub store: DynStore,
+    pub metrics: Arc<Metrics>,
+    pub engine: EngineHandle,
+    shutdown: CancellationToken,
+    server: JoinHandle<()>,
+    worker: JoinHandle<()>,
+    worker_id: String,
+    clock: Clock,
+    shutdown_timeout: Duration,
+}
+
+impl Running {
+    /// Stops accepting, lets in-flight events finish (or releases their leases after the
+    /// timeout), and returns.
+    pub async fn shutdown(self) {
+        self.shutdown.cancel();
+        let _ = self.server.await;
+        let stopped = tokio::time::timeout(self.shutdown_timeout, self.worker).await;
+        if stopped.is_err() {
+            tracing::warn!("in-flight events did not finish in time; releasing their leases");
+        }
+        // Leases of anything still claimed go back to the queue at once (instead of waiting
+        // for the lease to expire).
+        match self
+            .store
+            .release_leases(&self.worker_id, self.clock.now())
+            .await
+        {
+            Ok(n) if n > 0 => tracing::info!(released = n, "released leases"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not release leases"),
+        }
+    }
+
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+}
+
+#[derive(Clone)]
+struct OpsState {
+    store: DynStore,
+    metrics: Arc<Metrics>,
+}
+
+async fn readyz(State(s): State<OpsState>) -> Response {
+    match s.store.ready().await {
+        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store not ready: {e}\n")).into_response(),
+    }
+}
+
+async fn metrics_endpoint(State(s): State<OpsState>) -> Response {
+    if let Ok(stats) = s.store.queue_stats().await {
+        s.metrics.queue(&stats);
+    }
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.render(),
+    )
+        .into_response()
+}
+
+/// Starts the service; returns once it listens.
+pub async fn start(settings: ServeSettings) -> anyhow::Result<Running> {
+    let engine = Engine::load(&settings.config)
+        .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
+    let secrets = WebhookSecrets::new(settings.webhook_tokens.clone(), settings.signing_tokens.clone())
+        .map_err(|e| anyhow::anyhow!(e))?;
+    if secrets.is_empty() && !settings.allow_unauthenticated {
+        anyhow::bail!(
+            "no webhook secret configured: set LABELFLOW_WEBHOOK_SIGNING_TOKEN (whsec_…) or \
+             LABELFLOW_WEBHOOK_SECRET, or pass --allow-unauthenticated-webhooks explicitly \
+             (only for local testing)"
+        );
+    }
+    let store = store::connect(&settings.database)
+        .await
+        .with_context(|| format!("opening the database `{}`", redact_url(&settings.database)))?;
+    let metrics = Metrics::new();
+    let engine: EngineHandle = Arc::new(RwLock::new(Arc::new(engine)));
+    let wake = Arc::new(Notify::new());
+    let shutdown = CancellationToken::new();
+
+    let ingest_state = IngestState {
+        store: store.clone(),
+        config: Arc::new(IngestConfig {
+            secrets,
+            body_limit: settings.body_limit,
+            timestamp_tolerance: settings.timestamp_tolerance,
+            allow_unauthenticated: settings.allow_unauthenticated,
+        }),
+        wake: wake.clone(),
+        clock: settings.clock.clone(),
+        metrics: metrics.clone(),
+    };
+    let ops = Router::new()
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_endpoint))
+        .with_state(OpsState {
+            store: store.clone(),
+            metrics: metrics.clone(),
+        });
+    let app = ingest::router(ingest_state).merge(ops);
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .with_context(|| format!("binding {}", settings.listen))?;
+    let addr = listener.local_addr()?;
+    let s = shutdown.clone();
+    let server = tokio::spawn(async move {
+        let r = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { s.cancelled().await })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "HTTP server failed");
+        }
+    });
+    tracing::info!(%addr, "listening for GitLab webhooks on /webhooks/gitlab");
+
+    let worker_id = settings.worker.worker_id.clone();
+    let worker = tokio::spawn(run_worker(
+        settings.clone(),
+        store.clone(),
+        engine.clone(),
+        metrics.clone(),
+        wake,
+        shutdown.clone(),
+    ));
+    Ok(Running {
+        addr,
+        store,
+        metrics,
+        engine,
+        shutdown,
+        server,
+        worker,
+        worker_id,
+        clock: settings.clock,
+        shutdown_timeout: settings.shutdown_timeout,
+    })
+}
+
+/// Connects to GitLab (retrying: webhooks are accepted and stored meanwhile), then runs the
+/// worker until shutdown.
+async fn run_worker(
+    settings: ServeSettings,
+    store: DynStore,
+    engine: EngineHandle,
+    metrics: Arc<Metrics>,
+    wake: Arc<Notify>,
+    shutdown: CancellationToken,
+) {
+    let mut delay = Duration::from_millis(200);
+    let forge = loop {
+        let attempt = GitlabForge::connect(
+            &settings.gitlab_url,
+            settings.gitlab_token.expose_secret(),
+            settings.retry.clone(),
+            metrics.clone(),
+        );
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            r = attempt => match r {
+                Ok(f) => break f,
+                Err(e @ ForgeError::Permanent { .. }) => {
+                    tracing::error!(error = %e, "cannot use GitLab; events are kept and will be processed once this is fixed");
+                }
+                Err(e) => tracing::warn!(error = %e, "GitLab not reachable yet; retrying"),
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(30));
+    };
+    let bot = crate::worker::current(&engine).bot().to_string();
+    if !forge.bot_username().eq_ignore_ascii_case(&bot) {
+        tracing::warn!(
+            token_user = forge.bot_username(),
+            configured = %bot,
+            "the GitLab token belongs to a different user than bot.username in the configuration"
+        );
+    }
+    tracing::info!(bot = forge.bot_username(), "connected to GitLab");
+    let executor = Executor {
+        forge,
+        store: store.clone(),
+        metrics: metrics.clone(),
+        clock: settings.clock.clone(),
+        http: reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default(),
+    };
+    let worker = Arc::new(Worker {
+        store,
+        engine,
+        executor,
+        metrics,
+        clock: settings.clock.clone(),
+        settings: settings.worker.clone(),
+        wake,
+    });
+    worker.run(shutdown).await;
+}
+
+/// A database URL with any password hidden, for messages.
+pub fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
