@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# The test command: runs the whole test suite, on SQLite and on a real PostgreSQL.
+#
+# Starts a throwaway PostgreSQL cluster (installing Debian's `postgresql` package first if
+# needed, which needs root) so the PostgreSQL half of the store and replica tests runs too, then
+# stops it. Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test e2e`).
+# Set LABELFLOW_TEST_POSTGRES_URL yourself to use a server you already have.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pg_dir=""
+cleanup() {
+    if [[ -n "$pg_dir" ]]; then
+        bash scripts/pg.sh stop "$pg_dir" >/dev/null 2>&1 || true
+        rm -rf "$pg_dir"
+    fi
+}
+trap cleanup EXIT
+
+if [[ -z "${LABELFLOW_TEST_POSTGRES_URL:-}" ]]; then
+    pg_dir=$(mktemp -d /tmp/labelflow-pg.XXXXXX)
+    # The cluster runs as the `postgres` user when we are root: let it use the directory.
+    chmod 755 "$pg_dir"
+    LABELFLOW_TEST_POSTGRES_URL=$(bash scripts/pg.sh start "$pg_dir")
+    export LABELFLOW_TEST_POSTGRES_URL
+    echo "test.sh: PostgreSQL for tests at $LABELFLOW_TEST_POSTGRES_URL" >&2
+fi
+
+cargo test "$@"
