@@ -33,18 +33,23 @@ const POOL_CONNECTIONS: u32 = 10;
 
 /// A running event with an expired lease is taken over; a pending event is claimable once
 /// available, if no earlier event of its issue is unfinished and no event of its issue is
-/// running. `$1` = now (ms).
+/// running. `$1` = now (ms). `CASE` rather than `OR`: with `OR` the planner splits the scan by
+/// status and sorts every unfinished event; this way it walks `inbox_unfinished` in id order
+/// and stops at the first claimable row.
 const CANDIDATE_SQL: &str = "SELECT e.id, e.issue_key FROM inbox_events e
     WHERE e.status IN ('pending', 'running')
       AND NOT (e.id = ANY($2))
-      AND ((e.status = 'running' AND e.lease_until <= $1)
-        OR (e.status = 'pending' AND e.available_at <= $1
+      AND CASE WHEN e.status = 'running' THEN e.lease_until <= $1
+          ELSE e.available_at <= $1
             AND NOT EXISTS (
                 SELECT 1 FROM inbox_events p
                 WHERE p.issue_key = e.issue_key
                   AND p.status IN ('pending', 'running')
-                  AND p.id <> e.id
-                  AND (p.status = 'running' OR p.id < e.id))))
+                  AND p.id < e.id)
+            AND NOT EXISTS (
+                SELECT 1 FROM inbox_events r
+                WHERE r.issue_key = e.issue_key AND r.status = 'running')
+          END
     ORDER BY e.id
     LIMIT 1
     FOR UPDATE SKIP LOCKED";
@@ -55,14 +60,18 @@ const LEASE_SQL: &str = "UPDATE inbox_events e
     SET status = 'running', lease_owner = $2, lease_until = $3,
         attempts = e.attempts + 1, updated_at = $1
     WHERE e.id = $4
-      AND ((e.status = 'running' AND e.lease_until <= $1)
-        OR (e.status = 'pending' AND e.available_at <= $1
+      AND e.status IN ('pending', 'running')
+      AND CASE WHEN e.status = 'running' THEN e.lease_until <= $1
+          ELSE e.available_at <= $1
             AND NOT EXISTS (
                 SELECT 1 FROM inbox_events p
                 WHERE p.issue_key = e.issue_key
                   AND p.status IN ('pending', 'running')
-                  AND p.id <> e.id
-                  AND (p.status = 'running' OR p.id < e.id))))
+                  AND p.id < e.id)
+            AND NOT EXISTS (
+                SELECT 1 FROM inbox_events r
+                WHERE r.issue_key = e.issue_key AND r.status = 'running')
+          END
     RETURNING e.id, e.delivery_id, e.event_kind, e.issue_key, e.payload, e.attempts,
               e.received_at";
 

@@ -107,14 +107,16 @@ pub async fn concurrent_claimers_keep_one_holder_per_issue(db: TestDb) {
         r.unwrap();
     }
 
-    let o = observed.lock().unwrap();
-    assert_eq!(o.violations, Vec::<String>::new());
-    assert_eq!(o.processed.len(), total);
-    assert!(
-        o.processed.values().all(|n| *n == 1),
-        "an event was processed twice"
-    );
-    assert_eq!(o.order, expected_order);
+    {
+        let o = observed.lock().unwrap();
+        assert_eq!(o.violations, Vec::<String>::new());
+        assert_eq!(o.processed.len(), total);
+        assert!(
+            o.processed.values().all(|n| *n == 1),
+            "an event was processed twice"
+        );
+        assert_eq!(o.order, expected_order);
+    }
     let stats = stores[0].queue_stats().await.unwrap();
     assert_eq!(
         (stats.done, stats.pending, stats.running),

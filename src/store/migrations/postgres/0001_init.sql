@@ -23,9 +23,13 @@ CREATE TABLE inbox_events (
 CREATE INDEX inbox_unfinished ON inbox_events (id)
     WHERE status IN ('pending', 'running');
 
--- "Is there an earlier unfinished / a running event of this issue?" (head-of-issue check).
+-- "Is there an earlier unfinished event of this issue?" (head-of-issue check).
 CREATE INDEX inbox_unfinished_by_issue ON inbox_events (issue_key, id)
     WHERE status IN ('pending', 'running');
+
+-- "Is an event of this issue running?" (one holder per issue).
+CREATE INDEX inbox_running_by_issue ON inbox_events (issue_key)
+    WHERE status = 'running';
 
 -- `events list --status parked` and queue statistics.
 CREATE INDEX inbox_by_status ON inbox_events (status, id);
