@@ -22,7 +22,11 @@ usage() {
 
 [[ $# -eq 2 ]] || usage
 command_name=$1
-mkdir -p "$2"
+case "$command_name" in
+    start) mkdir -p "$2" ;;
+    stop | url) [[ -d "$2" ]] || { log "no cluster in $2"; [[ $command_name == stop ]] && exit 0; exit 1; } ;;
+    *) usage ;;
+esac
 dir=$(cd "$2" && pwd)
 data="$dir/data"
 

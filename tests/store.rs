@@ -10,6 +10,8 @@ mod followups;
 mod harness;
 #[path = "store/ledger.rs"]
 mod ledger;
+#[path = "store/postgres_only.rs"]
+mod postgres_only;
 #[path = "store/queue.rs"]
 mod queue;
 #[path = "store/sqlite_only.rs"]

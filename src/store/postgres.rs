@@ -26,7 +26,7 @@ use std::time::Duration;
 const MIGRATION_LOCK: i64 = 0x6C61_6265_6C66_6C77; // "labelflw"
 /// First half of the per-issue advisory lock key (the second half is `hashtext(issue_key)`).
 /// Two-int keys never collide with the one-bigint migration key.
-const ISSUE_LOCK_SPACE: i32 = 0x6C66_6973; // "lfis"
+pub const ISSUE_LOCK_SPACE: i32 = 0x6C66_6973; // "lfis"
 /// Candidates a claim examines before giving up until the worker's next poll.
 const MAX_CANDIDATES: usize = 16;
 const POOL_CONNECTIONS: u32 = 10;

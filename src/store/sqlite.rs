@@ -511,4 +511,32 @@ mod tests {
             ]
         );
     }
+
+    /// The durability and latency settings DESIGN §1.2 asks for, as the writer sees them.
+    #[tokio::test]
+    async fn file_store_connections_are_durable_wal_without_autocheckpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open_file(&dir.path().join("lf.db"))
+            .await
+            .unwrap();
+        for pool in [&store.writer, &store.readers] {
+            let pragma = |name: &'static str| async move {
+                let value: i64 = sqlx::query_scalar(AssertSqlSafe(format!("PRAGMA {name}")))
+                    .fetch_one(pool)
+                    .await
+                    .unwrap();
+                value
+            };
+            assert_eq!(pragma("synchronous").await, 2, "FULL");
+            assert_eq!(pragma("wal_autocheckpoint").await, 0);
+            assert_eq!(pragma("foreign_keys").await, 1);
+            assert_eq!(pragma("busy_timeout").await, 5_000);
+        }
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&store.writer)
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        store.checkpoint().await.unwrap();
+    }
 }

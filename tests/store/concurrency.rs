@@ -23,7 +23,13 @@ pub async fn concurrent_claimers_keep_one_holder_per_issue(db: TestDb) {
     const PER_ISSUE: usize = 15;
     const STORES: usize = 3;
     const CLAIMERS_PER_STORE: usize = 3;
-    let total = ISSUES * PER_ISSUE;
+    // "Hot" issues get appends from several replicas at once, so (on PostgreSQL) their ids can
+    // commit out of order: the hardest case for one-holder-per-issue. Their processing order
+    // is not defined, only that nobody holds two of their events at once.
+    const HOT_ISSUES: usize = 3;
+    const HOT_WRITERS: usize = 3;
+    const PER_HOT_WRITER: usize = 10;
+    let total = ISSUES * PER_ISSUE + HOT_ISSUES * HOT_WRITERS * PER_HOT_WRITER;
 
     let mut stores = Vec::new();
     for _ in 0..STORES {
@@ -50,6 +56,21 @@ pub async fn concurrent_claimers_keep_one_holder_per_issue(db: TestDb) {
             }
             (issue_key, ids)
         }));
+    }
+
+    let mut hot_enqueuers = Vec::new();
+    for issue in 0..HOT_ISSUES {
+        for writer in 0..HOT_WRITERS {
+            let store = stores[writer % STORES].clone();
+            hot_enqueuers.push(tokio::spawn(async move {
+                let issue_key = format!("8#{issue}");
+                for n in 0..PER_HOT_WRITER {
+                    let delivery = format!("{issue_key}/{writer}/{n}");
+                    let outcome = store.enqueue(event(&delivery, &issue_key)).await;
+                    assert!(matches!(outcome, Ok(EnqueueOutcome::Accepted(_))));
+                }
+            }));
+        }
     }
 
     let mut claimers = Vec::new();
@@ -99,6 +120,9 @@ pub async fn concurrent_claimers_keep_one_holder_per_issue(db: TestDb) {
         let (issue_key, ids) = task.await.unwrap();
         expected_order.insert(issue_key, ids);
     }
+    for task in hot_enqueuers {
+        task.await.unwrap();
+    }
     let all_claimers = futures::future::join_all(claimers);
     let results = tokio::time::timeout(Duration::from_secs(120), all_claimers)
         .await
@@ -115,7 +139,14 @@ pub async fn concurrent_claimers_keep_one_holder_per_issue(db: TestDb) {
             o.processed.values().all(|n| *n == 1),
             "an event was processed twice"
         );
-        assert_eq!(o.order, expected_order);
+        let ordered: HashMap<String, Vec<i64>> = o
+            .order
+            .iter()
+            .filter(|(issue_key, _)| issue_key.starts_with("7#"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        assert_eq!(ordered, expected_order);
+        assert_eq!(o.order.len(), ISSUES + HOT_ISSUES);
     }
     let stats = stores[0].queue_stats().await.unwrap();
     assert_eq!(
