@@ -5,6 +5,14 @@
 //! All timestamps cross this interface as `DateTime<Utc>` and are stored as Unix milliseconds
 //! (`BIGINT`) in both backends, so the SQL stays the same shape on both.
 
+mod migrations;
+pub mod postgres;
+mod rows;
+pub mod sqlite;
+mod target;
+
+pub use target::DatabaseTarget;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -236,7 +244,14 @@ pub trait Store: Send + Sync + 'static {
 
 pub type DynStore = Arc<dyn Store>;
 
-/// Placeholder until the store branch lands.
+/// Opens (and migrates) the store a `--database` value names: a path or `sqlite://PATH`
+/// (created if missing, WAL mode), `sqlite::memory:` for tests, or `postgres://…`.
 pub async fn connect(url: &str) -> StoreResult<DynStore> {
-    Err(StoreError::BadUrl(url.to_string()))
+    let store: DynStore = match DatabaseTarget::parse(url)? {
+        DatabaseTarget::SqliteFile(path) => Arc::new(sqlite::SqliteStore::open_file(&path).await?),
+        DatabaseTarget::SqliteMemory => Arc::new(sqlite::SqliteStore::open_memory().await?),
+        DatabaseTarget::Postgres(url) => Arc::new(postgres::PostgresStore::open(&url).await?),
+    };
+    store.migrate().await?;
+    Ok(store)
 }
