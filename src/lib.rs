@@ -7,6 +7,7 @@
 //! [`sim`] is the stateful simulated GitLab used by the tests and `labelflow demo`.
 
 pub mod actions;
+pub mod cli;
 pub mod clock;
 pub mod domain;
 pub mod engine;
@@ -14,7 +15,6 @@ pub mod forge;
 pub mod hooks;
 pub mod ingest;
 pub mod metrics;
-pub mod cli;
 pub mod render;
 pub mod service;
 pub mod sim;

@@ -71,11 +71,7 @@ impl Metrics {
             actions.clone(),
         );
         let queue_depth = Family::<Vec<(String, String)>, Gauge>::default();
-        registry.register(
-            "queue_depth",
-            "Inbox events by status",
-            queue_depth.clone(),
-        );
+        registry.register("queue_depth", "Inbox events by status", queue_depth.clone());
         let oldest_pending_seconds = Gauge::default();
         registry.register(
             "queue_oldest_pending_seconds",

@@ -55,6 +55,7 @@ pub struct Running {
     server: JoinHandle<()>,
     worker: JoinHandle<()>,
     worker_id: String,
+    concurrency: usize,
     clock: Clock,
     shutdown_timeout: Duration,
 }
@@ -71,14 +72,13 @@ impl Running {
         }
         // Leases of anything still claimed go back to the queue at once (instead of waiting
         // for the lease to expire).
-        match self
-            .store
-            .release_leases(&self.worker_id, self.clock.now())
-            .await
-        {
-            Ok(n) if n > 0 => tracing::info!(released = n, "released leases"),
-            Ok(_) => {}
-            Err(e) => tracing::warn!(error = %e, "could not release leases"),
+        for n in 0..self.concurrency {
+            let id = crate::worker::loop_worker_id(&self.worker_id, n);
+            match self.store.release_leases(&id, self.clock.now()).await {
+                Ok(k) if k > 0 => tracing::info!(released = k, "released leases"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not release leases"),
+            }
         }
     }
 
@@ -96,7 +96,11 @@ struct OpsState {
 async fn readyz(State(s): State<OpsState>) -> Response {
     match s.store.ready().await {
         Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("store not ready: {e}\n")).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store not ready: {e}\n"),
+        )
+            .into_response(),
     }
 }
 
@@ -118,8 +122,11 @@ async fn metrics_endpoint(State(s): State<OpsState>) -> Response {
 pub async fn start(settings: ServeSettings) -> anyhow::Result<Running> {
     let engine = Engine::load(&settings.config)
         .map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
-    let secrets = WebhookSecrets::new(settings.webhook_tokens.clone(), settings.signing_tokens.clone())
-        .map_err(|e| anyhow::anyhow!(e))?;
+    let secrets = WebhookSecrets::new(
+        settings.webhook_tokens.clone(),
+        settings.signing_tokens.clone(),
+    )
+    .map_err(|e| anyhow::anyhow!(e))?;
     if secrets.is_empty() && !settings.allow_unauthenticated {
         anyhow::bail!(
             "no webhook secret configured: set LABELFLOW_WEBHOOK_SIGNING_TOKEN (whsec_…) or \
@@ -188,6 +195,7 @@ pub async fn start(settings: ServeSettings) -> anyhow::Result<Running> {
         server,
         worker,
         worker_id,
+        concurrency: settings.worker.concurrency,
         clock: settings.clock,
         shutdown_timeout: settings.shutdown_timeout,
     })

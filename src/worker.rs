@@ -90,7 +90,7 @@ impl Worker {
     /// events finish first.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) {
         let mut tasks = Vec::new();
-        for n in 0..self.settings.concurrency.max(1) {
+        for n in 0..self.settings.concurrency {
             let w = self.clone();
             let s = shutdown.clone();
             tasks.push(tokio::spawn(async move { w.claim_loop(n, s).await }));
@@ -120,9 +120,10 @@ impl Worker {
         }
     }
 
-    async fn claim_loop(&self, _n: usize, shutdown: CancellationToken) {
-        // All loops of a process share one lease owner id, so shutdown can release them at once.
-        let worker_id = self.settings.worker_id.clone();
+    async fn claim_loop(&self, n: usize, shutdown: CancellationToken) {
+        // Each loop is its own lease owner, so a lease taken over between two loops of one
+        // process is still detected (`LeaseLost`).
+        let worker_id = loop_worker_id(&self.settings.worker_id, n);
         while !shutdown.is_cancelled() {
             let claimed = match self
                 .store
@@ -269,6 +270,11 @@ impl Worker {
             }
         }
     }
+}
+
+/// The lease owner id of claim loop `n` of a process.
+pub fn loop_worker_id(process_id: &str, n: usize) -> String {
+    format!("{process_id}-{n}")
 }
 
 /// Could any rule care about this event? Saves the GitLab round trip for edits that change

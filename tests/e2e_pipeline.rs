@@ -8,7 +8,8 @@ use common::{Harness, repo_path};
 use labelflow::sim::FaultRule;
 use std::time::Duration;
 
-const OPPORTUNITY: &str = "## Customer\nAcme Corp\n\n## Problem\nSlow pipelines\n\nCSM: @jane\nSA: @sam\nAE: @alex\n";
+const OPPORTUNITY: &str =
+    "## Customer\nAcme Corp\n\n## Problem\nSlow pipelines\n\nCSM: @jane\nSA: @sam\nAE: @alex\n";
 
 async fn harness(workers: usize) -> Harness {
     let h = Harness::start_with(&repo_path("tests/configs/basic/labelflow.yml"), workers).await;
@@ -25,7 +26,12 @@ async fn walk(h: &Harness) -> (u64, u64) {
     let iid = h
         .sim
         .as_user("author")
-        .create_issue(p, "Acme Corp co-create", OPPORTUNITY, &["cocreate::identified"])
+        .create_issue(
+            p,
+            "Acme Corp co-create",
+            OPPORTUNITY,
+            &["cocreate::identified"],
+        )
         .expect("issue created");
     h.settle().await;
     h.sim
@@ -51,8 +57,16 @@ fn assert_walked_once(h: &mut Harness, p: u64, iid: u64) {
     assert_eq!(t.labels, vec!["cocreate-triage".to_string()]);
     let cs = h.sim.user("cs-lead").expect("cs-lead").id;
     assert_eq!(t.assignee_ids, vec![cs]);
-    assert!(t.description.contains("co-create/opportunities#1"), "{}", t.description);
-    assert!(t.description.contains("<!-- labelflow:lf"), "marker missing: {}", t.description);
+    assert!(
+        t.description.contains("co-create/opportunities#1"),
+        "{}",
+        t.description
+    );
+    assert!(
+        t.description.contains("<!-- labelflow:lf"),
+        "marker missing: {}",
+        t.description
+    );
     let links = h.sim.links();
     assert_eq!(links.len(), 1, "one link between the issues: {links:?}");
     let reference = format!("contributor-success/co-create-triage#{}", t.iid);
@@ -79,7 +93,11 @@ async fn every_delivery_three_times_changes_nothing() {
     let mut h = harness(4).await;
     let (p, iid) = walk(&h).await;
     let deliveries = h.sim.deliveries();
-    assert!(deliveries.len() >= 4, "hooks were delivered: {}", deliveries.len());
+    assert!(
+        deliveries.len() >= 4,
+        "hooks were delivered: {}",
+        deliveries.len()
+    );
     for _ in 0..2 {
         for d in &deliveries {
             assert!(h.sim.redeliver(d.id));
@@ -123,12 +141,7 @@ async fn rate_limited_issue_creation_waits_and_creates_once() {
             .times(1),
     );
     let (p, iid) = walk(&h).await;
-    let limited = h
-        .sim
-        .requests()
-        .iter()
-        .filter(|r| r.status == 429)
-        .count();
+    let limited = h.sim.requests().iter().filter(|r| r.status == 429).count();
     assert_eq!(limited, 1);
     assert_walked_once(&mut h, p, iid);
     h.stop_service().await;
@@ -142,10 +155,19 @@ async fn accepted_events_survive_a_restart_before_processing() {
     let iid = h
         .sim
         .as_user("author")
-        .create_issue(p, "Acme Corp co-create", OPPORTUNITY, &["cocreate::identified"])
+        .create_issue(
+            p,
+            "Acme Corp co-create",
+            OPPORTUNITY,
+            &["cocreate::identified"],
+        )
         .expect("issue created");
     assert!(h.sim.wait_hooks_idle(Duration::from_secs(10)).await);
-    assert_eq!(h.queue().await.pending, 1, "the delivery is stored, not processed");
+    assert_eq!(
+        h.queue().await.pending,
+        1,
+        "the delivery is stored, not processed"
+    );
     assert!(h.bot_notes(p, iid).is_empty());
     // Stop, then start again on the same database, with workers.
     h.restart(4).await;

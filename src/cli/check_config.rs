@@ -12,7 +12,12 @@ pub struct CheckConfigArgs {
 pub fn run(args: CheckConfigArgs) -> anyhow::Result<i32> {
     match Engine::load(&args.config.config) {
         Ok(engine) => {
-            let rules: usize = engine.config.workflows.values().map(|w| w.rules.len()).sum();
+            let rules: usize = engine
+                .config
+                .workflows
+                .values()
+                .map(|w| w.rules.len())
+                .sum();
             println!(
                 "{}: OK ({} workflows, {} rules, {} roles)",
                 args.config.config.display(),
@@ -26,7 +31,10 @@ pub fn run(args: CheckConfigArgs) -> anyhow::Result<i32> {
             for e in &errors.0 {
                 eprintln!("error: {e}");
             }
-            eprintln!("{} error(s); the configuration was not accepted", errors.0.len());
+            eprintln!(
+                "{} error(s); the configuration was not accepted",
+                errors.0.len()
+            );
             Ok(1)
         }
     }

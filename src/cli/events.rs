@@ -34,11 +34,17 @@ pub enum EventsCommand {
 pub async fn run(args: EventsArgs) -> anyhow::Result<i32> {
     let store = store::connect(&args.database).await?;
     match args.command {
-        EventsCommand::List { status, limit, json } => {
+        EventsCommand::List {
+            status,
+            limit,
+            json,
+        } => {
             let status = match status.as_deref() {
                 None => None,
                 Some(s) => Some(EventStatus::parse(s).ok_or_else(|| {
-                    anyhow::anyhow!("unknown status `{s}` (expected pending, running, done or parked)")
+                    anyhow::anyhow!(
+                        "unknown status `{s}` (expected pending, running, done or parked)"
+                    )
                 })?),
             };
             let rows = store.list_events(status, limit).await?;
@@ -47,7 +53,10 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<i32> {
                     println!("{}", serde_json::to_string(r)?);
                 }
             } else {
-                println!("{:>6}  {:<8}  {:>3}  {:<12}  {:<18}  {:<20}  last error", "id", "status", "try", "issue", "kind", "received");
+                println!(
+                    "{:>6}  {:<8}  {:>3}  {:<12}  {:<18}  {:<20}  last error",
+                    "id", "status", "try", "issue", "kind", "received"
+                );
                 for r in &rows {
                     println!(
                         "{:>6}  {:<8}  {:>3}  {:<12}  {:<18}  {:<20}  {}",
@@ -82,7 +91,10 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<i32> {
                 Ok(0)
             } else {
                 match store.get_event(id).await? {
-                    Some(r) => eprintln!("event {id} is {}, not parked: nothing to retry", r.status.as_str()),
+                    Some(r) => eprintln!(
+                        "event {id} is {}, not parked: nothing to retry",
+                        r.status.as_str()
+                    ),
                     None => eprintln!("no event {id}"),
                 }
                 Ok(1)

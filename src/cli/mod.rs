@@ -14,7 +14,12 @@ use std::path::PathBuf;
 #[command(name = "labelflow", version, about)]
 pub struct Cli {
     /// Log format: `pretty` for people, `json` for log pipelines.
-    #[arg(long, global = true, env = "LABELFLOW_LOG_FORMAT", default_value = "pretty")]
+    #[arg(
+        long,
+        global = true,
+        env = "LABELFLOW_LOG_FORMAT",
+        default_value = "pretty"
+    )]
     pub log_format: LogFormat,
     #[command(subcommand)]
     pub command: Command,
@@ -51,7 +56,8 @@ pub struct ConfigArg {
 /// Sets up logging (stderr), honouring `RUST_LOG`.
 pub fn init_logging(format: LogFormat, default_level: &str) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -51,7 +51,9 @@ pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
         Ok(None) => {
             match args.format {
                 Format::Json => println!("[]"),
-                Format::Text => println!("not an issue or issue-comment event: labelflow ignores it (no actions)"),
+                Format::Text => println!(
+                    "not an issue or issue-comment event: labelflow ignores it (no actions)"
+                ),
             }
             return Ok(0);
         }
@@ -63,9 +65,11 @@ pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
     let event = hooks::normalise(&hook);
     let issue = match &args.issue {
         Some(p) => {
-            let text = std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
-            crate::forge::gitlab::issue_from_json(&text)
-                .with_context(|| format!("{} is not an issue as GitLab's API returns it", p.display()))?
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            crate::forge::gitlab::issue_from_json(&text).with_context(|| {
+                format!("{} is not an issue as GitLab's API returns it", p.display())
+            })?
         }
         None => issue_from_payload(&body, &event)?,
     };
@@ -131,13 +135,18 @@ fn issue_from_payload(body: &[u8], event: &crate::domain::Event) -> anyhow::Resu
         .unwrap_or_default();
     let assignees = v["assignees"]
         .as_array()
-        .map(|a| a.iter().filter_map(|u| u["username"].as_str().map(str::to_string)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|u| u["username"].as_str().map(str::to_string))
+                .collect()
+        })
         .unwrap_or_default();
     let date = |k: &str| {
         attrs[k]
             .as_str()
             .and_then(|s| {
-                serde_json::from_value::<gitlab::hooktypes::HookDate>(Value::String(s.to_string())).ok()
+                serde_json::from_value::<gitlab::hooktypes::HookDate>(Value::String(s.to_string()))
+                    .ok()
             })
             .map(|d| *d.as_ref())
             .unwrap_or_else(Utc::now)
@@ -158,7 +167,9 @@ fn issue_from_payload(body: &[u8], event: &crate::domain::Event) -> anyhow::Resu
         assignees,
         // Payloads carry only the author's id; the acting user stands in.
         author: event.actor.username.clone(),
-        confidential: attrs["confidential"].as_bool().unwrap_or(event.confidential),
+        confidential: attrs["confidential"]
+            .as_bool()
+            .unwrap_or(event.confidential),
         web_url: attrs["url"].as_str().unwrap_or("").to_string(),
         created_at: date("created_at"),
         updated_at: date("updated_at"),

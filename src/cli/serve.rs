@@ -31,10 +31,20 @@ pub struct ServeArgs {
     #[arg(long, env = "LABELFLOW_GITLAB_TOKEN_FILE")]
     pub gitlab_token_file: Option<PathBuf>,
     /// Webhook signing token(s) (`whsec_…`), comma-separated during rotation.
-    #[arg(long, env = "LABELFLOW_WEBHOOK_SIGNING_TOKEN", hide_env_values = true, value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "LABELFLOW_WEBHOOK_SIGNING_TOKEN",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
     pub webhook_signing_token: Vec<String>,
     /// Webhook secret token(s) (`X-Gitlab-Token`), comma-separated during rotation.
-    #[arg(long, env = "LABELFLOW_WEBHOOK_SECRET", hide_env_values = true, value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "LABELFLOW_WEBHOOK_SECRET",
+        hide_env_values = true,
+        value_delimiter = ','
+    )]
     pub webhook_secret: Vec<String>,
     /// Accept webhooks without any secret (local experiments only).
     #[arg(long, env = "LABELFLOW_ALLOW_UNAUTHENTICATED_WEBHOOKS")]

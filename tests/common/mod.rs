@@ -198,7 +198,11 @@ impl Harness {
     }
 
     pub fn store(&self) -> labelflow::store::DynStore {
-        self.service.as_ref().expect("service running").store.clone()
+        self.service
+            .as_ref()
+            .expect("service running")
+            .store
+            .clone()
     }
 
     /// The bot's visible comments on an issue.
@@ -223,7 +227,10 @@ impl Harness {
             matching.len(),
             1,
             "expected exactly one bot comment containing {text:?} on {project}#{iid}; bot comments: {:#?}",
-            self.bot_notes(project, iid).iter().map(|n| &n.body).collect::<Vec<_>>()
+            self.bot_notes(project, iid)
+                .iter()
+                .map(|n| &n.body)
+                .collect::<Vec<_>>()
         );
         self.asserted.insert(matching[0].id);
         matching[0].body.clone()
