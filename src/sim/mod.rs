@@ -14,6 +14,7 @@ mod issue_ops;
 mod json;
 mod labels;
 mod model;
+mod note_ops;
 mod pagination;
 mod quick_actions;
 mod state;
@@ -36,6 +37,7 @@ pub use model::{
     HookConfig, IssueStatus, LabelAction, SimFile, SimHook, SimIssue, SimIssueLink, SimLabel,
     SimLabelEvent, SimNote, SimProject, SimUser, access,
 };
+pub use note_ops::NoteOutcome;
 pub use quick_actions::{Extracted, QuickAction, extract as extract_quick_actions};
 pub use state::SimError;
 

@@ -117,23 +117,14 @@ impl Filter {
         if self.state.is_some_and(|s| s != i.state) {
             return false;
         }
-        match self.labels.as_deref() {
-            Some([only]) if only.eq_ignore_ascii_case("none") => {
-                if !i.labels.is_empty() {
-                    return false;
-                }
-            }
-            Some([only]) if only.eq_ignore_ascii_case("any") => {
-                if i.labels.is_empty() {
-                    return false;
-                }
-            }
-            Some(all) => {
-                if !all.iter().all(|l| i.labels.contains(l)) {
-                    return false;
-                }
-            }
-            None => {}
+        let labels_ok = match self.labels.as_deref() {
+            Some([only]) if only.eq_ignore_ascii_case("none") => i.labels.is_empty(),
+            Some([only]) if only.eq_ignore_ascii_case("any") => !i.labels.is_empty(),
+            Some(all) => all.iter().all(|l| i.labels.contains(l)),
+            None => true,
+        };
+        if !labels_ok {
+            return false;
         }
         if self.not_labels.iter().any(|l| i.labels.contains(l)) {
             return false;
@@ -212,7 +203,7 @@ fn list(
         .values()
         .filter(|i| in_scope(i) && state.can_see(i, user) && filter.matches(state, i))
         .collect();
-    issues.sort_by(|a, b| order_key(order_by, a).cmp(&order_key(order_by, b)));
+    issues.sort_by_key(|i| order_key(order_by, i));
     if desc {
         issues.reverse();
     }

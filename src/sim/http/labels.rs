@@ -27,7 +27,7 @@ pub(crate) async fn list_labels(
                 .is_none_or(|s| l.title.to_lowercase().contains(s))
         })
         .collect();
-    labels.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase()));
+    labels.sort_by_key(|l| l.title.to_lowercase());
     let items: Vec<Value> = labels.iter().map(|l| json::label(&state, l)).collect();
     p.offset_page(items)
 }
