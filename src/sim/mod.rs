@@ -1,1 +1,413 @@
-//! A stateful simulated GitLab for tests and the demo.
+//! A stateful simulated GitLab for tests and `labelflow demo`.
+//!
+//! [`SimGitlab::start`] serves GitLab's REST API (`/api/v4/...`) on loopback, so the real
+//! `gitlab` crate client talks to it over HTTP, and fires Issue / Note Hooks back at configured
+//! URLs the way GitLab does. Tests set it up, act as people through [`Actor`], inject faults
+//! and rate limits, and inspect state, requests and deliveries through this type.
+
+mod actor;
+mod faults;
+mod hook_payload;
+mod hook_sender;
+mod http;
+mod issue_ops;
+mod json;
+mod labels;
+mod model;
+mod note_ops;
+mod pagination;
+mod quick_actions;
+mod state;
+mod timefmt;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::task::JoinHandle;
+
+pub use actor::Actor;
+pub use faults::{FaultId, FaultKind, FaultRule, PathMatch, RateLimit, Trigger};
+pub use hook_payload::{HookEvent, HookKind};
+pub use hook_sender::{DeliveryRecord, GITLAB_VERSION, new_signing_token, sign};
+pub use http::RequestRecord;
+pub use issue_ops::{IssueUpdate, NewIssue, StateEvent};
+pub use model::{
+    HookConfig, IssueStatus, LabelAction, SimFile, SimHook, SimIssue, SimIssueLink, SimLabel,
+    SimLabelEvent, SimNote, SimProject, SimUser, access,
+};
+pub use note_ops::NoteOutcome;
+pub use quick_actions::{Extracted, QuickAction, extract as extract_quick_actions};
+pub use state::SimError;
+
+use crate::clock::Clock;
+use crate::domain::IssueState;
+use faults::{Faults, RateLimiter};
+use hook_sender::HookSender;
+use http::{Inner, lock};
+use state::SimState;
+
+/// How to start the simulator.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    /// Where to listen; port 0 picks a free one.
+    pub addr: SocketAddr,
+    /// Source of every timestamp (issues, notes, `webhook-timestamp`).
+    pub clock: Clock,
+    pub rate_limit: Option<RateLimit>,
+    /// How long a hook receiver may take (GitLab.com: 10 s).
+    pub hook_timeout: Duration,
+    /// Added to every request.
+    pub latency: Duration,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            clock: Clock::system(),
+            rate_limit: None,
+            hook_timeout: Duration::from_secs(10),
+            latency: Duration::ZERO,
+        }
+    }
+}
+
+impl SimOptions {
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    pub fn with_addr(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
+    pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
+        self.rate_limit = Some(limit);
+        self
+    }
+
+    pub fn with_hook_timeout(mut self, timeout: Duration) -> Self {
+        self.hook_timeout = timeout;
+        self
+    }
+}
+
+/// A running simulated GitLab. Dropping it stops the server and the hook sender.
+pub struct SimGitlab {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    clock: Clock,
+    server: JoinHandle<()>,
+}
+
+impl SimGitlab {
+    /// Binds the address, serves the REST API and starts the hook sender.
+    pub async fn start(options: SimOptions) -> anyhow::Result<SimGitlab> {
+        let listener = tokio::net::TcpListener::bind(options.addr)
+            .await
+            .with_context(|| format!("binding the simulated GitLab to {}", options.addr))?;
+        let addr = listener
+            .local_addr()
+            .context("reading the simulated GitLab's bound address")?;
+        let base_url = format!("http://{addr}");
+        let mut limiter = RateLimiter::default();
+        limiter.set(options.rate_limit);
+        let inner = Arc::new(Inner {
+            state: Mutex::new(SimState::new(options.clock.clone(), base_url.clone())),
+            faults: Mutex::new(Faults::default()),
+            limiter: Mutex::new(limiter),
+            latency: Mutex::new(options.latency),
+            requests: Mutex::new(Vec::new()),
+            sender: HookSender::start(
+                base_url.clone(),
+                options.clock.clone(),
+                options.hook_timeout,
+            ),
+            base_url,
+        });
+        let app = http::router(inner.clone());
+        let server = tokio::spawn(async move {
+            if let Err(e) = axum::serve(listener, app).await {
+                tracing::error!(error = %e, "simulated GitLab server stopped");
+            }
+        });
+        Ok(SimGitlab {
+            inner,
+            addr,
+            clock: options.clock,
+            server,
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`
+    pub fn base_url(&self) -> String {
+        self.inner.base_url.clone()
+    }
+
+    /// `127.0.0.1:PORT`, for `GitlabBuilder::new(host, token).insecure()`.
+    pub fn host(&self) -> String {
+        self.addr.to_string()
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock.clone()
+    }
+
+    // ---- set-up ----
+
+    /// Adds a user (or returns the existing one); its `token` authenticates as it.
+    pub fn add_user(&self, username: &str) -> SimUser {
+        lock(&self.inner.state).add_user(username)
+    }
+
+    pub fn user(&self, username: &str) -> Option<SimUser> {
+        lock(&self.inner.state).user_by_username(username).cloned()
+    }
+
+    /// Adds a project at `group/name` (or returns the existing one's id).
+    pub fn add_project(&self, path: &str) -> u64 {
+        lock(&self.inner.state).add_project(path)
+    }
+
+    /// Makes `username` a member with `access_level` (see [`access`]); creates the user if new.
+    pub fn add_member(
+        &self,
+        project: u64,
+        username: &str,
+        access_level: u32,
+    ) -> Result<SimUser, SimError> {
+        let mut state = lock(&self.inner.state);
+        let user = state.add_user(username);
+        state
+            .project_mut(project)?
+            .members
+            .insert(user.id, access_level);
+        Ok(user)
+    }
+
+    /// Adds a project label with a colour and description (as an admin would, no hooks).
+    pub fn add_label(
+        &self,
+        project: u64,
+        title: &str,
+        color: &str,
+        description: &str,
+    ) -> Result<SimLabel, SimError> {
+        let mut state = lock(&self.inner.state);
+        let mut label = state.ensure_label(project, title)?;
+        label.color = color.to_string();
+        label.description = Some(description.to_string()).filter(|d| !d.is_empty());
+        if let Some(slot) = state
+            .project_mut(project)?
+            .labels
+            .iter_mut()
+            .find(|l| l.id == label.id)
+        {
+            *slot = label.clone();
+        }
+        Ok(label)
+    }
+
+    /// Adds a project hook; returns its id.
+    pub fn add_hook(&self, project: u64, hook: HookConfig) -> Result<u64, SimError> {
+        let mut state = lock(&self.inner.state);
+        state.project(project)?;
+        let id = state.next_id();
+        let created_at = state.now();
+        state.hooks.insert(
+            id,
+            SimHook {
+                id,
+                project_id: project,
+                config: hook,
+                created_at,
+            },
+        );
+        Ok(id)
+    }
+
+    /// Writes a repository file on a branch; returns the commit id.
+    pub fn put_file(
+        &self,
+        project: u64,
+        path: &str,
+        branch: &str,
+        content: &str,
+    ) -> Result<String, SimError> {
+        lock(&self.inner.state).write_file(project, branch, path, content.as_bytes().to_vec())
+    }
+
+    /// Acts as `username` (who must exist) through the same code paths as the REST API.
+    pub fn as_user(&self, username: &str) -> Actor<'_> {
+        Actor {
+            inner: &self.inner,
+            username: username.to_string(),
+        }
+    }
+
+    // ---- inspection ----
+
+    pub fn issue(&self, project: u64, iid: u64) -> Option<SimIssue> {
+        lock(&self.inner.state).issue(project, iid).ok().cloned()
+    }
+
+    /// The project's issues by iid.
+    pub fn issues(&self, project: u64) -> Vec<SimIssue> {
+        let state = lock(&self.inner.state);
+        let mut out: Vec<SimIssue> = state
+            .issues
+            .values()
+            .filter(|i| i.project_id == project)
+            .cloned()
+            .collect();
+        out.sort_by_key(|i| i.iid);
+        out
+    }
+
+    /// The issue as the domain sees it (usernames resolved).
+    pub fn issue_state(&self, project: u64, iid: u64) -> Option<IssueState> {
+        let state = lock(&self.inner.state);
+        let i = state.issue(project, iid).ok()?;
+        let p = state.project(project).ok()?;
+        Some(IssueState {
+            id: i.id,
+            iid: i.iid,
+            project_id: i.project_id,
+            project_path: p.path_with_namespace.clone(),
+            title: i.title.clone(),
+            description: i.description.clone(),
+            state: i.state,
+            labels: i.labels.clone(),
+            assignees: state.usernames(&i.assignee_ids),
+            author: state
+                .user(i.author_id)
+                .map(|u| u.username.clone())
+                .unwrap_or_default(),
+            confidential: i.confidential,
+            web_url: state.issue_web_url(i),
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+        })
+    }
+
+    /// Notes on the issue, oldest first, system notes included.
+    pub fn notes(&self, project: u64, iid: u64) -> Vec<SimNote> {
+        let state = lock(&self.inner.state);
+        let Ok(issue) = state.issue(project, iid) else {
+            return Vec::new();
+        };
+        state
+            .notes
+            .values()
+            .filter(|n| n.issue_id == issue.id)
+            .cloned()
+            .collect()
+    }
+
+    pub fn label_events(&self, project: u64, iid: u64) -> Vec<SimLabelEvent> {
+        let state = lock(&self.inner.state);
+        let Ok(issue) = state.issue(project, iid) else {
+            return Vec::new();
+        };
+        state
+            .label_events
+            .iter()
+            .filter(|e| e.issue_id == issue.id)
+            .cloned()
+            .collect()
+    }
+
+    pub fn labels(&self, project: u64) -> Vec<SimLabel> {
+        lock(&self.inner.state)
+            .project(project)
+            .map(|p| p.labels.clone())
+            .unwrap_or_default()
+    }
+
+    /// Every issue link, in creation order.
+    pub fn links(&self) -> Vec<SimIssueLink> {
+        lock(&self.inner.state).links.clone()
+    }
+
+    /// A repository file's text, if present and UTF-8.
+    pub fn file(&self, project: u64, branch: &str, path: &str) -> Option<String> {
+        let state = lock(&self.inner.state);
+        let file = state
+            .project(project)
+            .ok()?
+            .files
+            .get(&(branch.to_string(), path.to_string()))?;
+        String::from_utf8(file.content.clone()).ok()
+    }
+
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.inner.requests).clone()
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.inner.requests).clear();
+    }
+
+    /// Completed hook deliveries (first sends and resends), in order.
+    pub fn deliveries(&self) -> Vec<DeliveryRecord> {
+        self.inner.sender.records()
+    }
+
+    /// Resends a recorded delivery (same `webhook-id`, fresh timestamp and signature).
+    pub fn redeliver(&self, delivery_id: usize) -> bool {
+        self.inner.sender.redeliver(delivery_id)
+    }
+
+    /// Holds outgoing hooks in the queue until [`SimGitlab::resume_hooks`].
+    pub fn pause_hooks(&self) {
+        self.inner.sender.set_paused(true);
+    }
+
+    pub fn resume_hooks(&self) {
+        self.inner.sender.set_paused(false);
+    }
+
+    /// Hooks queued or in flight.
+    pub fn pending_hooks(&self) -> usize {
+        self.inner.sender.pending()
+    }
+
+    /// Waits until every queued hook has been delivered (or failed); false on timeout.
+    pub async fn wait_hooks_idle(&self, timeout: Duration) -> bool {
+        self.inner.sender.wait_idle(timeout).await
+    }
+
+    // ---- faults ----
+
+    pub fn add_fault(&self, rule: FaultRule) -> FaultId {
+        lock(&self.inner.faults).add(rule)
+    }
+
+    pub fn remove_fault(&self, id: FaultId) {
+        lock(&self.inner.faults).remove(id);
+    }
+
+    pub fn clear_faults(&self) {
+        lock(&self.inner.faults).clear();
+    }
+
+    /// Sets (or with `None`, lifts) the per-token rate limit; counters restart.
+    pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
+        lock(&self.inner.limiter).set(limit);
+    }
+
+    /// Delay added to every request.
+    pub fn set_latency(&self, latency: Duration) {
+        *lock(&self.inner.latency) = latency;
+    }
+}
+
+impl Drop for SimGitlab {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}

@@ -1,0 +1,199 @@
+//! Records the simulator keeps. They are public (and `Clone`) so tests can inspect a snapshot
+//! of the simulated GitLab without going through HTTP.
+
+use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+pub use crate::domain::IssueStatus;
+
+/// GitLab access levels, as the members API reports them.
+pub mod access {
+    pub const GUEST: u32 = 10;
+    pub const REPORTER: u32 = 20;
+    pub const DEVELOPER: u32 = 30;
+    pub const MAINTAINER: u32 = 40;
+    pub const OWNER: u32 = 50;
+}
+
+/// A user and the personal access token that authenticates as them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimUser {
+    pub id: u64,
+    pub username: String,
+    pub name: String,
+    pub email: String,
+    pub token: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimLabel {
+    pub id: u64,
+    pub project_id: u64,
+    pub title: String,
+    pub color: String,
+    pub description: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// One file version on one branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimFile {
+    pub content: Vec<u8>,
+    pub last_commit_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimProject {
+    pub id: u64,
+    /// `group/sub/project`.
+    pub path_with_namespace: String,
+    pub name: String,
+    pub default_branch: String,
+    /// user id → access level.
+    pub members: BTreeMap<u64, u32>,
+    pub labels: Vec<SimLabel>,
+    /// (branch, file path) → file.
+    pub files: BTreeMap<(String, String), SimFile>,
+    pub created_at: DateTime<Utc>,
+    pub(crate) next_iid: u64,
+}
+
+impl SimProject {
+    pub fn label(&self, title: &str) -> Option<&SimLabel> {
+        self.labels.iter().find(|l| l.title == title)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimIssue {
+    /// Global id (unique across projects), as GitLab's `id`.
+    pub id: u64,
+    pub iid: u64,
+    pub project_id: u64,
+    pub title: String,
+    pub description: String,
+    pub state: IssueStatus,
+    /// Label titles in the order they were applied.
+    pub labels: Vec<String>,
+    pub assignee_ids: Vec<u64>,
+    pub author_id: u64,
+    pub confidential: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub closed_by_id: Option<u64>,
+    pub updated_by_id: Option<u64>,
+    pub last_edited_at: Option<DateTime<Utc>>,
+    pub last_edited_by_id: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimNote {
+    pub id: u64,
+    /// Global id of the issue the note is on.
+    pub issue_id: u64,
+    pub body: String,
+    pub author_id: u64,
+    pub system: bool,
+    pub internal: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Whether a resource label event added or removed its label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LabelAction {
+    Add,
+    Remove,
+}
+
+impl LabelAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LabelAction::Add => "add",
+            LabelAction::Remove => "remove",
+        }
+    }
+}
+
+/// Who added or removed which label when (GitLab's resource label events).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimLabelEvent {
+    pub id: u64,
+    pub issue_id: u64,
+    pub user_id: u64,
+    pub label_id: u64,
+    pub action: LabelAction,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A link between two issues; visible from both sides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimIssueLink {
+    pub id: u64,
+    pub source_issue_id: u64,
+    pub target_issue_id: u64,
+    pub link_type: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A project webhook as configured (through [`crate::sim::SimGitlab::add_hook`] or the API).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HookConfig {
+    pub url: String,
+    /// Sent as `X-Gitlab-Token`.
+    pub token: Option<String>,
+    /// `whsec_` + base64 key; signs deliveries with `webhook-signature`.
+    pub signing_token: Option<String>,
+    pub issues_events: bool,
+    pub confidential_issues_events: bool,
+    pub note_events: bool,
+    pub confidential_note_events: bool,
+}
+
+impl HookConfig {
+    /// A hook with every event flag off, as GitLab creates one when no flag is given
+    /// (GitLab turns `push_events` on by default, which the simulator does not model).
+    pub fn new(url: impl Into<String>) -> Self {
+        HookConfig {
+            url: url.into(),
+            token: None,
+            signing_token: None,
+            issues_events: false,
+            confidential_issues_events: false,
+            note_events: false,
+            confidential_note_events: false,
+        }
+    }
+
+    /// A hook subscribed to issue and note events, confidential ones included.
+    pub fn issues_and_notes(url: impl Into<String>) -> Self {
+        HookConfig {
+            issues_events: true,
+            confidential_issues_events: true,
+            note_events: true,
+            confidential_note_events: true,
+            ..HookConfig::new(url)
+        }
+    }
+
+    pub fn with_token(mut self, token: impl Into<String>) -> Self {
+        self.token = Some(token.into());
+        self
+    }
+
+    pub fn with_signing_token(mut self, signing_token: impl Into<String>) -> Self {
+        self.signing_token = Some(signing_token.into());
+        self
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimHook {
+    pub id: u64,
+    pub project_id: u64,
+    pub config: HookConfig,
+    pub created_at: DateTime<Utc>,
+}
