@@ -14,7 +14,7 @@ const OPPORTUNITY: &str =
 async fn harness(workers: usize) -> Harness {
     let h = Harness::start_with(&repo_path("tests/configs/basic/labelflow.yml"), workers).await;
     for u in ["author", "jane", "sam", "alex"] {
-        h.sim.add_user(u);
+        h.add_person(u);
     }
     h
 }

@@ -46,6 +46,10 @@ pub fn parse_fields(description: &str) -> BTreeMap<String, String> {
             continue;
         }
         if !in_fence && let Some((name, value)) = field_line(trimmed) {
+            // A `Field: value` line ends the section above it.
+            if let Some((sname, body)) = section.take() {
+                insert_section(&mut fields, &sname, &body);
+            }
             fields
                 .entry(field_key(name))
                 .or_insert_with(|| clean_value(value));

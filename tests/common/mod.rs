@@ -6,7 +6,7 @@
 use labelflow::clock::Clock;
 use labelflow::forge::RetryPolicy;
 use labelflow::service::{self, Running, ServeSettings};
-use labelflow::sim::{HookConfig, SimGitlab, SimNote, SimOptions};
+use labelflow::sim::{HookConfig, SimGitlab, SimNote, SimOptions, access};
 use labelflow::worker::WorkerSettings;
 use secrecy::SecretString;
 use std::collections::{BTreeMap, BTreeSet};
@@ -88,7 +88,16 @@ impl Harness {
             .await
             .expect("simulator starts");
         let engine = labelflow::engine::Engine::load(config).expect("test configuration loads");
+        let mut projects = BTreeMap::new();
+        for (name, path) in &engine.config.projects {
+            let id = sim.add_project(path);
+            projects.insert(name.clone(), id);
+        }
         let bot = sim.add_user(engine.bot());
+        for id in projects.values() {
+            sim.add_member(*id, engine.bot(), access::DEVELOPER)
+                .expect("bot is a member");
+        }
         let mut users: BTreeSet<String> = BTreeSet::new();
         for members in engine.config.directory.roles.values() {
             users.extend(members.iter().cloned());
@@ -98,11 +107,9 @@ impl Harness {
         }
         for u in &users {
             sim.add_user(u);
-        }
-        let mut projects = BTreeMap::new();
-        for (name, path) in &engine.config.projects {
-            let id = sim.add_project(path);
-            projects.insert(name.clone(), id);
+            for id in projects.values() {
+                sim.add_member(*id, u, access::DEVELOPER).expect("member");
+            }
         }
         let dir = tempfile::tempdir().expect("temp dir");
         let database = dir.path().join("labelflow.db").display().to_string();
@@ -134,6 +141,16 @@ impl Harness {
         };
         h.start_service(workers).await;
         h
+    }
+
+    /// Adds a person who works on every project (Developer).
+    pub fn add_person(&self, username: &str) {
+        self.sim.add_user(username);
+        for id in self.projects.values() {
+            self.sim
+                .add_member(*id, username, access::DEVELOPER)
+                .expect("member");
+        }
     }
 
     pub fn project(&self, name: &str) -> u64 {
