@@ -306,7 +306,7 @@ pub enum ActionSpec {
     /// Comment on the issue from a template.
     Comment(TemplateRef),
     /// Open an issue in another project from a template, linked to this one.
-    CreateIssue(CreateIssueSpec),
+    CreateIssue(Box<CreateIssueSpec>),
     AddLabels(Vec<Sp>),
     RemoveLabels(Vec<Sp>),
     Close(TargetSpec),
