@@ -211,7 +211,7 @@ impl Worker {
         if event.actor.username.eq_ignore_ascii_case(engine.bot()) {
             return Outcome::Ignored("caused by the bot itself".into());
         }
-        if !may_matter(&event, engine.bot()) {
+        if !may_matter(&event, &engine) {
             return Outcome::Ignored("no workflow-relevant change".into());
         }
         let issue = match self
@@ -272,14 +272,58 @@ impl Worker {
     }
 }
 
+/// What a [`Worker::drain`] pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DrainReport {
+    pub done: usize,
+    pub ignored: usize,
+    pub retry: usize,
+    pub parked: usize,
+}
+
+impl Worker {
+    /// Processes every event claimable now, one at a time, through the same code as the claim
+    /// loops, then returns (at most `max_events`). `labelflow sweep` uses it to run the
+    /// follow-ups that came due; events retried later stay queued for the service.
+    pub async fn drain(&self, max_events: usize) -> DrainReport {
+        let worker_id = loop_worker_id(&self.settings.worker_id, 0);
+        let mut report = DrainReport::default();
+        for _ in 0..max_events {
+            let claimed = match self
+                .store
+                .claim(&worker_id, self.settings.lease, self.clock.now())
+                .await
+            {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "claiming from the inbox failed");
+                    break;
+                }
+            };
+            let outcome = self.process(&claimed).await;
+            match &outcome {
+                Outcome::Done => report.done += 1,
+                Outcome::Ignored(_) => report.ignored += 1,
+                Outcome::Retry(..) => report.retry += 1,
+                Outcome::Parked(_) => report.parked += 1,
+            }
+            self.record(&claimed, &worker_id, outcome).await;
+        }
+        report
+    }
+}
+
 /// The lease owner id of claim loop `n` of a process.
 pub fn loop_worker_id(process_id: &str, n: usize) -> String {
     format!("{process_id}-{n}")
 }
 
 /// Could any rule care about this event? Saves the GitLab round trip for edits that change
-/// nothing workflows look at.
-fn may_matter(e: &Event, bot: &str) -> bool {
+/// nothing workflows look at. Any comment matters while a workflow has stale policies: a
+/// person's comment removes the sweep's labels.
+fn may_matter(e: &Event, engine: &Engine) -> bool {
+    let bot = engine.bot();
     match &e.kind {
         EventKind::Opened | EventKind::Closed | EventKind::Reopened | EventKind::Tick { .. } => {
             true
@@ -290,7 +334,14 @@ fn may_matter(e: &Event, bot: &str) -> bool {
                 || e.description_changed
                 || e.title_changed
         }
-        EventKind::Comment { body, .. } => !engine::command::parse_commands(body, bot).is_empty(),
+        EventKind::Comment { body, .. } => {
+            !engine::command::parse_commands(body, bot).is_empty()
+                || engine
+                    .config
+                    .workflows
+                    .values()
+                    .any(|wf| !wf.stale.is_empty())
+        }
     }
 }
 

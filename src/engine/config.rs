@@ -112,6 +112,74 @@ pub struct Workflow {
     pub required_fields: Vec<RequiredFields>,
     #[serde(default)]
     pub rules: Vec<Rule>,
+    /// Stale-item policies `labelflow sweep` applies (off when absent).
+    #[serde(default)]
+    pub stale: Vec<StalePolicy>,
+    /// Where the weekly sweep summary issue goes (no summary when absent).
+    #[serde(default)]
+    pub sweep_summary: Option<SweepSummary>,
+}
+
+/// One stage's stale policy: after `idle_days` without human activity the owners are nudged
+/// (comment + `nudge_label`); after `grace_days` more the item gets `stale_label`; after
+/// `close_after_days` more (when set) it is closed. Human activity removes both labels.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StalePolicy {
+    /// The stage label the policy watches (`cocreate::triage`).
+    pub stage: Sp,
+    /// Role (from `directory.roles`) mentioned in the nudge and listed as owner.
+    pub owner_role: Sp,
+    /// Days without human activity before the nudge.
+    pub idle_days: u32,
+    /// Days after the nudge, still without activity, before the stale label.
+    pub grace_days: u32,
+    /// Days after the stale label, still without activity, before closing. Absent = never.
+    #[serde(default)]
+    pub close_after_days: Option<u32>,
+    #[serde(default)]
+    pub exempt: StaleExemptions,
+    /// Projects to sweep (names from `projects:` or paths); default: the workflow's projects.
+    #[serde(default)]
+    pub projects: Vec<Sp>,
+    /// Groups to sweep (full paths), in addition to `projects`.
+    #[serde(default)]
+    pub groups: Vec<Sp>,
+    /// Label marking a nudged item; default `<workflow>-sweep::nudged`.
+    #[serde(default)]
+    pub nudge_label: Option<Sp>,
+    /// Label marking a stale item; default `<workflow>-sweep::stale`.
+    #[serde(default)]
+    pub stale_label: Option<Sp>,
+}
+
+/// Items a stale policy never touches.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StaleExemptions {
+    /// Any of these labels exempts the item.
+    #[serde(default)]
+    pub labels: Vec<Sp>,
+    /// Items in any of these milestones (by title) are exempt.
+    #[serde(default)]
+    pub milestones: Vec<Sp>,
+    /// Items in any milestone at all are exempt.
+    #[serde(default)]
+    pub any_milestone: bool,
+    /// Confidential items are exempt.
+    #[serde(default)]
+    pub confidential: bool,
+}
+
+/// The weekly summary issue of a workflow's sweep.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepSummary {
+    /// Project (name from `projects:` or path) the summary issue is opened in.
+    pub project: Sp,
+    /// Labels put on the summary issue.
+    #[serde(default)]
+    pub labels: Vec<Sp>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -79,6 +79,18 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
         "builtin/command_unknown.md.hbs",
         include_str!("../../templates/builtin/command_unknown.md.hbs"),
     ),
+    (
+        super::stale::NUDGE_TEMPLATE,
+        include_str!("../../templates/builtin/stale_nudge.md.hbs"),
+    ),
+    (
+        super::stale::MARKED_TEMPLATE,
+        include_str!("../../templates/builtin/stale_marked.md.hbs"),
+    ),
+    (
+        super::stale::CLOSED_TEMPLATE,
+        include_str!("../../templates/builtin/stale_closed.md.hbs"),
+    ),
 ];
 
 /// A validated configuration with its compiled templates.
@@ -137,6 +149,7 @@ impl Engine {
         for (wf_name, wf) in &config.workflows {
             known_fields.insert(wf_name.clone(), workflow_fields(wf));
             v.check_workflow(&config, wf_name, wf, &templates_dir, &mut renderer);
+            v.check_stale(&config, wf_name, wf);
         }
 
         let engine = Engine {
@@ -147,6 +160,7 @@ impl Engine {
         };
         if v.errors.is_empty() {
             v.sample_render(&engine);
+            v.sample_render_stale(&engine);
         }
         if v.errors.is_empty() {
             Ok(engine)
@@ -225,6 +239,8 @@ fn workflow_fields(wf: &Workflow) -> BTreeSet<String> {
     }
     out
 }
+
+mod stale;
 
 struct Validator {
     file: PathBuf,

@@ -7,6 +7,7 @@ pub mod context;
 pub mod fields;
 pub mod load;
 pub mod planner;
+pub mod stale;
 
 pub use load::{ConfigError, ConfigErrors, Engine};
 pub use planner::{Plan, plan};

@@ -95,6 +95,7 @@ pub fn plan(
         p.guards(&added, &mut reverted)?;
         p.required_fields(&added, &reverted)?;
         p.rules(&added, &reverted, &commands, &mut outcomes)?;
+        p.stale()?;
     }
 
     // Nobody is silently ignored: a command no rule took gets an answer.
@@ -272,6 +273,25 @@ impl WorkflowPlanner<'_, '_> {
             .iter()
             .find(|l| split_scoped(l).is_some_and(|(s, _)| s == scope))
             .cloned()
+    }
+
+    /// Stale policies: on a sweep tick, the step each policy is due for; on a person's
+    /// activity, the removal of the sweep's labels.
+    fn stale(&mut self) -> Result<(), PlanError> {
+        let actions = match self.event.kind {
+            EventKind::Tick { followup: None } => super::stale::tick_actions(
+                self.engine,
+                self.wf_name,
+                self.wf,
+                self.facts,
+                self.now,
+            )?,
+            _ => super::stale::unmark_actions(self.wf_name, self.wf, self.event, self.issue),
+        };
+        for (rule, index, action) in actions {
+            self.push(&rule, index, action, false);
+        }
+        Ok(())
     }
 
     fn restricted_labels(
