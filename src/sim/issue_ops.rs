@@ -109,8 +109,10 @@ impl SimState {
             updated_by_id: None,
             last_edited_at: None,
             last_edited_by_id: None,
+            milestone: None,
         };
         self.issues.insert(id, issue.clone());
+        self.index_issue(project_id, iid, id);
         let added: Vec<String> = issue.labels.clone();
         self.record_label_events(&issue, actor_id, &added, &[]);
 

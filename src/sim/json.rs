@@ -82,6 +82,14 @@ pub fn project(state: &SimState, p: &SimProject) -> Value {
     })
 }
 
+fn path_url(state: &SimState, project_id: u64) -> String {
+    state
+        .projects
+        .get(&project_id)
+        .map(|p| state.project_web_url(p))
+        .unwrap_or_else(|| state.base_url.clone())
+}
+
 fn state_name(s: IssueStatus) -> &'static str {
     match s {
         IssueStatus::Opened => "opened",
@@ -90,6 +98,16 @@ fn state_name(s: IssueStatus) -> &'static str {
 }
 
 pub fn issue(state: &SimState, i: &SimIssue) -> Value {
+    let notes = state
+        .notes
+        .values()
+        .filter(|n| n.issue_id == i.id && !n.system)
+        .count();
+    issue_with_notes_count(state, i, notes)
+}
+
+/// `issue` with `user_notes_count` counted by the caller (listings count once per page).
+pub fn issue_with_notes_count(state: &SimState, i: &SimIssue, notes: usize) -> Value {
     let assignees: Vec<Value> = i
         .assignee_ids
         .iter()
@@ -100,11 +118,6 @@ pub fn issue(state: &SimState, i: &SimIssue) -> Value {
         .get(&i.project_id)
         .map(|p| p.path_with_namespace.clone())
         .unwrap_or_default();
-    let notes = state
-        .notes
-        .values()
-        .filter(|n| n.issue_id == i.id && !n.system)
-        .count();
     let api_base = format!(
         "{}/api/v4/projects/{}/issues/{}",
         state.base_url, i.project_id, i.iid
@@ -121,7 +134,19 @@ pub fn issue(state: &SimState, i: &SimIssue) -> Value {
         "closed_at": i.closed_at.map(api),
         "closed_by": i.closed_by_id.map(|id| user_basic_by_id(state, id)),
         "labels": i.labels,
-        "milestone": null,
+        "milestone": i.milestone.as_ref().map(|m| json!({
+            "id": m.id,
+            "iid": m.id,
+            "project_id": i.project_id,
+            "title": m.title,
+            "description": null,
+            "state": "active",
+            "created_at": api(i.created_at),
+            "updated_at": api(i.created_at),
+            "due_date": null,
+            "start_date": null,
+            "web_url": format!("{}/-/milestones/{}", path_url(state, i.project_id), m.id),
+        })),
         "assignees": assignees,
         "author": user_basic_by_id(state, i.author_id),
         "type": "ISSUE",

@@ -35,7 +35,7 @@ pub use http::RequestRecord;
 pub use issue_ops::{IssueUpdate, NewIssue, StateEvent};
 pub use model::{
     HookConfig, IssueStatus, LabelAction, SimFile, SimHook, SimIssue, SimIssueLink, SimLabel,
-    SimLabelEvent, SimNote, SimProject, SimUser, access,
+    SimLabelEvent, SimMilestone, SimNote, SimProject, SimUser, access,
 };
 pub use note_ops::NoteOutcome;
 pub use quick_actions::{Extracted, QuickAction, extract as extract_quick_actions};
@@ -210,6 +210,56 @@ impl SimGitlab {
             *slot = label.clone();
         }
         Ok(label)
+    }
+
+    /// Puts an issue in a milestone (by title; `None` takes it out), as set-up: no hook and no
+    /// `updated_at` change. Milestones of the same title in a project share an id.
+    pub fn set_milestone(
+        &self,
+        project: u64,
+        iid: u64,
+        title: Option<&str>,
+    ) -> Result<(), SimError> {
+        let mut state = lock(&self.inner.state);
+        let id = state.issue(project, iid)?.id;
+        let milestone = match title {
+            None => None,
+            Some(t) => {
+                let existing = state.issues.values().find_map(|i| {
+                    i.milestone
+                        .as_ref()
+                        .filter(|m| i.project_id == project && m.title == t)
+                        .map(|m| m.id)
+                });
+                let mid = match existing {
+                    Some(m) => m,
+                    None => state.next_id(),
+                };
+                Some(SimMilestone {
+                    id: mid,
+                    title: t.to_string(),
+                })
+            }
+        };
+        if let Some(issue) = state.issues.get_mut(&id) {
+            issue.milestone = milestone;
+        }
+        Ok(())
+    }
+
+    /// Sets an issue's `updated_at` directly (set-up: backdating items without waiting).
+    pub fn set_updated_at(
+        &self,
+        project: u64,
+        iid: u64,
+        at: chrono::DateTime<chrono::Utc>,
+    ) -> Result<(), SimError> {
+        let mut state = lock(&self.inner.state);
+        let id = state.issue(project, iid)?.id;
+        if let Some(issue) = state.issues.get_mut(&id) {
+            issue.updated_at = at;
+        }
+        Ok(())
     }
 
     /// Adds a project hook; returns its id.

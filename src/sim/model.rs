@@ -87,6 +87,14 @@ pub struct SimIssue {
     pub updated_by_id: Option<u64>,
     pub last_edited_at: Option<DateTime<Utc>>,
     pub last_edited_by_id: Option<u64>,
+    pub milestone: Option<SimMilestone>,
+}
+
+/// A project milestone an issue is in (only what issue listings show and filter on).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimMilestone {
+    pub id: u64,
+    pub title: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -66,6 +66,11 @@ impl SimState {
                 updated_at: now,
             };
             self.notes.insert(id, note.clone());
+            // GitLab's Note `belongs_to :noteable, touch: true`: a comment moves the issue's
+            // `updated_at`.
+            if let Some(i) = self.issues.get_mut(&issue.id) {
+                i.updated_at = now;
+            }
             events.extend(hook_payload::note_hook(self, &note, &issue, "create"));
             Some(note)
         };

@@ -140,6 +140,12 @@ fn decode_cursor(raw: &str) -> Result<Cursor, SimError> {
         .map_err(|_| SimError::BadRequest("400 Bad request - Invalid cursor".into()))
 }
 
+/// The `(sort key, id)` position a keyset cursor stands for (for callers that narrow the
+/// candidates before [`keyset_page`]).
+pub fn cursor_position(raw: &str) -> Result<(String, u64), SimError> {
+    decode_cursor(raw).map(|c| (c.key, c.id))
+}
+
 /// Cuts one keyset page out of `items`, which must be sorted by `(key, id)` ascending, or
 /// descending when `desc`. Keys must compare correctly as strings (fixed-width timestamps,
 /// zero-padded numbers).

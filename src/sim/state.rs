@@ -53,6 +53,8 @@ pub struct SimState {
     pub label_events: Vec<SimLabelEvent>,
     pub links: Vec<SimIssueLink>,
     pub hooks: BTreeMap<u64, SimHook>,
+    /// (project id, iid) → issue id, so lookups stay fast with 100,000 issues.
+    iid_index: HashMap<(u64, u64), u64>,
 }
 
 impl SimState {
@@ -69,6 +71,7 @@ impl SimState {
             label_events: Vec::new(),
             links: Vec::new(),
             hooks: BTreeMap::new(),
+            iid_index: HashMap::new(),
         }
     }
 
@@ -238,7 +241,19 @@ impl SimState {
 
     // ---- issues ----
 
+    pub(crate) fn index_issue(&mut self, project_id: u64, iid: u64, id: u64) {
+        self.iid_index.insert((project_id, iid), id);
+    }
+
     pub fn issue_id(&self, project_id: u64, iid: u64) -> Result<u64, SimError> {
+        if let Some(id) = self.iid_index.get(&(project_id, iid))
+            && self
+                .issues
+                .get(id)
+                .is_some_and(|i| i.project_id == project_id && i.iid == iid)
+        {
+            return Ok(*id);
+        }
         self.issues
             .values()
             .find(|i| i.project_id == project_id && i.iid == iid)

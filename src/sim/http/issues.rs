@@ -75,6 +75,8 @@ struct Filter {
     updated_before: Option<DateTime<Utc>>,
     author: Option<String>,
     assignee: Option<String>,
+    milestone: Option<String>,
+    not_milestone: Option<String>,
 }
 
 impl Filter {
@@ -110,6 +112,8 @@ impl Filter {
             updated_before: time_param(p, "updated_before")?,
             author: p.get("author_username").map(str::to_string),
             assignee: p.get("assignee_username").map(str::to_string),
+            milestone: p.get("milestone").map(str::to_string),
+            not_milestone: p.get("not[milestone]").map(str::to_string),
         })
     }
 
@@ -127,6 +131,17 @@ impl Filter {
             return false;
         }
         if self.not_labels.iter().any(|l| i.labels.contains(l)) {
+            return false;
+        }
+        let title = i.milestone.as_ref().map(|m| m.title.as_str());
+        let milestone_ok = match self.milestone.as_deref() {
+            None => true,
+            Some(m) if m.eq_ignore_ascii_case("none") => title.is_none(),
+            Some(m) if m.eq_ignore_ascii_case("any") => title.is_some(),
+            Some(m) => title == Some(m),
+        };
+        if !milestone_ok || (self.not_milestone.is_some() && title == self.not_milestone.as_deref())
+        {
             return false;
         }
         if let Some((needle, in_title, in_desc)) = &self.search {
@@ -165,6 +180,60 @@ impl Filter {
     }
 }
 
+/// [`order_key`] as a value that compares the same way but costs no formatting (times at
+/// millisecond precision, as the string form has them).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum TypedKey {
+    Millis(i64),
+    Id(u64),
+    Title(String),
+}
+
+fn typed_key(order_by: &str, i: &SimIssue) -> (TypedKey, u64) {
+    let key = match order_by {
+        "updated_at" => TypedKey::Millis(i.updated_at.timestamp_millis()),
+        "id" => TypedKey::Id(i.id),
+        "title" => TypedKey::Title(i.title.clone()),
+        _ => TypedKey::Millis(i.created_at.timestamp_millis()),
+    };
+    (key, i.id)
+}
+
+/// The typed form of a cursor's string key.
+fn typed_cursor(order_by: &str, raw: &str) -> Result<(TypedKey, u64), SimError> {
+    let (key, id) = crate::sim::pagination::cursor_position(raw)?;
+    let bad = || SimError::BadRequest("400 Bad request - Invalid cursor".into());
+    let typed = match order_by {
+        "id" => TypedKey::Id(key.parse().map_err(|_| bad())?),
+        "title" => TypedKey::Title(key),
+        _ => TypedKey::Millis(
+            DateTime::parse_from_rfc3339(&key)
+                .map_err(|_| bad())?
+                .timestamp_millis(),
+        ),
+    };
+    Ok((typed, id))
+}
+
+/// `user_notes_count` for a page of issues, counted in one pass over the notes.
+fn notes_counts(state: &SimState, page: &[&SimIssue]) -> std::collections::HashMap<u64, usize> {
+    let mut counts: std::collections::HashMap<u64, usize> =
+        page.iter().map(|i| (i.id, 0)).collect();
+    for n in state.notes.values().filter(|n| !n.system) {
+        if let Some(c) = counts.get_mut(&n.issue_id) {
+            *c += 1;
+        }
+    }
+    counts
+}
+
+fn page_json(state: &SimState, page: &[&SimIssue]) -> Vec<Value> {
+    let counts = notes_counts(state, page);
+    page.iter()
+        .map(|i| json::issue_with_notes_count(state, i, counts.get(&i.id).copied().unwrap_or(0)))
+        .collect()
+}
+
 /// The sort key of an issue for `order_by`, comparable as a string.
 fn order_key(order_by: &str, i: &SimIssue) -> (String, u64) {
     let key = match order_by {
@@ -198,18 +267,42 @@ fn list(
             ));
         }
     };
-    let mut issues: Vec<&SimIssue> = state
+    let issues = state
         .issues
         .values()
-        .filter(|i| in_scope(i) && state.can_see(i, user) && filter.matches(state, i))
-        .collect();
-    issues.sort_by_key(|i| order_key(order_by, i));
-    if desc {
-        issues.reverse();
-    }
+        .filter(|i| in_scope(i) && state.can_see(i, user) && filter.matches(state, i));
     if p.get("pagination") == Some("keyset") {
+        // Narrow to the records after the cursor and keep the first `per_page + 1` of them
+        // (typed keys, no sorting of the whole list), then cut the page as usual.
+        let after = p
+            .get("cursor")
+            .map(|c| typed_cursor(order_by, c))
+            .transpose()?;
+        let mut keyed: Vec<((TypedKey, u64), &SimIssue)> = issues
+            .map(|i| (typed_key(order_by, i), i))
+            .filter(|(k, _)| match &after {
+                None => true,
+                Some(a) => {
+                    if desc {
+                        k < a
+                    } else {
+                        k > a
+                    }
+                }
+            })
+            .collect();
+        let cmp = |a: &((TypedKey, u64), &SimIssue), b: &((TypedKey, u64), &SimIssue)| {
+            if desc { b.0.cmp(&a.0) } else { a.0.cmp(&b.0) }
+        };
+        let keep = p.per_page() + 1;
+        if keyed.len() > keep {
+            keyed.select_nth_unstable_by(keep - 1, cmp);
+            keyed.truncate(keep);
+        }
+        keyed.sort_by(cmp);
+        let candidates: Vec<&SimIssue> = keyed.into_iter().map(|(_, i)| i).collect();
         let page = keyset_page(
-            issues,
+            candidates,
             |i| order_key(order_by, i),
             desc,
             p.get("cursor"),
@@ -217,12 +310,79 @@ fn list(
             &p.url,
         )?;
         return paged(crate::sim::pagination::Page {
-            items: page.items.iter().map(|i| json::issue(state, i)).collect(),
+            items: page_json(state, &page.items),
             headers: page.headers,
         });
     }
-    let items: Vec<Value> = issues.iter().map(|i| json::issue(state, i)).collect();
-    p.offset_page(items)
+    let mut issues: Vec<&SimIssue> = issues.collect();
+    issues.sort_by_cached_key(|i| order_key(order_by, i));
+    if desc {
+        issues.reverse();
+    }
+    let page = crate::sim::pagination::offset_page(issues, p.get("page"), p.per_page(), &p.url);
+    paged(crate::sim::pagination::Page {
+        items: page_json(state, &page.items),
+        headers: page.headers,
+    })
+}
+
+/// `GET /projects/:id/issues_statistics`: counts of the issues the list filters select.
+pub(crate) async fn project_issues_statistics(
+    State(app): State<App>,
+    Extension(AuthUser(user)): Extension<AuthUser>,
+    Path(id): Path<String>,
+    params: Params,
+) -> ApiResult {
+    let state = lock(&app.state);
+    let pid = project_id(&state, &id)?;
+    statistics(&state, user, |i| i.project_id == pid, &params)
+}
+
+/// `GET /groups/:id/issues_statistics`.
+pub(crate) async fn group_issues_statistics(
+    State(app): State<App>,
+    Extension(AuthUser(user)): Extension<AuthUser>,
+    Path(group): Path<String>,
+    params: Params,
+) -> ApiResult {
+    let state = lock(&app.state);
+    let prefix = format!("{group}/");
+    let projects: Vec<u64> = state
+        .projects
+        .values()
+        .filter(|p| p.path_with_namespace.starts_with(&prefix))
+        .map(|p| p.id)
+        .collect();
+    if projects.is_empty() {
+        return Err(SimError::NotFound("Group"));
+    }
+    statistics(&state, user, |i| projects.contains(&i.project_id), &params)
+}
+
+/// GitLab's `{"statistics": {"counts": {"all", "closed", "opened"}}}` (the `state` filter
+/// does not apply: the counts are per state).
+fn statistics(
+    state: &SimState,
+    user: u64,
+    in_scope: impl Fn(&SimIssue) -> bool,
+    p: &Params,
+) -> ApiResult {
+    let mut filter = Filter::parse(p)?;
+    filter.state = None;
+    let (mut opened, mut closed) = (0u64, 0u64);
+    for i in state
+        .issues
+        .values()
+        .filter(|i| in_scope(i) && state.can_see(i, user) && filter.matches(state, i))
+    {
+        match i.state {
+            IssueStatus::Opened => opened += 1,
+            IssueStatus::Closed => closed += 1,
+        }
+    }
+    ok(serde_json::json!({
+        "statistics": { "counts": { "all": opened + closed, "closed": closed, "opened": opened } }
+    }))
 }
 
 pub(crate) async fn get_issue(

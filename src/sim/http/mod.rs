@@ -103,6 +103,14 @@ pub(crate) fn router(app: App) -> Router {
         )
         .route("/api/v4/groups/{id}/issues", get(issues::list_group_issues))
         .route(
+            "/api/v4/projects/{id}/issues_statistics",
+            get(issues::project_issues_statistics),
+        )
+        .route(
+            "/api/v4/groups/{id}/issues_statistics",
+            get(issues::group_issues_statistics),
+        )
+        .route(
             "/api/v4/projects/{id}/issues/{iid}",
             get(issues::get_issue).put(issues::edit_issue),
         )
