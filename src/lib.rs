@@ -4,6 +4,7 @@
 //! [`store`] (inbox, ledger, follow-ups) → [`worker`] (claims, per-issue order, retries) →
 //! [`hooks`] (payloads → domain [`domain::Event`]) → [`engine`] (config, pure planner) →
 //! [`actions`] (idempotent executor) → [`forge`] (GitLab client, one retry policy).
+//! [`sweep`] runs the scheduled stale-item sweeps through the same planner and executor.
 //! [`sim`] is the stateful simulated GitLab used by the tests and `labelflow demo`.
 
 pub mod actions;
@@ -19,4 +20,5 @@ pub mod render;
 pub mod service;
 pub mod sim;
 pub mod store;
+pub mod sweep;
 pub mod worker;

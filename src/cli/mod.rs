@@ -5,6 +5,7 @@ pub mod demo;
 pub mod events;
 pub mod plan;
 pub mod serve;
+pub mod sweep;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +44,9 @@ pub enum Command {
     CheckConfig(check_config::CheckConfigArgs),
     /// Inspect and re-run stored events (`list`, `show`, `retry`).
     Events(events::EventsArgs),
+    /// Nudge, mark and close stale items, run due follow-ups, update the weekly summary (run it
+    /// from a scheduled CI pipeline; `--dry-run` prints what it would do).
+    Sweep(sweep::SweepArgs),
 }
 
 /// The configuration path flag shared by several commands.
@@ -89,6 +93,10 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Events(a) => {
             init_logging(cli.log_format, "warn");
             events::run(a).await
+        }
+        Command::Sweep(a) => {
+            init_logging(cli.log_format, "warn");
+            sweep::run(a).await
         }
     };
     match result {

@@ -86,6 +86,11 @@ pub fn issue_from_json(text: &str) -> Result<IssueState, serde_json::Error> {
     serde_json::from_str::<ApiIssue>(text).map(ApiIssue::into_state)
 }
 
+/// Reads an issue from a JSON value a listing already parsed (sweeps stream them).
+pub fn issue_from_value(value: serde_json::Value) -> Result<IssueState, serde_json::Error> {
+    serde_json::from_value::<ApiIssue>(value).map(ApiIssue::into_state)
+}
+
 /// `https://host/group/sub/project/-/issues/12` → `group/sub/project`.
 fn project_path_from_url(url: &str) -> String {
     let after_host = url

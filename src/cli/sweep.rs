@@ -1,0 +1,230 @@
+//! `labelflow sweep`: the scheduled stale-item sweep (run it from a GitLab CI schedule).
+//! Prints every action as it is taken — or, with `--dry-run`, every action a live run would
+//! take, from the same planner — then what is left for the next run.
+
+use super::ConfigArg;
+use super::serve::read_token;
+use crate::actions::executor::Executor;
+use crate::clock::Clock;
+use crate::engine::Engine;
+use crate::forge::{GitlabForge, RetryPolicy};
+use crate::metrics::Metrics;
+use crate::store;
+use crate::sweep::{ItemPlan, SweepOptions, SweepReport, Sweeper};
+use anyhow::Context;
+use secrecy::ExposeSecret;
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    /// One JSON object per line: each action, then the run's report.
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SweepArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Database holding the action ledger and follow-ups: the service's own (`postgres://…`)
+    /// so due follow-ups run and a re-run the same day is recognised, or a SQLite path.
+    #[arg(long, env = "LABELFLOW_DATABASE", default_value = "labelflow.db")]
+    pub database: String,
+    /// GitLab base URL, e.g. `https://gitlab.com`.
+    #[arg(long, env = "LABELFLOW_GITLAB_URL")]
+    pub gitlab_url: String,
+    /// The bot account's API token. Prefer the environment (a masked CI variable).
+    #[arg(long, env = "LABELFLOW_GITLAB_TOKEN", hide_env_values = true)]
+    pub gitlab_token: Option<String>,
+    /// File holding the bot's API token.
+    #[arg(long, env = "LABELFLOW_GITLAB_TOKEN_FILE")]
+    pub gitlab_token_file: Option<PathBuf>,
+    /// Print the actions a live run would take; change nothing.
+    #[arg(long, env = "LABELFLOW_SWEEP_DRY_RUN")]
+    pub dry_run: bool,
+    /// Most actions one run takes (an item's actions are never split); the rest wait for the
+    /// next run, which finds them again.
+    #[arg(long, env = "LABELFLOW_SWEEP_MAX_ACTIONS", default_value_t = 100)]
+    pub max_actions: usize,
+    /// Only this workflow (repeatable); default every workflow with `stale:` policies.
+    #[arg(long = "workflow")]
+    pub workflows: Vec<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: Format,
+    /// Per-request timeout for GitLab API calls, seconds.
+    #[arg(long, env = "LABELFLOW_GITLAB_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub gitlab_timeout_seconds: u64,
+}
+
+pub async fn run(args: SweepArgs) -> anyhow::Result<i32> {
+    let engine = match Engine::load(&args.config.config) {
+        Ok(e) => e,
+        Err(errors) => {
+            eprintln!("{errors}");
+            return Ok(1);
+        }
+    };
+    for w in &args.workflows {
+        if !engine.config.workflows.contains_key(w) {
+            anyhow::bail!("no workflow `{w}` in {}", args.config.config.display());
+        }
+    }
+    if args.max_actions == 0 {
+        anyhow::bail!("--max-actions must be at least 1 (use --dry-run to change nothing)");
+    }
+    let token = read_token(args.gitlab_token.clone(), args.gitlab_token_file.as_ref())?;
+    let store = store::connect(&args.database).await.with_context(|| {
+        format!(
+            "opening the database `{}`",
+            crate::service::redact_url(&args.database)
+        )
+    })?;
+    let metrics = Metrics::new();
+    let retry = RetryPolicy {
+        request_timeout: Duration::from_secs(args.gitlab_timeout_seconds.max(1)),
+        ..RetryPolicy::default()
+    };
+    let forge = GitlabForge::connect(
+        &args.gitlab_url,
+        token.expose_secret(),
+        retry,
+        metrics.clone(),
+    )
+    .await
+    .with_context(|| format!("connecting to GitLab at {}", args.gitlab_url))?;
+    let sweeper = Sweeper {
+        engine: Arc::new(engine),
+        executor: Executor {
+            forge,
+            store,
+            metrics,
+            clock: Clock::system(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+        },
+    };
+    let opts = SweepOptions {
+        dry_run: args.dry_run,
+        max_actions: args.max_actions,
+        workflows: args.workflows,
+    };
+    let format = args.format;
+    if format == Format::Text {
+        println!(
+            "{} (ceiling {} actions)",
+            if opts.dry_run {
+                "dry run: actions a live sweep would take"
+            } else {
+                "sweep: actions taken"
+            },
+            opts.max_actions
+        );
+    }
+    let mut print = |item: ItemPlan<'_>| print_item(format, &item);
+    let report = sweeper.run(&opts, &mut print).await;
+    match format {
+        Format::Json => println!("{}", json!({ "report": report })),
+        Format::Text => print_report(&report),
+    }
+    Ok(if report.failed() { 2 } else { 0 })
+}
+
+/// One item's actions, in the same shape `labelflow plan` uses.
+pub fn print_item(format: Format, item: &ItemPlan<'_>) {
+    let reference = format!("{}#{}", item.issue.project_path, item.issue.iid);
+    for a in item.actions {
+        match format {
+            Format::Json => {
+                let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
+                v["issue"] = Value::String(reference.clone());
+                println!("{v}");
+            }
+            Format::Text => {
+                println!(
+                    "{reference}: {} ({}/{})",
+                    a.action.kind(),
+                    a.workflow,
+                    a.rule
+                );
+                if let Ok(Value::Object(map)) = serde_json::to_value(a) {
+                    for (k, v) in map {
+                        if matches!(k.as_str(), "kind" | "workflow" | "rule" | "key") {
+                            continue;
+                        }
+                        match v {
+                            Value::String(s) if s.contains('\n') => {
+                                println!("   {k}:");
+                                for line in s.lines() {
+                                    println!("     | {line}");
+                                }
+                            }
+                            other => println!("   {k}: {other}"),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn print_report(r: &SweepReport) {
+    let verb = if r.dry_run { "would take" } else { "took" };
+    println!();
+    println!(
+        "{} items seen ({} exempt by milestone); {verb} {} actions: {} nudged, {} marked stale, {} closed, {} other",
+        r.items_seen,
+        r.items_exempt,
+        r.actions,
+        r.counts.nudged,
+        r.counts.marked_stale,
+        r.counts.closed,
+        r.counts.other_actions
+    );
+    if r.ceiling_reached {
+        println!(
+            "ceiling of {} actions reached: {} actions on {} items remain; the next run continues with them",
+            r.max_actions, r.counts.remaining_actions, r.remaining_items
+        );
+    }
+    if r.followups.due > 0 || r.followups.worker.done > 0 {
+        println!(
+            "follow-ups due: {}; worker pass: {} done, {} ignored, {} to retry, {} parked",
+            r.followups.due,
+            r.followups.worker.done,
+            r.followups.worker.ignored,
+            r.followups.worker.retry,
+            r.followups.worker.parked
+        );
+    }
+    for s in &r.summaries {
+        println!(
+            "summary `{}`: {}{}",
+            s.title,
+            if r.dry_run {
+                format!("would be {}", s.outcome)
+            } else {
+                s.outcome.clone()
+            },
+            s.web_url
+                .as_deref()
+                .map(|u| format!(" ({u})"))
+                .unwrap_or_default()
+        );
+        if r.dry_run {
+            for line in s.body.lines() {
+                println!("   | {line}");
+            }
+        }
+    }
+    for f in &r.failures {
+        println!("failed: {f}");
+    }
+    if let Some(why) = &r.aborted {
+        println!("stopped early: {why}");
+    }
+}
