@@ -723,3 +723,51 @@ async fn human_activity_resets_the_clock_and_bot_activity_does_not() {
 fn labels(h: &common::Harness, project: u64, iid: u64) -> Vec<String> {
     h.sim.issue(project, iid).expect("issue").labels
 }
+
+/// `labelflow sweep` itself (system clock: the items are backdated instead): the dry run
+/// writes nothing, the live run does what it printed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_dry_run_then_live_run() {
+    use clap::Parser;
+    let w = world().await;
+    let items = w.create(3, &[TRIAGE]);
+    let long_ago = w.clock.now() - Duration::days(20);
+    for iid in &items {
+        w.sim
+            .set_updated_at(w.opps, *iid, long_ago)
+            .expect("backdate");
+    }
+    let token = w.sim.user("labelflow").expect("bot").token;
+    let db = w._dir.path().join("cli.db").display().to_string();
+    let config = config_path().display().to_string();
+    let url = w.sim.base_url();
+    let args = |extra: &[&str]| {
+        let mut a = vec![
+            "labelflow",
+            "sweep",
+            "--config",
+            &config,
+            "--database",
+            &db,
+            "--gitlab-url",
+            &url,
+            "--gitlab-token",
+            &token,
+        ];
+        a.extend_from_slice(extra);
+        labelflow::cli::Cli::parse_from(a)
+    };
+    w.sim.clear_requests();
+    assert_eq!(labelflow::cli::run(args(&["--dry-run"])).await, 0);
+    assert!(w.writes().is_empty(), "{:?}", w.writes());
+    assert!(items.iter().all(|i| !w.has(*i, NUDGED)));
+    assert_eq!(labelflow::cli::run(args(&["--max-actions", "4"])).await, 0);
+    assert_eq!(items.iter().filter(|i| w.has(**i, NUDGED)).count(), 2);
+    assert_eq!(labelflow::cli::run(args(&[])).await, 0);
+    assert!(items.iter().all(|i| w.has(*i, NUDGED)));
+    assert_eq!(
+        labelflow::cli::run(args(&["--workflow", "nope"])).await,
+        1,
+        "unknown workflow"
+    );
+}
