@@ -3,6 +3,7 @@
 //! ```text
 //! cargo test --test sweep_bench -- --ignored --nocapture sweep_benchmark
 //! LABELFLOW_BENCH_SIZES=10000 cargo test --test sweep_bench -- --ignored --nocapture sweep_benchmark
+//! LABELFLOW_BENCH_MAX_ACTIONS=1000 cargo test --test sweep_bench -- --ignored --nocapture sweep_benchmark
 //! ```
 //!
 //! For each size the simulated GitLab runs in a child process (this same test binary, running
@@ -189,10 +190,14 @@ async fn sweep_benchmark() {
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    let max_actions: usize = std::env::var("LABELFLOW_BENCH_MAX_ACTIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(usize::MAX);
     println!(
-        "| issues | due | listing pages | counts | summary lookups | writes | requests | minimum | non-2xx | wall time | sweep CPU | sweep peak heap | sweep process VmHWM |"
+        "| issues | due | ceiling | listing pages | counts | summary lookups | writes | requests | minimum | non-2xx | wall time | sweep CPU | sweep peak heap | sweep process VmHWM |"
     );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for n in sizes {
         let seed_start = Instant::now();
         let mut child = Command::new(std::env::current_exe().expect("test binary"))
@@ -244,7 +249,7 @@ async fn sweep_benchmark() {
             .run(
                 &SweepOptions {
                     dry_run: false,
-                    max_actions: usize::MAX,
+                    max_actions,
                     workflows: vec![],
                 },
                 &mut count,
@@ -263,16 +268,23 @@ async fn sweep_benchmark() {
             "{report:?}"
         );
         let due = n * DUE_PERCENT / 100;
-        assert_eq!(report.counts.nudged, due);
-        assert_eq!(actions, 2 * due);
+        let nudged = due.min(max_actions / 2);
+        assert_eq!(report.counts.nudged, nudged);
+        assert_eq!(actions, 2 * nudged);
+        assert_eq!(report.remaining_items, due - nudged);
         // Minimum: per policy one count and the stale listing (1 page each: nothing is
         // stale); the idle listing, ceil(n / 100) pages; the qualification policy's idle
         // listing (1 empty page); one summary lookup; two writes per nudge plus the summary.
         let pages = 1 + n.div_ceil(100) + 1 + 1;
-        let minimum = pages + 2 + 1 + (2 * due + 1);
+        let minimum = pages + 2 + 1 + (2 * nudged + 1);
         let total = r["total"].as_u64().unwrap_or(0) as usize;
         println!(
-            "| {n} | {due} | {} | {} | {} | {} | {total} | {minimum} | {} | {:.1} s | {:.1} s | {:.1} MiB | {:.1} MiB |",
+            "| {n} | {due} | {} | {} | {} | {} | {} | {total} | {minimum} | {} | {:.1} s | {:.1} s | {:.1} MiB | {:.1} MiB |",
+            if max_actions == usize::MAX {
+                "none".to_string()
+            } else {
+                max_actions.to_string()
+            },
             r["listing_pages"],
             r["counts"],
             r["searches"],
