@@ -208,7 +208,9 @@ impl Worker {
             Ok(None) => return Outcome::Ignored("not an issue event".into()),
             Err(e) => return Outcome::Parked(format!("cannot decode the stored payload: {e}")),
         };
-        if event.actor.username.eq_ignore_ascii_case(engine.bot()) {
+        if event.actor.username.eq_ignore_ascii_case(engine.bot())
+            && !engine::planner::reacts_to_own_change(&engine, &event)
+        {
             return Outcome::Ignored("caused by the bot itself".into());
         }
         if !may_matter(&event, engine.bot()) {

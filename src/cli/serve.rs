@@ -61,6 +61,13 @@ pub struct ServeArgs {
     /// Seconds to wait for in-flight events on shutdown.
     #[arg(long, env = "LABELFLOW_SHUTDOWN_SECONDS", default_value_t = 20)]
     pub shutdown_seconds: u64,
+    /// First wait before an event that failed transiently (GitLab 5xx, timeout) is tried
+    /// again, milliseconds; doubles per attempt, with jitter.
+    #[arg(long, env = "LABELFLOW_RETRY_BASE_MS", default_value_t = 2000)]
+    pub retry_base_ms: u64,
+    /// Longest wait between two tries of one event, seconds.
+    #[arg(long, env = "LABELFLOW_RETRY_MAX_SECONDS", default_value_t = 300)]
+    pub retry_max_seconds: u64,
     /// Per-request timeout for GitLab API calls, seconds.
     #[arg(long, env = "LABELFLOW_GITLAB_TIMEOUT_SECONDS", default_value_t = 10)]
     pub gitlab_timeout_seconds: u64,
@@ -97,6 +104,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
         worker: WorkerSettings {
             concurrency: args.workers,
             lease: Duration::from_secs(args.lease_seconds.max(1)),
+            retry_base: Duration::from_millis(args.retry_base_ms.max(1)),
+            retry_max: Duration::from_secs(args.retry_max_seconds.max(1)),
             ..WorkerSettings::default()
         },
         retry: RetryPolicy {

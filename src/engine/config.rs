@@ -38,6 +38,11 @@ pub struct BotConfig {
     pub username: String,
     #[serde(default)]
     pub loop_guard: LoopGuard,
+    /// Let label changes the bot made itself reach `label_added` / `label_removed` rules (one
+    /// rule's label starting another). Off by default, because it makes loops possible: the
+    /// loop guard then caps them. The bot's comments never run commands either way.
+    #[serde(default)]
+    pub react_to_own_label_changes: bool,
 }
 
 /// Caps the actions taken on one issue in a time window, so two rules that keep undoing each

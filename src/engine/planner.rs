@@ -51,7 +51,8 @@ pub fn plan(
 ) -> Result<Plan, PlanError> {
     let mut out = Plan::default();
     let bot = engine.bot();
-    if event.actor.username.eq_ignore_ascii_case(bot) {
+    let own_change = event.actor.username.eq_ignore_ascii_case(bot);
+    if own_change && !reacts_to_own_change(engine, event) {
         out.notes
             .push("event caused by the bot itself: nothing to do".to_string());
         return Ok(out);
@@ -91,6 +92,12 @@ pub fn plan(
             now,
             out: &mut out,
         };
+        if own_change {
+            // The bot's own label change (opted in): only label rules, no permission checks
+            // on the bot itself.
+            p.label_rules(&added)?;
+            continue;
+        }
         p.restricted_labels(&added, &mut reverted)?;
         p.guards(&added, &mut reverted)?;
         p.required_fields(&added, &reverted)?;
@@ -142,6 +149,14 @@ pub fn plan(
         }
     }
     Ok(out)
+}
+
+/// Whether the bot's own change `event` goes to the rules: only label changes, only when
+/// `bot.react_to_own_label_changes` is on. Comments never do (no command from the bot).
+pub fn reacts_to_own_change(engine: &Engine, event: &Event) -> bool {
+    engine.config.bot.react_to_own_label_changes
+        && event.kind == EventKind::Updated
+        && (!event.labels_added.is_empty() || !event.labels_removed.is_empty())
 }
 
 fn available_commands(engine: &Engine, issue: &IssueState) -> String {
@@ -522,6 +537,23 @@ impl WorkflowPlanner<'_, '_> {
                     outcomes[i].fired = true;
                     self.fire(rule, Some((cmd.name.as_str(), args.join(" "))))?;
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Fires the `label_added` / `label_removed` rules a change triggers, and nothing else.
+    fn label_rules(&mut self, added: &[&str]) -> Result<(), PlanError> {
+        for rule in &self.wf.rules {
+            let fired = match &rule.on {
+                Trigger::LabelAdded(l) => added.contains(&l.as_str()),
+                Trigger::LabelRemoved(l) => {
+                    self.event.labels_removed.iter().any(|r| r == l) && !self.issue.has_label(l)
+                }
+                _ => false,
+            };
+            if fired && rule.conditions.iter().all(|c| self.facts.holds(c)) {
+                self.fire(rule, None)?;
             }
         }
         Ok(())

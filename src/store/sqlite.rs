@@ -300,12 +300,13 @@ impl Store for SqliteStore {
     }
 
     async fn release_leases(&self, worker_id: &str, now: DateTime<Utc>) -> StoreResult<u64> {
-        // The interrupted attempt is not counted: a restart must not bring an event nearer to
-        // being parked.
+        // The interrupted attempt still counts: it may have reached GitLab (a comment made
+        // whose answer never came), so the next claim must see `attempts > 1` and look for
+        // what it created before creating again.
         let result = sqlx::query(
             "UPDATE inbox_events
              SET status = 'pending', lease_owner = NULL, lease_until = NULL,
-                 attempts = MAX(attempts - 1, 0), available_at = ?2, updated_at = ?2
+                 available_at = ?2, updated_at = ?2
              WHERE status = 'running' AND lease_owner = ?1",
         )
         .bind(worker_id)

@@ -269,7 +269,7 @@ async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Response 
             );
         }
         Some(FaultKind::Latency(d)) => tokio::time::sleep(d).await,
-        None => {}
+        Some(FaultKind::SlowResponse(_)) | None => {}
     }
 
     let Some((user_id, _)) = user.clone() else {
@@ -282,9 +282,21 @@ async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Response 
         return rsp;
     };
     req.extensions_mut().insert(AuthUser(user_id));
-    let mut rsp = next.run(req).await;
+    // Run the request in its own task, so it completes even if the client goes away while
+    // the answer is held back.
+    let handled = tokio::spawn(next.run(req));
+    let mut rsp = match handled.await {
+        Ok(rsp) => rsp,
+        Err(e) => json_status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({ "message": format!("500 simulator handler failed: {e}") }),
+        ),
+    };
     add_headers(&mut rsp, &rate_headers);
     log(rsp.status().as_u16());
+    if let Some(FaultKind::SlowResponse(d)) = fault {
+        tokio::time::sleep(d).await;
+    }
     rsp
 }
 
