@@ -9,6 +9,7 @@
 pub mod actions;
 pub mod cli;
 pub mod clock;
+pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod forge;
