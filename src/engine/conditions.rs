@@ -63,9 +63,7 @@ impl Facts<'_> {
                 .labels
                 .iter()
                 .any(|l| split_scoped(l).is_some_and(|(s, _)| s == scope)),
-            Condition::ChangedFrom(ls) => ls
-                .iter()
-                .any(|l| self.labels_removed.iter().any(|r| *r == l.value)),
+            Condition::ChangedFrom(ls) => ls.iter().any(|l| self.labels_removed.contains(&l.value)),
             Condition::FieldsPresent(names) => names.iter().all(|n| !self.field(n).is_empty()),
             Condition::FieldsMissing(names) => names.iter().any(|n| self.field(n).is_empty()),
             Condition::FieldMatches { field, pattern } => {
