@@ -86,7 +86,7 @@ fn shipped_config_loads() {
         .values()
         .map(|w| w.rules.len())
         .collect();
-    assert_eq!(rules, vec![15, 14, 4, 5]);
+    assert_eq!(rules, vec![15, 14, 6, 5]);
 }
 
 #[test]
@@ -158,16 +158,16 @@ fn missing_template_names_the_reference_and_the_path_looked_at() {
 fn undefined_role_lists_the_defined_ones() {
     let text = replace_once(
         &shipped_text(),
-        "assign_roles: [license-admin]",
-        "assign_roles: [license-admins]",
+        "assign_roles: [corporate-development]",
+        "assign_roles: [corp-dev]",
     );
     let v = variant(&text, |_| {});
     let e = single_error(&v);
     assert_eq!(e.file, v.config);
-    assert_eq!(e.line, Some(line_of(&text, "[license-admins]")));
+    assert_eq!(e.line, Some(line_of(&text, "[corp-dev]")));
     assert!(
         e.message.contains(
-            "workflow `license` rule `self-managed`: undefined role `license-admins` \
+            "workflow `alliances` rule `acquisition`: undefined role `corp-dev` \
              (expected one of the roles in `directory.roles`: alliances, contributor-success"
         ),
         "{e}"
@@ -213,8 +213,8 @@ fn bad_yaml_is_located() {
 fn several_problems_are_reported_together() {
     let text = replace_once(
         &shipped_text(),
-        "assign_roles: [license-admin]",
-        "assign_roles: [license-admins]",
+        "assign_roles: [corporate-development]",
+        "assign_roles: [corp-dev]",
     );
     let text = replace_once(
         &text,
@@ -225,11 +225,32 @@ fn several_problems_are_reported_together() {
     let errors = load_errors(&v);
     let lines: Vec<Option<u64>> = errors.iter().map(|e| e.line).collect();
     let mut expected = vec![
-        Some(line_of(&text, "[license-admins]")),
+        Some(line_of(&text, "[corp-dev]")),
         Some(line_of(&text, "mdf/finished.md.hbs")),
     ];
     expected.sort();
     let mut got = lines.clone();
     got.sort();
     assert_eq!(got, expected, "{errors:?}");
+}
+
+#[test]
+fn restricted_labels_nobody_may_apply_are_rejected() {
+    let text = replace_once(
+        &shipped_text(),
+        "      - labels: [\"mdf::credit-acknowledged\"]\n        roles: [production-team-lead]\n",
+        "      - labels: [\"mdf::credit-acknowledged\"]\n",
+    );
+    let v = variant(&text, |_| {});
+    let e = single_error(&v);
+    assert_eq!(
+        e.line,
+        Some(line_of(&text, "- labels: [\"mdf::credit-acknowledged\"]"))
+    );
+    assert!(
+        e.message.contains(
+            "workflow `mdf` restricted_labels: nobody may apply these labels (expected `roles:` or `product_pms: true`)"
+        ),
+        "{e}"
+    );
 }

@@ -1280,12 +1280,16 @@ fn license_request(seats_line: &str, plan_line: &str, kind: &str) -> IssueState 
 }
 
 fn self_managed_table(p: &Plan) -> String {
-    assert_eq!(kinds(p), vec!["assign", "comment"]);
+    assert_eq!(kinds(p), vec!["add_labels", "assign", "comment"]);
     assert_eq!(
-        assignees(&p.actions[0]),
+        add_labels(&p.actions[0]),
+        strings(&["license::in-progress"])
+    );
+    assert_eq!(
+        assignees(&p.actions[1]),
         strings(&["example-license-admin"])
     );
-    body(&p.actions[1]).to_string()
+    body(&p.actions[2]).to_string()
 }
 
 #[test]
@@ -1331,15 +1335,22 @@ fn more_than_ten_seats_is_refused() {
     assert_eq!(mentions(b), strings(&["requester"]));
 
     let ten = license_request("Seats: 10", "Plan:", "license-type::self-managed");
-    assert_eq!(kinds(&run(&opened(&ten), &ten)), vec!["assign", "comment"]);
+    assert_eq!(
+        kinds(&run(&opened(&ten), &ten)),
+        vec!["add_labels", "assign", "comment"]
+    );
 }
 
 #[test]
 fn gitlab_com_license_opens_a_plan_change_request() {
     let i = license_request("Seats:", "Plan:", "license-type::gitlab-com");
     let p = run(&opened(&i), &i);
-    assert_eq!(kinds(&p), vec!["create_issue", "comment"]);
-    match &p.actions[0].action {
+    assert_eq!(kinds(&p), vec!["add_labels", "create_issue", "comment"]);
+    assert_eq!(
+        add_labels(&p.actions[0]),
+        strings(&["license::in-progress"])
+    );
+    match &p.actions[1].action {
         Action::CreateIssue {
             id,
             project,
@@ -1373,8 +1384,11 @@ fn gitlab_com_license_opens_a_plan_change_request() {
         }
         other => panic!("{other:?}"),
     }
-    assert_eq!(p.actions[0].key, "license/gitlab-com/21#7/once/0");
-    assert_contains(body(&p.actions[1]), "⟦created.plan_change.web_url⟧");
+    assert_eq!(
+        p.actions[1].key,
+        "license/gitlab-com/21#7/2024-06-03T12:00:00Z/1"
+    );
+    assert_contains(body(&p.actions[2]), "⟦created.plan_change.web_url⟧");
 }
 
 #[test]
@@ -1399,6 +1413,39 @@ fn license_type_added_after_the_request_fires_once() {
         &no_request,
     );
     assert!(p.actions.is_empty(), "{:?}", p.actions);
+}
+
+#[test]
+fn incomplete_license_request_waits_for_partner_and_purpose() {
+    let d = "Partner: \nSeats: 4\n";
+    let i = issue(
+        ALLIANCES,
+        &["license::request", "license-type::gitlab-com"],
+        d,
+    );
+    let p = run(&opened(&i), &i);
+    assert_eq!(kinds(&p), vec!["add_labels", "comment"]);
+    assert_eq!(add_labels(&p.actions[0]), strings(&["needs-info"]));
+    let b = body(&p.actions[1]);
+    assert_eq!(b.matches("\n- **").count(), 2, "{b}");
+    assert_contains(b, "- **Partner**");
+    assert_contains(b, "- **Purpose**");
+
+    // Completed by an edit: processed without re-applying the label.
+    let fixed = license_request("Seats: 4", "Plan:", "license-type::gitlab-com");
+    let mut fixed = fixed.clone();
+    fixed.labels.push("needs-info".to_string());
+    let p = run(&edited(&fixed, "requester"), &fixed);
+    assert_eq!(
+        kinds(&p),
+        vec!["remove_labels", "add_labels", "create_issue", "comment"]
+    );
+    assert_eq!(p.actions[2].rule, "gitlab-com-completed");
+
+    // An unrelated edit of a processed request does nothing.
+    let mut done = license_request("Seats: 4", "Plan:", "license-type::gitlab-com");
+    done.labels = strings(&["license::in-progress", "license-type::gitlab-com"]);
+    assert!(run(&edited(&done, "requester"), &done).actions.is_empty());
 }
 
 #[test]
