@@ -1497,3 +1497,196 @@ fn the_bots_own_events_plan_nothing() {
     );
     assert!(p.actions.is_empty());
 }
+
+// ───────────────────────────── Shipped issue templates ─────────────────────────────
+
+/// An issue created from a shipped issue template as GitLab does it: the quick actions run
+/// (labels, confidentiality) and their lines leave the description. `fill` gives values for
+/// `Field:` lines and `## Field` sections.
+fn from_issue_template(file: &str, project: &str, fill: &[(&str, &str)]) -> IssueState {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("templates/issue_templates")
+        .join(file);
+    let text = std::fs::read_to_string(&path).expect("issue template is readable");
+    let mut labels = Vec::new();
+    let mut confidential = false;
+    let mut description = Vec::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("/label ") {
+            labels.extend(
+                rest.split("~\"")
+                    .skip(1)
+                    .filter_map(|l| l.split('"').next()),
+            );
+            continue;
+        }
+        if line.trim() == "/confidential" {
+            confidential = true;
+            continue;
+        }
+        let mut out = line.to_string();
+        for (name, value) in fill {
+            if line.starts_with(&format!("{name}:")) {
+                out = format!("{name}: {value}");
+            } else if line == format!("## {name}") {
+                out = format!("## {name}\n\n{value}");
+            }
+        }
+        description.push(out);
+    }
+    let mut i = issue(project, &labels, &description.join("\n"));
+    i.confidential = confidential;
+    i
+}
+
+fn missing_items(b: &str) -> Vec<String> {
+    b.lines()
+        .filter_map(|l| l.strip_prefix("- **"))
+        .map(|l| l.trim_end_matches("**").to_string())
+        .collect()
+}
+
+#[test]
+fn issue_templates_apply_the_starting_labels() {
+    let cases: [(&str, &str, &[&str], bool); 5] = [
+        (
+            "co-create-opportunity.md",
+            OPPORTUNITIES,
+            &["cocreate::identified"],
+            false,
+        ),
+        (
+            "alliance-inbound-request.md",
+            ALLIANCES,
+            &["alliances::inbound"],
+            false,
+        ),
+        ("mdf-request.md", ALLIANCES, &["mdf::requested"], false),
+        (
+            "license-request.md",
+            ALLIANCES,
+            &["license::request", "license-type::self-managed"],
+            false,
+        ),
+        (
+            "acquisition-inquiry.md",
+            ALLIANCES,
+            &["alliances::acquisition"],
+            true,
+        ),
+    ];
+    for (file, project, labels, confidential) in cases {
+        let i = from_issue_template(file, project, &[]);
+        assert_eq!(i.labels, strings(labels), "{file}");
+        assert_eq!(i.confidential, confidential, "{file}");
+    }
+}
+
+#[test]
+fn unfilled_issue_templates_list_exactly_their_required_fields() {
+    let i = from_issue_template("co-create-opportunity.md", OPPORTUNITIES, &[]);
+    let p = run(&opened(&i), &i);
+    assert_eq!(kinds(&p), vec!["add_labels", "comment"]);
+    assert_eq!(
+        missing_items(body(&p.actions[1])),
+        strings(&[
+            "Customer",
+            "Problem",
+            "Willingness to contribute",
+            "Ability to contribute",
+            "CSM",
+            "SA",
+            "AE",
+            "Product area (a group:: label on this issue, or the Product area field)",
+        ])
+    );
+
+    let i = from_issue_template("alliance-inbound-request.md", ALLIANCES, &[]);
+    let p = run(&opened(&i), &i);
+    assert_eq!(kinds(&p), vec!["add_labels", "comment", "comment", "chat"]);
+    assert_eq!(
+        missing_items(body(&p.actions[1])),
+        strings(&[
+            "Partner",
+            "Technical integration",
+            "End-user benefits",
+            "Business relationship"
+        ])
+    );
+
+    let i = from_issue_template("mdf-request.md", ALLIANCES, &[]);
+    let p = run(&opened(&i), &i);
+    assert_eq!(kinds(&p), vec!["add_labels", "comment"]);
+    assert_eq!(
+        missing_items(body(&p.actions[1])),
+        strings(&[
+            "Campaign topic",
+            "Timeline",
+            "Budget",
+            "Marketing targets",
+            "Cloud partner"
+        ])
+    );
+
+    let i = from_issue_template("license-request.md", ALLIANCES, &[]);
+    let p = run(&opened(&i), &i);
+    assert_eq!(kinds(&p), vec!["add_labels", "comment"]);
+    assert_eq!(
+        missing_items(body(&p.actions[1])),
+        strings(&["Partner", "Purpose"])
+    );
+
+    let i = from_issue_template("acquisition-inquiry.md", ALLIANCES, &[]);
+    let p = run(&opened(&i), &i);
+    assert_eq!(kinds(&p), vec!["assign", "comment"]);
+}
+
+#[test]
+fn filled_issue_templates_go_straight_to_their_first_step() {
+    let i = from_issue_template(
+        "co-create-opportunity.md",
+        OPPORTUNITIES,
+        &[
+            ("Customer", "Acme Corp"),
+            ("Problem", "Large diffs load slowly."),
+            ("Product area", "Code Review"),
+            ("Willingness to contribute", "high"),
+            ("Ability to contribute", "3 Ruby engineers"),
+            ("CSM", "@jane.csm"),
+            ("SA", "@sam.sa"),
+            ("AE", "@alex.ae"),
+        ],
+    );
+    let p = run(&opened(&i), &i);
+    assert_eq!(kinds(&p), vec!["comment"]);
+    assert_eq!(p.actions[0].rule, "identified");
+
+    let i = from_issue_template(
+        "mdf-request.md",
+        ALLIANCES,
+        &[
+            ("Campaign topic", "Workshops"),
+            ("Timeline", "2024-07-01 to 2024-09-30"),
+            ("Budget", "USD 5,000"),
+            ("Cloud partner", "AWS"),
+            ("Marketing targets", "200 attendees"),
+        ],
+    );
+    let p = run(&opened(&i), &i);
+    assert_eq!(kinds(&p), vec!["comment"]);
+    assert_eq!(p.actions[0].rule, "requested");
+
+    let i = from_issue_template(
+        "license-request.md",
+        ALLIANCES,
+        &[
+            ("Partner", "Acme Partner"),
+            ("Purpose", "Build the integration"),
+        ],
+    );
+    let b = self_managed_table(&run(&opened(&i), &i));
+    assert_contains(
+        &b,
+        "| Acme Partner | Ultimate | 5 | 6 months | 2024-12-03 |",
+    );
+}
