@@ -127,7 +127,12 @@ pub struct RestrictedLabels {
     /// Label names or globs (`cocreate-pathway::*`).
     pub labels: Vec<Sp>,
     /// Roles allowed to apply them.
+    #[serde(default)]
     pub roles: Vec<Sp>,
+    /// The product managers of the issue's `group::…` label may apply them too (their
+    /// decision labels, such as a buy-in outcome).
+    #[serde(default)]
+    pub product_pms: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -158,6 +163,10 @@ pub struct RequiredFields {
     pub when_label: Sp,
     /// Field names as they appear in the template (`Customer`, `Product area`).
     pub fields: Vec<String>,
+    /// Further checks listed together with the missing fields (a field that must look like
+    /// an amount, a `group::` label that may stand in for a field), so people get one list.
+    #[serde(default)]
+    pub requires: Vec<Requirement>,
     /// Label applied while fields are missing.
     #[serde(default = "default_needs_info")]
     pub label: String,
@@ -173,6 +182,10 @@ fn default_needs_info() -> String {
 pub enum Trigger {
     LabelAdded(String),
     LabelRemoved(String),
+    /// This change added one of these labels and the issue now carries all of them: a
+    /// combination (`license::request` + `license-type::self-managed`) fires once, in whichever
+    /// order its labels arrive.
+    LabelsPresent(Vec<String>),
     Opened,
     Closed,
     Reopened,
@@ -225,6 +238,10 @@ pub enum Condition {
     HasAnyLabel(Vec<Sp>),
     /// Some label with this scope (`cocreate-pathway`) is present.
     HasScope(String),
+    /// This change removed one of these labels: the stage the issue moves from, since adding a
+    /// scoped label drops its sibling (`mdf::credit-acknowledged` only after
+    /// `mdf::partner-approved`).
+    ChangedFrom(Vec<Sp>),
     /// All of these description fields are filled.
     FieldsPresent(Vec<String>),
     /// At least one of these description fields is empty or absent.
@@ -300,6 +317,8 @@ pub enum VarSpec {
 }
 
 /// One step of a rule.
+// Parsed once at start-up and never moved in bulk: boxing `CreateIssue` would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ActionSpec {

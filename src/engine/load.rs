@@ -223,6 +223,11 @@ fn workflow_fields(wf: &Workflow) -> BTreeSet<String> {
     for g in &wf.guards {
         g.requires.iter().for_each(|r| walk(&r.condition, &mut out));
     }
+    for rf in &wf.required_fields {
+        rf.requires
+            .iter()
+            .for_each(|r| walk(&r.condition, &mut out));
+    }
     out
 }
 
@@ -301,7 +306,9 @@ impl Validator {
     fn condition(&mut self, config: &ConfigFile, c: &Condition, at: &Sp, what: &str) {
         match c {
             Condition::HasLabel(l) | Condition::LacksLabel(l) => self.label(l, what),
-            Condition::HasAnyLabel(ls) => ls.iter().for_each(|l| self.label(l, what)),
+            Condition::HasAnyLabel(ls) | Condition::ChangedFrom(ls) => {
+                ls.iter().for_each(|l| self.label(l, what))
+            }
             Condition::FieldMatches { pattern, .. }
             | Condition::FieldNotMatches { pattern, .. } => {
                 if let Err(e) = regex::Regex::new(&pattern.value) {
@@ -356,6 +363,17 @@ impl Validator {
                     &format!("workflow `{wf_name}` restricted_labels"),
                 );
             }
+            if r.roles.is_empty()
+                && !r.product_pms
+                && let Some(first) = r.labels.first()
+            {
+                self.err(
+                    Some(first),
+                    format!(
+                        "workflow `{wf_name}` restricted_labels: nobody may apply these labels (expected `roles:` or `product_pms: true`)"
+                    ),
+                );
+            }
         }
         for g in &wf.guards {
             let what = format!("workflow `{wf_name}` guard on `{}`", g.label.value);
@@ -368,10 +386,11 @@ impl Validator {
             }
         }
         for rf in &wf.required_fields {
-            self.label(
-                &rf.when_label,
-                &format!("workflow `{wf_name}` required_fields"),
-            );
+            let what = format!("workflow `{wf_name}` required_fields");
+            self.label(&rf.when_label, &what);
+            for req in &rf.requires {
+                self.condition(config, &req.condition, &rf.when_label, &what);
+            }
         }
 
         let followups: BTreeSet<&str> = wf
@@ -407,6 +426,14 @@ impl Validator {
                 }
                 Trigger::LabelAdded(l) | Trigger::LabelRemoved(l) if l.trim().is_empty() => {
                     self.err(Some(&rule.name), format!("{what}: empty label in trigger"));
+                }
+                Trigger::LabelsPresent(ls)
+                    if ls.is_empty() || ls.iter().any(|l| l.trim().is_empty()) =>
+                {
+                    self.err(
+                        Some(&rule.name),
+                        format!("{what}: `labels_present` needs a list of non-empty labels"),
+                    );
                 }
                 _ => {}
             }
@@ -518,6 +545,7 @@ impl Validator {
                 fields: &fields,
                 actor: "sample-user",
                 directory: &engine.config.directory,
+                labels_removed: &[],
             };
             for rule in &wf.rules {
                 let mut created: Vec<String> = Vec::new();

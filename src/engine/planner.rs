@@ -75,6 +75,7 @@ pub fn plan(
         fields: &fields,
         actor: &event.actor.username,
         directory: &engine.config.directory,
+        labels_removed: &event.labels_removed,
     };
 
     for (wf_name, wf) in &engine.config.workflows {
@@ -294,6 +295,7 @@ impl WorkflowPlanner<'_, '_> {
                 }
                 let allow = Allow {
                     roles: r.roles.iter().map(|s| s.value.clone()).collect(),
+                    product_pms: r.product_pms,
                     ..Allow::default()
                 };
                 if self.facts.permits(&allow) {
@@ -399,6 +401,12 @@ impl WorkflowPlanner<'_, '_> {
                 .iter()
                 .filter(|f| self.facts.field(f).is_empty())
                 .cloned()
+                .chain(
+                    rf.requires
+                        .iter()
+                        .filter(|r| !self.facts.holds(&r.condition))
+                        .map(|r| r.missing.clone()),
+                )
                 .collect();
             let rule = format!("required-fields:{when}");
             if !missing.is_empty() && !self.issue.has_label(&rf.label) {
@@ -443,6 +451,11 @@ impl WorkflowPlanner<'_, '_> {
             let name = rule.name.value.as_str();
             let fired_by_change = match &rule.on {
                 Trigger::LabelAdded(l) => added.contains(&l.as_str()) && !reverted.contains(l),
+                Trigger::LabelsPresent(ls) => {
+                    let live = |l: &String| !reverted.contains(l);
+                    ls.iter().any(|l| added.contains(&l.as_str()) && live(l))
+                        && ls.iter().all(|l| self.issue.has_label(l) && live(l))
+                }
                 Trigger::LabelRemoved(l) => {
                     self.event.labels_removed.iter().any(|r| r == l) && !self.issue.has_label(l)
                 }
