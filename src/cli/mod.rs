@@ -75,7 +75,8 @@ pub async fn run(cli: Cli) -> i32 {
             serve::run(a).await
         }
         Command::Demo(a) => {
-            init_logging(cli.log_format, "warn");
+            // The demo prints its own story; only errors would add to it.
+            init_logging(cli.log_format, "error");
             demo::run(a).await
         }
         Command::Plan(a) => {
