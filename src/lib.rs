@@ -15,6 +15,7 @@ pub mod forge;
 pub mod hooks;
 pub mod ingest;
 pub mod metrics;
+pub mod reload;
 pub mod render;
 pub mod service;
 pub mod sim;
