@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod reload;
 pub mod render;
 pub mod service;
+pub mod setup;
 pub mod sim;
 pub mod store;
 pub mod worker;
