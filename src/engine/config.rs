@@ -25,6 +25,21 @@ pub struct ConfigFile {
     pub directory: Directory,
     #[serde(default)]
     pub workflows: BTreeMap<String, Workflow>,
+    /// Colours and descriptions for the labels `labelflow setup` creates; a `scope::*` key
+    /// sets them for a whole scoped family.
+    #[serde(default)]
+    pub labels: BTreeMap<String, LabelSpec>,
+}
+
+/// How `labelflow setup` should create a label (or a `scope::*` family).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelSpec {
+    /// `#RRGGBB`.
+    #[serde(default)]
+    pub color: Option<Sp>,
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 fn default_templates_dir() -> String {

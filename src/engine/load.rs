@@ -138,6 +138,9 @@ impl Engine {
             known_fields.insert(wf_name.clone(), workflow_fields(wf));
             v.check_workflow(&config, wf_name, wf, &templates_dir, &mut renderer);
         }
+        for (at, message) in crate::setup::labels::problems(&config) {
+            v.err(at, message);
+        }
 
         let engine = Engine {
             config,
