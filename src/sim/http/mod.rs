@@ -529,3 +529,24 @@ pub(crate) fn raw_body(status: StatusCode, content_type: &'static str, body: Vec
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     rsp
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_from_private_token_or_bearer_header() {
+        let mut headers = axum::http::HeaderMap::new();
+        assert_eq!(request_token(&headers), None);
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer glpat-b"),
+        );
+        assert_eq!(request_token(&headers).as_deref(), Some("glpat-b"));
+        headers.insert("private-token", HeaderValue::from_static("glpat-p"));
+        assert_eq!(request_token(&headers).as_deref(), Some("glpat-p"));
+        headers.remove("private-token");
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(request_token(&headers), None);
+    }
+}
