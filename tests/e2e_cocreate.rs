@@ -569,3 +569,429 @@ async fn minor_pathway_hands_over_as_community_contribution_and_never_goes_onsit
     h.finish();
     h.stop_service().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guards_revert_premature_stages_and_name_what_is_missing() {
+    let mut h = harness().await;
+    let h = &mut h;
+    let opp = open(h, &complete_opportunity()).await;
+    assert_identified_welcome(h, opp);
+    opp.label(h, CS_LEAD, "cocreate::qualification").await;
+    opp.expect_comment(h, "**Qualification started.**");
+
+    // Presented without a pathway: back to qualification.
+    opp.label(h, CSM, "cocreate::presented").await;
+    let body = opp.expect_comment(
+        h,
+        "@jane-csm, ~\"cocreate::presented\" was applied before its prerequisites were met, so I moved the issue back.",
+    );
+    assert_contains(
+        &body,
+        &[
+            "Still missing:\n- a pathway chosen by Contributor Success (cocreate-pathway::minor, cocreate-pathway::major or cocreate-pathway::not-aligned)\n\n",
+        ],
+    );
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&["cocreate::qualification", "group::source code"])
+    );
+
+    // Onboarding without a pathway: back to qualification.
+    opp.label(h, CS_LEAD, "cocreate::onboarding").await;
+    let body = opp.expect_comment(
+        h,
+        "@example-cs-lead, ~\"cocreate::onboarding\" was applied before its prerequisites were met",
+    );
+    assert_contains(
+        &body,
+        &[
+            "Still missing:\n- a minor or major pathway (cocreate-pathway::minor or cocreate-pathway::major)\n\n",
+        ],
+    );
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&["cocreate::qualification", "group::source code"])
+    );
+    assert!(h.sim.issues(h.project("onboarding")).is_empty());
+
+    opp.label(h, CS_LEAD, "cocreate::triage").await;
+    opp.expect_comment(h, "**Triage: product buy-in needed.**");
+
+    // Major without the product managers' buy-in: the pathway label is removed.
+    opp.label(h, CS_LEAD, "cocreate-pathway::major").await;
+    let body = opp.expect_comment(
+        h,
+        "@example-cs-lead, ~\"cocreate-pathway::major\" was applied before its prerequisites were met",
+    );
+    assert_contains(
+        &body,
+        &[
+            "Still missing:\n- the product managers' buy-in (pm-buy-in::approved: a PM of the product group comments @\u{2060}labelflow buy-in approve)\n\n",
+        ],
+    );
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&["cocreate::triage", "group::source code"])
+    );
+    assert!(h.sim.issues(h.project("engineering_allocation")).is_empty());
+
+    // Engineering allocated without the major pathway nor a named engineer.
+    opp.label(h, EM, "engineering::allocated").await;
+    let body = opp.expect_comment(
+        h,
+        "@example-eng-manager, ~\"engineering::allocated\" was applied before its prerequisites were met",
+    );
+    assert_contains(
+        &body,
+        &[
+            "Still missing:\n- the major pathway (cocreate-pathway::major): engineers are allocated only for major contributions\n- the allocated engineer (an Allocated engineer line in the description)\n\n",
+        ],
+    );
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&["cocreate::triage", "group::source code"])
+    );
+
+    // On-site with the minor pathway: back to triage.
+    opp.label(h, CS_LEAD, "cocreate-pathway::minor").await;
+    opp.expect_comment(h, "**Pathway: minor contribution.**");
+    opp.label(h, CS_LEAD, "cocreate::onsite").await;
+    let body = opp.expect_comment(
+        h,
+        "@example-cs-lead, ~\"cocreate::onsite\" was applied before its prerequisites were met",
+    );
+    assert_contains(
+        &body,
+        &[
+            "Still missing:\n- the major pathway (cocreate-pathway::major): on-site visits are only for major contributions\n- an engineer allocated by engineering (engineering::allocated)\n\n",
+        ],
+    );
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&[
+            "Community contribution",
+            "cocreate-pathway::minor",
+            "cocreate::triage",
+            "group::source code"
+        ])
+    );
+    assert!(h.sim.issues(h.project("onsite_planning")).is_empty());
+    assert_eq!(opp.bot_comments(h), 9);
+    h.replay_all_and_assert_unchanged().await;
+    h.finish();
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restricted_labels_applied_in_the_ui_by_the_wrong_person_are_reverted_and_explained() {
+    let mut h = harness().await;
+    let h = &mut h;
+    let opp = open(h, &complete_opportunity()).await;
+    assert_identified_welcome(h, opp);
+    opp.label(h, CS_LEAD, "cocreate::triage").await;
+    opp.expect_comment(h, "**Triage: product buy-in needed.**");
+
+    // Pathway labels: Contributor Success only.
+    opp.label(h, CSM, "cocreate-pathway::minor").await;
+    let body = opp.expect_comment(
+        h,
+        "@jane-csm, the label ~\"cocreate-pathway::minor\" can only be applied by",
+    );
+    assert_eq!(
+        body.split("<!--").next().unwrap_or_default().trim_end(),
+        format!(
+            "@jane-csm, the label ~\"cocreate-pathway::minor\" can only be applied by {CS_WHO}, so I removed it again.\n\nIf this item should move forward, please ask one of them to apply it."
+        )
+    );
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&["cocreate::triage", "group::source code"])
+    );
+    assert!(
+        !h.labels(opp.p, opp.iid)
+            .contains(&"Community contribution".to_string()),
+        "no rule ran for the reverted label"
+    );
+
+    // Buy-in labels: the group's product managers or Contributor Success, not another PM.
+    opp.label(h, OTHER_PM, "pm-buy-in::approved").await;
+    let body = opp.expect_comment(
+        h,
+        "@example-pm-runner, the label ~\"pm-buy-in::approved\" can only be applied by the product managers of `group::source code` (`example-pm-source-code`) or the contributor-success role (`example-cs-lead`, `example-cs-engineer`), so I removed it again.",
+    );
+    assert!(body.contains("please ask one of them"), "{body}");
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&["cocreate::triage", "group::source code"])
+    );
+
+    // Engineering allocated: engineering managers or Contributor Success, checked before the
+    // stage guard (one comment, not two).
+    opp.label(h, CSM, "engineering::allocated").await;
+    opp.expect_comment(
+        h,
+        "@jane-csm, the label ~\"engineering::allocated\" can only be applied by the engineering-manager role (`example-eng-manager`) or the contributor-success role (`example-cs-lead`, `example-cs-engineer`), so I removed it again.",
+    );
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&["cocreate::triage", "group::source code"])
+    );
+
+    // The right people may: the PM of the group applies the buy-in label in the UI.
+    opp.label(h, PM, "pm-buy-in::approved").await;
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&[
+            "cocreate::triage",
+            "group::source code",
+            "pm-buy-in::approved"
+        ])
+    );
+
+    // A wrong person switching the pathway gets the previous pathway back.
+    opp.label(h, CS_LEAD, "cocreate-pathway::minor").await;
+    opp.expect_comment(h, "**Pathway: minor contribution.**");
+    opp.label(h, CSM, "cocreate-pathway::major").await;
+    opp.expect_comment(
+        h,
+        "@jane-csm, the label ~\"cocreate-pathway::major\" can only be applied by",
+    );
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&[
+            "Community contribution",
+            "cocreate-pathway::minor",
+            "cocreate::triage",
+            "group::source code",
+            "pm-buy-in::approved"
+        ])
+    );
+    assert!(h.sim.issues(h.project("engineering_allocation")).is_empty());
+    assert_eq!(opp.bot_comments(h), 7);
+    h.replay_all_and_assert_unchanged().await;
+    h.finish();
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_check_permissions_and_answer_every_refusal() {
+    let mut h = harness().await;
+    let h = &mut h;
+    let opp = open(h, &complete_opportunity()).await;
+    assert_identified_welcome(h, opp);
+    opp.label(h, CS_LEAD, "cocreate::qualification").await;
+    opp.expect_comment(h, "**Qualification started.**");
+
+    // Too early: buy-in is asked for at triage.
+    opp.comment(h, PM, "@labelflow buy-in approve").await;
+    opp.expect_comment(
+        h,
+        "@example-pm-source-code, `buy-in approve` needs more: this issue is not at a stage where it applies. Nothing was changed.",
+    );
+
+    opp.label(h, CS_LEAD, "cocreate::triage").await;
+    opp.expect_comment(h, "**Triage: product buy-in needed.**");
+
+    // Not a product manager of the group.
+    opp.comment(h, CSM, "We should go ahead.\n@labelflow buy-in approve")
+        .await;
+    opp.expect_comment(
+        h,
+        "@jane-csm, I did not run `buy-in approve`: only the product managers of `group::source code` (`example-pm-source-code`) or the contributor-success role (`example-cs-lead`, `example-cs-engineer`) may use it here. Nothing was changed.",
+    );
+    // A product manager of another group.
+    opp.comment(h, OTHER_PM, "@labelflow buy-in approve").await;
+    opp.expect_comment(h, "@example-pm-runner, I did not run `buy-in approve`: only the product managers of `group::source code`");
+
+    // A decline needs a reason.
+    opp.comment(h, PM, "@labelflow buy-in decline").await;
+    opp.expect_comment(
+        h,
+        "@example-pm-source-code, `buy-in decline` needs more: a reason after the command, for example: buy-in decline not on this year",
+    );
+
+    // Unknown command.
+    opp.comment(h, PM, "@labelflow approve please").await;
+    opp.expect_comment(
+        h,
+        "@example-pm-source-code, I don't know the command `approve please`. Commands available on this issue: `buy-in approve`, `buy-in decline`.",
+    );
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&["cocreate::triage", "group::source code"]),
+        "no refused command changed anything"
+    );
+
+    // Contributor Success may answer for the product managers.
+    opp.comment(h, CS_LEAD, "@labelflow buy-in approve").await;
+    opp.expect_comment(h, "**Product buy-in approved** by @example-cs-lead");
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&[
+            "cocreate::triage",
+            "group::source code",
+            "pm-buy-in::approved"
+        ])
+    );
+    assert_eq!(opp.bot_comments(h), 9);
+    h.replay_all_and_assert_unchanged().await;
+    h.finish();
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_fields_get_needs_info_until_the_description_is_fixed() {
+    let mut h = harness().await;
+    let h = &mut h;
+    let partial: Vec<(&str, &str)> = values()
+        .into_iter()
+        .filter(|(k, _)| !matches!(*k, "SA" | "AE"))
+        .collect();
+    // No group label and no Product area either.
+    let description = fill_template(&issue_template("co-create-opportunity.md"), &partial);
+    let opp = open(h, &description).await;
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&["cocreate::identified", "needs-info"])
+    );
+    let body = opp.expect_comment(
+        h,
+        "@jane-csm, this issue is missing information the next step needs:",
+    );
+    assert_contains(
+        &body,
+        &[
+            "needs:\n- **SA**\n- **AE**\n- **Product area (a group:: label on this issue, or the Product area field)**\n\nPlease fill these in the description. I added ~\"needs-info\"",
+        ],
+    );
+
+    // Still incomplete after an edit: nothing new.
+    let mut more = partial.clone();
+    more.push(("SA", "@sam-sa"));
+    let still_partial = fill_template(&issue_template("co-create-opportunity.md"), &more);
+    opp.edit(h, CSM, &without_quick_actions(&still_partial))
+        .await;
+    assert_eq!(opp.bot_comments(h), 1);
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&["cocreate::identified", "needs-info"])
+    );
+
+    // Complete (the product area as a field): needs-info goes, the welcome comes.
+    more.push(("AE", "@alex-ae"));
+    more.push(("Product area", "Source Code"));
+    let complete = fill_template(&issue_template("co-create-opportunity.md"), &more);
+    opp.edit(h, CSM, &without_quick_actions(&complete)).await;
+    assert_eq!(opp.sorted_labels(h), sorted(&["cocreate::identified"]));
+    let body = opp.expect_comment(h, "**Co-Create opportunity identified.**");
+    assert_contains(
+        &body,
+        &[
+            "| SA: @sam-sa |",
+            "| AE: @alex-ae |",
+            "- **Product area:** Source Code",
+        ],
+    );
+
+    // Later edits do not repeat the welcome.
+    opp.edit(
+        h,
+        CSM,
+        &(without_quick_actions(&complete) + "\n\nMore context."),
+    )
+    .await;
+    assert_eq!(opp.bot_comments(h), 2);
+    h.replay_all_and_assert_unchanged().await;
+    h.finish();
+    h.stop_service().await;
+}
+
+/// Opens an opportunity and moves it to triage (which schedules the buy-in reminder).
+async fn at_triage(h: &mut Harness) -> Opp {
+    let opp = open(h, &complete_opportunity()).await;
+    assert_identified_welcome(h, opp);
+    opp.label(h, CS_LEAD, "cocreate::triage").await;
+    opp.expect_comment(h, "**Triage: product buy-in needed.**");
+    opp
+}
+
+/// Stops the service, moves the shared clock (the simulator's too) past the reminder, and
+/// starts the service again on the same database.
+async fn restart_days_later(h: &mut Harness, days: i64) {
+    h.stop_service().await;
+    h.clock.advance(ChronoDuration::days(days));
+    h.start_service(4).await;
+    h.settle_followups().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buy_in_reminder_fires_once_after_a_restart() {
+    let mut h = harness().await;
+    let h = &mut h;
+    let opp = at_triage(h).await;
+
+    restart_days_later(h, 5).await;
+    let body = opp.expect_comment(h, "**Reminder: product buy-in still open.**");
+    assert_contains(
+        &body,
+        &[
+            "in ~\"cocreate::triage\" for 5 days without a ~\"pm-buy-in::approved\" or ~\"pm-buy-in::declined\" answer",
+            "@example-pm-source-code, please answer with `@labelflow buy-in approve` or `@labelflow buy-in decline <reason>`",
+        ],
+    );
+    let followups = h.store().list_followups(10).await.expect("follow-ups");
+    assert_eq!(followups.len(), 1);
+    assert!(followups[0].fired);
+
+    // Another restart, days later: it stays one reminder.
+    restart_days_later(h, 6).await;
+    assert_eq!(opp.bot_comments(h), 3);
+    assert_eq!(h.queue().await.parked, 0);
+    h.finish();
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buy_in_reminder_stays_silent_once_the_pms_answered() {
+    let mut h = harness().await;
+    let h = &mut h;
+    let opp = at_triage(h).await;
+    opp.comment(h, PM, "@labelflow buy-in approve").await;
+    opp.expect_comment(h, "**Product buy-in approved** by @example-pm-source-code");
+
+    restart_days_later(h, 5).await;
+    let followups = h.store().list_followups(10).await.expect("follow-ups");
+    assert_eq!(followups.len(), 1);
+    assert!(followups[0].fired, "the reminder came due and was checked");
+    assert_eq!(opp.bot_comments(h), 3, "no reminder");
+    h.finish();
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn buy_in_reminder_rechecks_the_tracker_even_when_a_change_was_missed() {
+    let mut h = harness().await;
+    let h = &mut h;
+    let opp = at_triage(h).await;
+
+    // While the service is down, Contributor Success records a decline in the UI; the
+    // webhook for it never arrives.
+    h.stop_service().await;
+    h.sim
+        .as_user(CS_LEAD)
+        .add_labels(opp.p, opp.iid, &["pm-buy-in::declined"])
+        .expect("label applied");
+    assert!(
+        h.sim
+            .wait_hooks_idle(std::time::Duration::from_secs(10))
+            .await
+    );
+    h.clock.advance(ChronoDuration::days(5));
+    h.start_service(4).await;
+    h.settle_followups().await;
+    let followups = h.store().list_followups(10).await.expect("follow-ups");
+    assert!(followups[0].fired);
+    assert_eq!(opp.bot_comments(h), 2, "no reminder");
+    h.finish();
+    h.stop_service().await;
+}
