@@ -149,6 +149,21 @@ async fn inbound_request_is_acknowledged_claimed_and_classified() {
         ],
     );
 
+    // The lead label is the Alliances team's too, in the UI as by command.
+    item.label(h, PARTNER, "alliances::lead-assigned").await;
+    item.expect_comment(
+        h,
+        "@partner-pat, the label ~\"alliances::lead-assigned\" can only be applied by the alliances role (`example-alliances-lead`, `example-partner-manager`), so I removed it again.",
+    );
+    assert_eq!(item.sorted_labels(h), sorted(&["alliances::inbound"]));
+
+    // Unknown commands get the list of those available here.
+    item.comment(h, PARTNER, "@labelflow assign me").await;
+    item.expect_comment(
+        h,
+        "@partner-pat, I don't know the command `assign me`. Commands available on this issue: `claim`.",
+    );
+
     // Only the Alliances team may claim.
     item.comment(h, CS_LEAD, "@labelflow claim").await;
     item.expect_comment(
@@ -233,7 +248,7 @@ async fn inbound_request_is_acknowledged_claimed_and_classified() {
             sorted(&["alliances::lead-assigned", &label])
         );
     }
-    assert_eq!(item.bot_comments(h), 5 + types.len());
+    assert_eq!(item.bot_comments(h), 7 + types.len());
     assert!(h.sim.issues(h.project("plan_change_requests")).is_empty());
     h.replay_all_and_assert_unchanged().await;
     h.finish();

@@ -803,6 +803,14 @@ async fn commands_check_permissions_and_answer_every_refusal() {
     opp.comment(h, OTHER_PM, "@labelflow buy-in approve").await;
     opp.expect_comment(h, "@example-pm-runner, I did not run `buy-in approve`: only the product managers of `group::source code`");
 
+    // Declining is checked the same way.
+    opp.comment(h, CSM, "@labelflow buy-in decline too expensive")
+        .await;
+    opp.expect_comment(
+        h,
+        "@jane-csm, I did not run `buy-in decline too expensive`: only the product managers of `group::source code` (`example-pm-source-code`) or the contributor-success role (`example-cs-lead`, `example-cs-engineer`) may use it here. Nothing was changed.",
+    );
+
     // A decline needs a reason.
     opp.comment(h, PM, "@labelflow buy-in decline").await;
     opp.expect_comment(
@@ -833,7 +841,7 @@ async fn commands_check_permissions_and_answer_every_refusal() {
             "pm-buy-in::approved"
         ])
     );
-    assert_eq!(opp.bot_comments(h), 9);
+    assert_eq!(opp.bot_comments(h), 10);
     h.replay_all_and_assert_unchanged().await;
     h.finish();
     h.stop_service().await;
