@@ -114,7 +114,7 @@ impl Engine {
                 file: path.to_path_buf(),
                 line: loc.map(|l| l.line()),
                 column: loc.map(|l| l.column()),
-                message: first_line(&e.to_string()),
+                message: yaml_message(&e.to_string()),
             }])
         })?;
         let mut v = Validator {
@@ -188,6 +188,23 @@ impl Engine {
 
 fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).trim().to_string()
+}
+
+/// The YAML parser's message without its own `error: line N column M:` prefix: the location
+/// is already reported as `file:line:column`, and saying it twice reads as two errors.
+fn yaml_message(s: &str) -> String {
+    let line = first_line(s);
+    let rest = line.strip_prefix("error: ").unwrap_or(&line);
+    match rest.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+        Some((location, message))
+            if location.split_once(" column ").is_some_and(|(l, c)| {
+                l.chars().all(|ch| ch.is_ascii_digit()) && c.chars().all(|ch| ch.is_ascii_digit())
+            }) =>
+        {
+            message.to_string()
+        }
+        _ => line,
+    }
 }
 
 /// Every field name a workflow mentions, as `field_key`s.
@@ -629,5 +646,28 @@ fn sample_issue() -> IssueState {
         web_url: "https://gitlab.example.com/group/project/-/issues/1".to_string(),
         created_at: now,
         updated_at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::yaml_message;
+
+    #[test]
+    fn yaml_messages_drop_the_location_already_reported() {
+        assert_eq!(
+            yaml_message(
+                "error: line 412 column 9: unknown field `when`, expected one of name, on\nmore"
+            ),
+            "unknown field `when`, expected one of name, on"
+        );
+        assert_eq!(
+            yaml_message("line 3 column 1: did not find expected key"),
+            "did not find expected key"
+        );
+        assert_eq!(
+            yaml_message("invalid type: string \"x\", expected a map"),
+            "invalid type: string \"x\", expected a map"
+        );
     }
 }

@@ -555,9 +555,13 @@ impl WorkflowPlanner<'_, '_> {
                     body: self.render(&t.template.value, name, &ctx)?,
                 }),
                 ActionSpec::Chat(t) => match &self.wf.chat {
+                    // A chat line, not a document: no trailing newline from the template file.
                     Some(chat) => Some(Action::Chat {
                         url_env: chat.webhook_url_env.clone(),
-                        text: self.render(&t.template.value, name, &ctx)?,
+                        text: self
+                            .render(&t.template.value, name, &ctx)?
+                            .trim_end()
+                            .to_string(),
                     }),
                     None => None,
                 },

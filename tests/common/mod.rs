@@ -3,6 +3,8 @@
 //! Every bot comment must be asserted: [`Harness::finish`] fails on any that was not.
 #![allow(dead_code)]
 
+pub mod shipped;
+
 use labelflow::clock::Clock;
 use labelflow::forge::RetryPolicy;
 use labelflow::service::{self, Running, ServeSettings};
