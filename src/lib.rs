@@ -9,14 +9,17 @@
 pub mod actions;
 pub mod cli;
 pub mod clock;
+pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod forge;
 pub mod hooks;
 pub mod ingest;
 pub mod metrics;
+pub mod reload;
 pub mod render;
 pub mod service;
+pub mod setup;
 pub mod sim;
 pub mod store;
 pub mod worker;

@@ -151,13 +151,23 @@ impl Worker {
                 kind = %ev.event_kind,
                 issue = %ev.issue_key,
                 attempt = ev.attempts,
+                project = tracing::field::Empty,
+                rule = tracing::field::Empty,
             );
-            let outcome = self.process(&ev).instrument(span.clone()).await;
-            self.record(&ev, &worker_id, outcome).instrument(span).await;
+            let (outcome, rules) = self.process_with_rules(&ev).instrument(span.clone()).await;
+            self.record(&ev, &worker_id, outcome, &rules)
+                .instrument(span)
+                .await;
         }
     }
 
-    async fn record(&self, ev: &ClaimedEvent, worker_id: &str, outcome: Outcome) {
+    async fn record(
+        &self,
+        ev: &ClaimedEvent,
+        worker_id: &str,
+        outcome: Outcome,
+        rules: &[(String, String)],
+    ) {
         let now = self.clock.now();
         let r = match &outcome {
             Outcome::Done | Outcome::Ignored(_) => self.store.complete(ev.id, worker_id, now).await,
@@ -176,6 +186,11 @@ impl Worker {
             Outcome::Parked(_) => "parked",
         };
         self.metrics.event(label);
+        if label != "ignored" {
+            for (workflow, rule) in rules {
+                self.metrics.rule_event(workflow, rule, label);
+            }
+        }
         match (&outcome, r) {
             (_, Err(e)) => {
                 tracing::warn!(error = %e, "could not record the outcome (lease lost?); another worker will redo it")
@@ -202,12 +217,25 @@ impl Worker {
 
     /// Processes one claimed event.
     pub async fn process(&self, ev: &ClaimedEvent) -> Outcome {
+        self.process_with_rules(ev).await.0
+    }
+
+    /// Processes one claimed event; also returns the (workflow, rule) pairs its plan came
+    /// from, for the per-rule metrics, and records project and rules on the current span.
+    async fn process_with_rules(&self, ev: &ClaimedEvent) -> (Outcome, Vec<(String, String)>) {
+        let mut rules = Vec::new();
+        let outcome = self.process_inner(ev, &mut rules).await;
+        (outcome, rules)
+    }
+
+    async fn process_inner(&self, ev: &ClaimedEvent, rules: &mut Vec<(String, String)>) -> Outcome {
         let engine = current(&self.engine);
         let event = match decode(ev) {
             Ok(Some(e)) => e,
             Ok(None) => return Outcome::Ignored("not an issue event".into()),
             Err(e) => return Outcome::Parked(format!("cannot decode the stored payload: {e}")),
         };
+        tracing::Span::current().record("project", event.project_path.as_str());
         if event.actor.username.eq_ignore_ascii_case(engine.bot())
             && !engine::planner::reacts_to_own_change(&engine, &event)
         {
@@ -231,6 +259,11 @@ impl Worker {
         };
         for note in &plan.notes {
             tracing::debug!(%note, "planner");
+        }
+        *rules = plan_rules(&plan);
+        if !rules.is_empty() {
+            let names: Vec<String> = rules.iter().map(|(w, r)| format!("{w}/{r}")).collect();
+            tracing::Span::current().record("rule", names.join(",").as_str());
         }
         if plan.actions.is_empty() {
             return Outcome::Done;
@@ -272,6 +305,17 @@ impl Worker {
             }
         }
     }
+}
+
+/// The distinct (workflow, rule) pairs of a plan's actions, in plan order.
+fn plan_rules(plan: &engine::Plan) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for a in &plan.actions {
+        if !out.iter().any(|(w, r)| *w == a.workflow && *r == a.rule) {
+            out.push((a.workflow.clone(), a.rule.clone()));
+        }
+    }
+    out
 }
 
 /// The lease owner id of claim loop `n` of a process.

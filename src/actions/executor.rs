@@ -108,9 +108,11 @@ impl Executor {
                 for pa in &batch {
                     add_to_edit(&mut edit, &pa.action);
                 }
+                let started = std::time::Instant::now();
                 self.forge
                     .edit_issue(issue.project_id, issue.iid, &edit)
                     .await?;
+                self.metrics.action_latency("edit_issue", started.elapsed());
                 let now = self.clock.now();
                 for pa in &batch {
                     self.store
@@ -124,7 +126,10 @@ impl Executor {
                 continue;
             }
 
+            let started = std::time::Instant::now();
             let result = self.perform(pa, issue, recovering, &mut created).await?;
+            self.metrics
+                .action_latency(pa.action.kind(), started.elapsed());
             self.store
                 .ledger_put(&pa.key, &issue_key, &result, self.clock.now())
                 .await?;

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod events;
 pub mod plan;
 pub mod serve;
+pub mod setup;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -43,6 +44,8 @@ pub enum Command {
     CheckConfig(check_config::CheckConfigArgs),
     /// Inspect and re-run stored events (`list`, `show`, `retry`).
     Events(events::EventsArgs),
+    /// Create the labels, issue templates and webhook a project needs (idempotent).
+    Setup(setup::SetupArgs),
 }
 
 /// The configuration path flag shared by several commands.
@@ -75,7 +78,8 @@ pub async fn run(cli: Cli) -> i32 {
             serve::run(a).await
         }
         Command::Demo(a) => {
-            init_logging(cli.log_format, "warn");
+            // The demo prints its own story; only errors would add to it.
+            init_logging(cli.log_format, "error");
             demo::run(a).await
         }
         Command::Plan(a) => {
@@ -89,6 +93,10 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Events(a) => {
             init_logging(cli.log_format, "warn");
             events::run(a).await
+        }
+        Command::Setup(a) => {
+            init_logging(cli.log_format, "warn");
+            setup::run(a).await
         }
     };
     match result {

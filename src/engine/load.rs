@@ -114,7 +114,7 @@ impl Engine {
                 file: path.to_path_buf(),
                 line: loc.map(|l| l.line()),
                 column: loc.map(|l| l.column()),
-                message: first_line(&e.to_string()),
+                message: yaml_message(&e.to_string()),
             }])
         })?;
         let mut v = Validator {
@@ -137,6 +137,9 @@ impl Engine {
         for (wf_name, wf) in &config.workflows {
             known_fields.insert(wf_name.clone(), workflow_fields(wf));
             v.check_workflow(&config, wf_name, wf, &templates_dir, &mut renderer);
+        }
+        for (at, message) in crate::setup::labels::problems(&config) {
+            v.err(at, message);
         }
 
         let engine = Engine {
@@ -187,6 +190,23 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).trim().to_string()
 }
 
+/// The YAML parser's message without its own `error: line N column M:` prefix: the location
+/// is already reported as `file:line:column`, and saying it twice reads as two errors.
+fn yaml_message(s: &str) -> String {
+    let line = first_line(s);
+    let rest = line.strip_prefix("error: ").unwrap_or(&line);
+    match rest.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+        Some((location, message))
+            if location.split_once(" column ").is_some_and(|(l, c)| {
+                l.chars().all(|ch| ch.is_ascii_digit()) && c.chars().all(|ch| ch.is_ascii_digit())
+            }) =>
+        {
+            message.to_string()
+        }
+        _ => line,
+    }
+}
+
 /// Every field name a workflow mentions, as `field_key`s.
 fn workflow_fields(wf: &Workflow) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = wf.fields.iter().map(|f| field_key(f)).collect();
@@ -222,6 +242,11 @@ fn workflow_fields(wf: &Workflow) -> BTreeSet<String> {
     }
     for g in &wf.guards {
         g.requires.iter().for_each(|r| walk(&r.condition, &mut out));
+    }
+    for rf in &wf.required_fields {
+        rf.requires
+            .iter()
+            .for_each(|r| walk(&r.condition, &mut out));
     }
     out
 }
@@ -301,7 +326,9 @@ impl Validator {
     fn condition(&mut self, config: &ConfigFile, c: &Condition, at: &Sp, what: &str) {
         match c {
             Condition::HasLabel(l) | Condition::LacksLabel(l) => self.label(l, what),
-            Condition::HasAnyLabel(ls) => ls.iter().for_each(|l| self.label(l, what)),
+            Condition::HasAnyLabel(ls) | Condition::ChangedFrom(ls) => {
+                ls.iter().for_each(|l| self.label(l, what))
+            }
             Condition::FieldMatches { pattern, .. }
             | Condition::FieldNotMatches { pattern, .. } => {
                 if let Err(e) = regex::Regex::new(&pattern.value) {
@@ -356,6 +383,17 @@ impl Validator {
                     &format!("workflow `{wf_name}` restricted_labels"),
                 );
             }
+            if r.roles.is_empty()
+                && !r.product_pms
+                && let Some(first) = r.labels.first()
+            {
+                self.err(
+                    Some(first),
+                    format!(
+                        "workflow `{wf_name}` restricted_labels: nobody may apply these labels (expected `roles:` or `product_pms: true`)"
+                    ),
+                );
+            }
         }
         for g in &wf.guards {
             let what = format!("workflow `{wf_name}` guard on `{}`", g.label.value);
@@ -368,10 +406,11 @@ impl Validator {
             }
         }
         for rf in &wf.required_fields {
-            self.label(
-                &rf.when_label,
-                &format!("workflow `{wf_name}` required_fields"),
-            );
+            let what = format!("workflow `{wf_name}` required_fields");
+            self.label(&rf.when_label, &what);
+            for req in &rf.requires {
+                self.condition(config, &req.condition, &rf.when_label, &what);
+            }
         }
 
         let followups: BTreeSet<&str> = wf
@@ -407,6 +446,14 @@ impl Validator {
                 }
                 Trigger::LabelAdded(l) | Trigger::LabelRemoved(l) if l.trim().is_empty() => {
                     self.err(Some(&rule.name), format!("{what}: empty label in trigger"));
+                }
+                Trigger::LabelsPresent(ls)
+                    if ls.is_empty() || ls.iter().any(|l| l.trim().is_empty()) =>
+                {
+                    self.err(
+                        Some(&rule.name),
+                        format!("{what}: `labels_present` needs a list of non-empty labels"),
+                    );
                 }
                 _ => {}
             }
@@ -518,6 +565,7 @@ impl Validator {
                 fields: &fields,
                 actor: "sample-user",
                 directory: &engine.config.directory,
+                labels_removed: &[],
             };
             for rule in &wf.rules {
                 let mut created: Vec<String> = Vec::new();
@@ -598,5 +646,28 @@ fn sample_issue() -> IssueState {
         web_url: "https://gitlab.example.com/group/project/-/issues/1".to_string(),
         created_at: now,
         updated_at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::yaml_message;
+
+    #[test]
+    fn yaml_messages_drop_the_location_already_reported() {
+        assert_eq!(
+            yaml_message(
+                "error: line 412 column 9: unknown field `when`, expected one of name, on\nmore"
+            ),
+            "unknown field `when`, expected one of name, on"
+        );
+        assert_eq!(
+            yaml_message("line 3 column 1: did not find expected key"),
+            "did not find expected key"
+        );
+        assert_eq!(
+            yaml_message("invalid type: string \"x\", expected a map"),
+            "invalid type: string \"x\", expected a map"
+        );
     }
 }

@@ -76,6 +76,7 @@ pub fn plan(
         fields: &fields,
         actor: &event.actor.username,
         directory: &engine.config.directory,
+        labels_removed: &event.labels_removed,
     };
 
     for (wf_name, wf) in &engine.config.workflows {
@@ -309,6 +310,7 @@ impl WorkflowPlanner<'_, '_> {
                 }
                 let allow = Allow {
                     roles: r.roles.iter().map(|s| s.value.clone()).collect(),
+                    product_pms: r.product_pms,
                     ..Allow::default()
                 };
                 if self.facts.permits(&allow) {
@@ -414,6 +416,12 @@ impl WorkflowPlanner<'_, '_> {
                 .iter()
                 .filter(|f| self.facts.field(f).is_empty())
                 .cloned()
+                .chain(
+                    rf.requires
+                        .iter()
+                        .filter(|r| !self.facts.holds(&r.condition))
+                        .map(|r| r.missing.clone()),
+                )
                 .collect();
             let rule = format!("required-fields:{when}");
             if !missing.is_empty() && !self.issue.has_label(&rf.label) {
@@ -458,6 +466,11 @@ impl WorkflowPlanner<'_, '_> {
             let name = rule.name.value.as_str();
             let fired_by_change = match &rule.on {
                 Trigger::LabelAdded(l) => added.contains(&l.as_str()) && !reverted.contains(l),
+                Trigger::LabelsPresent(ls) => {
+                    let live = |l: &String| !reverted.contains(l);
+                    ls.iter().any(|l| added.contains(&l.as_str()) && live(l))
+                        && ls.iter().all(|l| self.issue.has_label(l) && live(l))
+                }
                 Trigger::LabelRemoved(l) => {
                     self.event.labels_removed.iter().any(|r| r == l) && !self.issue.has_label(l)
                 }
@@ -574,9 +587,13 @@ impl WorkflowPlanner<'_, '_> {
                     body: self.render(&t.template.value, name, &ctx)?,
                 }),
                 ActionSpec::Chat(t) => match &self.wf.chat {
+                    // A chat line, not a document: no trailing newline from the template file.
                     Some(chat) => Some(Action::Chat {
                         url_env: chat.webhook_url_env.clone(),
-                        text: self.render(&t.template.value, name, &ctx)?,
+                        text: self
+                            .render(&t.template.value, name, &ctx)?
+                            .trim_end()
+                            .to_string(),
                     }),
                     None => None,
                 },

@@ -302,9 +302,8 @@ impl Store for PostgresStore {
     }
 
     async fn release_leases(&self, worker_id: &str, now: DateTime<Utc>) -> StoreResult<u64> {
-        // The interrupted attempt still counts: it may have reached GitLab (a comment made
-        // whose answer never came), so the next claim must see `attempts > 1` and look for
-        // what it created before creating again.
+        // The interrupted attempt stays counted: it may have done part of its work unrecorded,
+        // so the next attempt (attempts > 1) checks for the bot's markers before creating.
         let result = sqlx::query(
             "UPDATE inbox_events
              SET status = 'pending', lease_owner = NULL, lease_until = NULL,
