@@ -114,7 +114,7 @@ impl Balancer {
                 Ok(status) => last_problem = format!("{} answered {status}", endpoint.url),
                 Err(e) => last_problem = format!("{}: {e}", endpoint.url),
             }
-            if attempt % n == 0 {
+            if attempt.is_multiple_of(n) {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
         }
