@@ -17,6 +17,7 @@ mod world;
 
 use database::TestDatabase;
 use fleet::{FleetConfig, Replica};
+use labelflow::sim::FaultRule;
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::time::Duration;
@@ -74,6 +75,7 @@ fn fleet_config(
         gitlab_token: world.bot_token.clone(),
         signing_token: SIGNING_TOKEN.to_string(),
         workers,
+        lease_seconds: fleet::LEASE_SECONDS,
         log_dir: log_dir.to_path_buf(),
     }
 }
@@ -385,5 +387,76 @@ async fn delayed_followups_fire_once_across_replicas() {
         }
         db
     })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_event_outlasting_its_lease_is_not_done_twice() {
+    with_database(
+        "an_event_outlasting_its_lease_is_not_done_twice",
+        |db| async move {
+            let world = World::start().await;
+            let issues = world.open_issues(1);
+            world.comment_rounds(&issues, 2, |n| format!("@{} echo {n}", world::BOT));
+            let recorded = world.recorded_hooks().await;
+            // GitLab rate-limits the bot's first comment for 4 s, twice the lease: the replica
+            // that holds the event waits (as it should), and its lease runs out meanwhile.
+            world.sim.add_fault(
+                FaultRule::too_many_requests(4)
+                    .method("POST")
+                    .path_regex(r"/notes$")
+                    .expect("regex")
+                    .times(1),
+            );
+
+            let logs = tempfile::tempdir().expect("log dir");
+            let mut cfg = fleet_config(&world, &db, logs.path(), 2);
+            cfg.lease_seconds = 2;
+            let mut replicas = start_fleet(&cfg, 2).await;
+            world.hook_to(&replicas[0].webhook_url());
+            let balancer = Balancer::new(
+                replicas.iter().map(Replica::webhook_url).collect(),
+                SIGNING_TOKEN,
+            );
+            send_all(balancer, recorded.values().cloned().collect(), 2)
+                .await
+                .unwrap_or_else(|e| panic!("sending failed: {e}"));
+            // Let the throttled comment's wait run out before looking.
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            settle(&world, &db, Duration::from_secs(60), &replicas).await;
+
+            let limited = world
+                .sim
+                .requests()
+                .iter()
+                .filter(|r| r.status == 429)
+                .count();
+            assert_eq!(limited, 1, "the fault fired once");
+            assert_eq!(
+                db.errors_containing("cut off to retry").await,
+                1,
+                "the throttled event was cut off before its lease ended, then retried"
+            );
+            for issue in &issues {
+                assert_eq!(
+                    world.bot_comments(*issue),
+                    vec!["echo 1".to_string(), "echo 2".to_string()],
+                    "issue {issue:?}"
+                );
+            }
+            assert_eq!(world.notes_created_over_http(), issues.len() * 2);
+            assert_eq!(
+                db.status_count("parked").await,
+                0,
+                "parked: {:?}",
+                db.parked().await
+            );
+            for replica in &mut replicas {
+                let status = replica.terminate().await;
+                assert!(status.success(), "{} exited with {status}", replica.name);
+            }
+            db
+        },
+    )
     .await;
 }

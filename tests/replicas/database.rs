@@ -104,6 +104,15 @@ impl TestDatabase {
             .expect("list parked events")
     }
 
+    /// Events whose last recorded error contains `text`.
+    pub async fn errors_containing(&self, text: &str) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM inbox_events WHERE strpos(last_error, $1) > 0")
+            .bind(text)
+            .fetch_one(&self.pool)
+            .await
+            .expect("count errors")
+    }
+
     /// `(scheduled, fired)` follow-ups.
     pub async fn followups(&self) -> (i64, i64) {
         sqlx::query_as("SELECT COUNT(*), COUNT(fired_at) FROM followups")

@@ -7,7 +7,7 @@ use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 use tokio::process::{Child, Command};
 
-/// Lease used by the replicas: short, so a killed replica's events are taken over quickly, but
+/// Default lease of the replicas: short, so a killed replica's events are taken over quickly, but
 /// far longer than any event takes here (a lease that expires under a live worker lets a second
 /// worker redo its event).
 pub const LEASE_SECONDS: u64 = 5;
@@ -20,6 +20,8 @@ pub struct FleetConfig {
     pub gitlab_token: String,
     pub signing_token: String,
     pub workers: usize,
+    /// `--lease-seconds`.
+    pub lease_seconds: u64,
     pub log_dir: PathBuf,
 }
 
@@ -49,7 +51,7 @@ impl Replica {
             .arg("--workers")
             .arg(cfg.workers.to_string())
             .arg("--lease-seconds")
-            .arg(LEASE_SECONDS.to_string())
+            .arg(cfg.lease_seconds.to_string())
             .arg("--shutdown-seconds")
             .arg("5")
             .arg("--gitlab-timeout-seconds")
