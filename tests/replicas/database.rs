@@ -121,6 +121,16 @@ impl TestDatabase {
             .expect("count follow-ups")
     }
 
+    /// When the one follow-up of `issue_key` (`project#iid`) was due.
+    pub async fn followup_due_at(&self, issue_key: &str) -> chrono::DateTime<chrono::Utc> {
+        let due: i64 = sqlx::query_scalar("SELECT due_at FROM followups WHERE issue_key = $1")
+            .bind(issue_key)
+            .fetch_one(&self.pool)
+            .await
+            .expect("one follow-up per issue");
+        chrono::DateTime::from_timestamp_millis(due).expect("due_at is a valid time")
+    }
+
     /// Inbox events made from due follow-ups, by status.
     pub async fn followup_events(&self) -> Vec<(String, String)> {
         sqlx::query_as(
