@@ -1,7 +1,8 @@
 //! Several real `labelflow serve` processes sharing one PostgreSQL database (issue 8): webhooks
 //! spread over the replicas (duplicates included), one replica SIGKILLed mid-way, and the
 //! simulated GitLab checked for every effect exactly once and in per-issue order; delayed
-//! follow-ups fire once with several replicas promoting them.
+//! follow-ups fire once with several replicas promoting them; an event that outlasts its lease
+//! (GitLab rate-limiting) is not done twice.
 //!
 //! Needs `LABELFLOW_TEST_POSTGRES_URL` (scripts/test.sh sets it); without it each test prints a
 //! loud SKIPPED notice and passes. `LABELFLOW_REPLICAS_HEAVY=1` runs the bigger variant.
