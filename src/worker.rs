@@ -154,7 +154,31 @@ impl Worker {
                 project = tracing::field::Empty,
                 rule = tracing::field::Empty,
             );
-            let (outcome, rules) = self.process_with_rules(&ev).instrument(span.clone()).await;
+            let budget = processing_budget(self.settings.lease);
+            let (outcome, rules) = match tokio::time::timeout(
+                budget,
+                self.process_with_rules(&ev).instrument(span.clone()),
+            )
+            .await
+            {
+                Ok(done) => done,
+                // Cut off before the lease runs out: past it another worker (another
+                // replica) may take the event over, and two holders would both act on it.
+                // The retry is a recovering attempt, so what this one did is looked up, not
+                // redone.
+                Err(_) => (
+                    Outcome::Retry(
+                        format!(
+                            "processing took longer than {} ms (4/5 of the {} s lease); cut off \
+                             to retry (raise --lease-seconds if GitLab is this slow)",
+                            budget.as_millis(),
+                            self.settings.lease.as_secs_f64()
+                        ),
+                        self.backoff(ev.attempts),
+                    ),
+                    Vec::new(),
+                ),
+            };
             self.record(&ev, &worker_id, outcome, &rules)
                 .instrument(span)
                 .await;
@@ -318,6 +342,12 @@ fn plan_rules(plan: &engine::Plan) -> Vec<(String, String)> {
     out
 }
 
+/// How long one event may take: 4/5 of the lease, leaving the rest to record the outcome
+/// before the lease ends.
+pub fn processing_budget(lease: Duration) -> Duration {
+    lease.saturating_sub(lease / 5)
+}
+
 /// The lease owner id of claim loop `n` of a process.
 pub fn loop_worker_id(process_id: &str, n: usize) -> String {
     format!("{process_id}-{n}")
@@ -374,5 +404,22 @@ fn followup_event(p: &FollowupPayload, at: DateTime<Utc>) -> Event {
         change_id: format!("followup:{}", p.key),
         confidential: false,
         occurred_at: Some(at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_gets_four_fifths_of_its_lease() {
+        assert_eq!(
+            processing_budget(Duration::from_secs(300)),
+            Duration::from_secs(240)
+        );
+        assert_eq!(
+            processing_budget(Duration::from_secs(2)),
+            Duration::from_millis(1600)
+        );
     }
 }

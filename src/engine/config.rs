@@ -409,4 +409,7 @@ pub struct FollowupSpec {
     pub after_days: u32,
     #[serde(default)]
     pub after_minutes: u32,
+    /// Seconds on top (short delays, e.g. for tests of follow-ups across replicas).
+    #[serde(default)]
+    pub after_seconds: u32,
 }

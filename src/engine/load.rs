@@ -513,11 +513,11 @@ impl Validator {
                                 ),
                             );
                         }
-                        if f.after_days == 0 && f.after_minutes == 0 {
+                        if f.after_days == 0 && f.after_minutes == 0 && f.after_seconds == 0 {
                             self.err(
                                 Some(&rule.name),
                                 format!(
-                                    "{what}: follow-up `{}` needs after_days or after_minutes",
+                                    "{what}: follow-up `{}` needs after_days, after_minutes or after_seconds",
                                     f.name
                                 ),
                             );

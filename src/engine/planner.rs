@@ -659,7 +659,8 @@ impl WorkflowPlanner<'_, '_> {
                     name: format!("{}/{}", self.wf_name, f.name),
                     due_at: self.now
                         + Duration::days(i64::from(f.after_days))
-                        + Duration::minutes(i64::from(f.after_minutes)),
+                        + Duration::minutes(i64::from(f.after_minutes))
+                        + Duration::seconds(i64::from(f.after_seconds)),
                 }),
             };
             if let Some(a) = action {
