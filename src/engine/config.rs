@@ -25,6 +25,9 @@ pub struct ConfigFile {
     pub directory: Directory,
     #[serde(default)]
     pub workflows: BTreeMap<String, Workflow>,
+    /// CLA registry and checks; `cla_check` actions need it.
+    #[serde(default)]
+    pub cla: Option<crate::cla::config::ClaConfig>,
 }
 
 fn default_templates_dir() -> String {
@@ -320,6 +323,8 @@ pub enum ActionSpec {
     ScheduleFollowup(FollowupSpec),
     /// Post to the workflow's chat webhook.
     Chat(TemplateRef),
+    /// Check the CLA registry for the company / people (needs the `cla:` section).
+    ClaCheck(crate::cla::config::ClaCheckSpec),
 }
 
 /// `{}` in YAML, for actions without options.
