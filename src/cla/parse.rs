@@ -75,8 +75,13 @@ fn error(origin: &str, line: Option<u64>, message: impl Into<String>) -> Registr
     }
 }
 
-/// The fields of one agreement as written, before validation.
+/// The fields of one agreement as written, before validation, with the lines of the values
+/// validation may reject.
 struct RawAgreement {
+    line: u64,
+    version_line: u64,
+    /// Lines of `signed`, `expires`, `revoked`.
+    dates_line: [u64; 3],
     company: String,
     aliases: Vec<String>,
     email_domains: Vec<String>,
@@ -99,37 +104,46 @@ fn date(origin: &str, line: u64, what: &str, text: &str) -> Result<NaiveDate, Re
     })
 }
 
-fn validate(origin: &str, line: u64, raw: RawAgreement) -> Result<Agreement, RegistryError> {
+fn optional_date(
+    origin: &str,
+    line: u64,
+    what: &str,
+    text: Option<&str>,
+) -> Result<Option<NaiveDate>, RegistryError> {
+    match text.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) => date(origin, line, what, t).map(Some),
+    }
+}
+
+fn clean(v: Vec<String>) -> Vec<String> {
+    v.into_iter()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+        .collect()
+}
+
+fn validate(origin: &str, raw: RawAgreement) -> Result<Agreement, RegistryError> {
+    let line = raw.line;
+    let [signed_line, expires_line, revoked_line] = raw.dates_line;
     let company = raw.company.trim().to_string();
     if company.is_empty() {
         return Err(error(origin, Some(line), "`company` is empty"));
     }
     let version = Version::parse(&raw.version)
-        .map_err(|m| error(origin, Some(line), format!("`version`: {m}")))?;
-    let signed = date(origin, line, "signed", &raw.signed)?;
-    let optional = |what: &str, v: &Option<String>| -> Result<Option<NaiveDate>, RegistryError> {
-        match v.as_deref().map(str::trim) {
-            None | Some("") => Ok(None),
-            Some(t) => date(origin, line, what, t).map(Some),
-        }
-    };
-    let expires = optional("expires", &raw.expires)?;
-    let revoked = optional("revoked", &raw.revoked)?;
+        .map_err(|m| error(origin, Some(raw.version_line), format!("`version`: {m}")))?;
+    let signed = date(origin, signed_line, "signed", &raw.signed)?;
+    let expires = optional_date(origin, expires_line, "expires", raw.expires.as_deref())?;
+    let revoked = optional_date(origin, revoked_line, "revoked", raw.revoked.as_deref())?;
     if let Some(e) = expires
         && e < signed
     {
         return Err(error(
             origin,
-            Some(line),
+            Some(expires_line),
             format!("agreement `{company}`: expires ({e}) before it was signed ({signed})"),
         ));
     }
-    let clean = |v: Vec<String>| -> Vec<String> {
-        v.into_iter()
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())
-            .collect()
-    };
     Ok(Agreement {
         company,
         aliases: clean(raw.aliases),
@@ -167,44 +181,40 @@ struct YamlAgreement {
     github_orgs: Vec<String>,
     #[serde(default)]
     github_users: Vec<String>,
-    #[serde(deserialize_with = "scalar_text")]
-    version: String,
-    #[serde(deserialize_with = "scalar_text")]
-    signed: String,
-    #[serde(default, deserialize_with = "optional_scalar_text")]
-    expires: Option<String>,
-    #[serde(default, deserialize_with = "optional_scalar_text")]
-    revoked: Option<String>,
+    version: Spanned<ScalarText>,
+    signed: Spanned<ScalarText>,
+    #[serde(default)]
+    expires: Option<Spanned<ScalarText>>,
+    #[serde(default)]
+    revoked: Option<Spanned<ScalarText>>,
 }
 
 /// A scalar as text: `version: 2` and `version: "2"` mean the same.
-fn scalar_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
-    struct V;
-    impl serde::de::Visitor<'_> for V {
-        type Value = String;
-        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-            f.write_str("a string, number or date")
-        }
-        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
-            Ok(v.to_string())
-        }
-    }
-    d.deserialize_any(V)
-}
+struct ScalarText(String);
 
-fn optional_scalar_text<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<String>, D::Error> {
-    scalar_text(d).map(Some)
+impl<'de> Deserialize<'de> for ScalarText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = String;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string, number or date")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+                Ok(v.to_string())
+            }
+        }
+        d.deserialize_any(V).map(ScalarText)
+    }
 }
 
 fn parse_yaml(text: &str, origin: &str) -> Result<Vec<Agreement>, RegistryError> {
@@ -226,20 +236,26 @@ fn parse_yaml(text: &str, origin: &str) -> Result<Vec<Agreement>, RegistryError>
         .map(|s| {
             let line = s.referenced.line();
             let a = s.value;
+            let at = |v: &Option<Spanned<ScalarText>>| {
+                v.as_ref().map(|s| s.referenced.line()).unwrap_or(line)
+            };
+            let dates_line = [a.signed.referenced.line(), at(&a.expires), at(&a.revoked)];
             validate(
                 origin,
-                line,
                 RawAgreement {
+                    line,
+                    version_line: a.version.referenced.line(),
+                    dates_line,
                     company: a.company,
                     aliases: a.aliases,
                     email_domains: a.email_domains,
                     gitlab_users: a.gitlab_users,
                     github_orgs: a.github_orgs,
                     github_users: a.github_users,
-                    version: a.version,
-                    signed: a.signed,
-                    expires: a.expires,
-                    revoked: a.revoked,
+                    version: a.version.value.0,
+                    signed: a.signed.value.0,
+                    expires: a.expires.map(|s| s.value.0),
+                    revoked: a.revoked.map(|s| s.value.0),
                 },
             )
         })
@@ -293,7 +309,10 @@ fn parse_csv(text: &str, origin: &str) -> Result<Vec<Agreement>, RegistryError> 
         .trim(csv::Trim::All)
         .comment(Some(b'#'))
         .from_reader(text.as_bytes());
-    let headers = reader.headers().map_err(|e| csv_error(origin, &e))?.clone();
+    let headers = reader
+        .headers()
+        .map_err(|e| csv_error(origin, text, &e))?
+        .clone();
     for h in &headers {
         if !CSV_COLUMNS.contains(&h) {
             return Err(error(
@@ -320,16 +339,21 @@ fn parse_csv(text: &str, origin: &str) -> Result<Vec<Agreement>, RegistryError> 
     }
     let mut out = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| csv_error(origin, &e))?;
-        let line = record.position().map(|p| p.line()).unwrap_or(0);
+        let record = record.map_err(|e| csv_error(origin, text, &e))?;
+        let line = record
+            .position()
+            .map(|p| line_at(text, p.byte()))
+            .unwrap_or(0);
         let row: CsvRow = record
             .deserialize(Some(&headers))
-            .map_err(|e| csv_error(origin, &e))?;
+            .map_err(|e| csv_error(origin, text, &e))?;
         let optional = |s: String| (!s.is_empty()).then_some(s);
         out.push(validate(
             origin,
-            line,
             RawAgreement {
+                line,
+                version_line: line,
+                dates_line: [line; 3],
                 company: row.company,
                 aliases: list(&row.aliases),
                 email_domains: list(&row.email_domains),
@@ -346,8 +370,27 @@ fn parse_csv(text: &str, origin: &str) -> Result<Vec<Agreement>, RegistryError> 
     Ok(out)
 }
 
-fn csv_error(origin: &str, e: &csv::Error) -> RegistryError {
-    let line = e.position().map(|p| p.line());
+/// The 1-based line of the record starting at byte offset `byte`. The csv crate's positions
+/// include the comment lines skipped before a record (and its line numbers do not count
+/// them), which would point operators at the wrong line.
+fn line_at(text: &str, byte: u64) -> u64 {
+    let end = usize::try_from(byte).unwrap_or(usize::MAX).min(text.len());
+    let mut line = text.as_bytes()[..end]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count() as u64
+        + 1;
+    for rest in text[end..].split('\n') {
+        if !rest.trim_start().starts_with('#') {
+            break;
+        }
+        line += 1;
+    }
+    line
+}
+
+fn csv_error(origin: &str, text: &str, e: &csv::Error) -> RegistryError {
+    let line = e.position().map(|p| line_at(text, p.byte()));
     let message = match e.kind() {
         csv::ErrorKind::UnequalLengths {
             expected_len, len, ..

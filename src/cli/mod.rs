@@ -1,6 +1,7 @@
 //! The command line: one function per subcommand.
 
 pub mod check_config;
+pub mod cla;
 pub mod demo;
 pub mod events;
 pub mod plan;
@@ -43,6 +44,8 @@ pub enum Command {
     CheckConfig(check_config::CheckConfigArgs),
     /// Inspect and re-run stored events (`list`, `show`, `retry`).
     Events(events::EventsArgs),
+    /// CLA registry tools (`check`).
+    Cla(cla::ClaArgs),
 }
 
 /// The configuration path flag shared by several commands.
@@ -89,6 +92,10 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Events(a) => {
             init_logging(cli.log_format, "warn");
             events::run(a).await
+        }
+        Command::Cla(a) => {
+            init_logging(cli.log_format, "warn");
+            cla::run(a).await
         }
     };
     match result {
