@@ -479,7 +479,9 @@ async fn github_500_is_unknown_then_recovers() {
     assert!(v.retryable);
     let reason = v.reason.clone().expect("reason");
     assert!(
-        reason.starts_with("github:legal/cla@main:registry.yml: cannot read the CLA registry"),
+        reason
+            == "github:legal/cla/blob/main/registry.yml: cannot read the CLA registry: \
+                GitHub did not answer: legal/cla/registry.yml: 500 Internal Server Error Server Error",
         "{reason}"
     );
     gh.set_failing(false);
@@ -559,7 +561,7 @@ async fn gitlab_source_reads_the_file_at_a_ref_and_500_is_unknown() {
     assert_eq!(v.status, VerdictStatus::Signed, "{v:#?}");
     assert_eq!(
         v.origin,
-        "gitlab:legal/cla-registry@legal-v2:cla/registry.csv"
+        "gitlab:legal/cla-registry/-/blob/legal-v2/cla/registry.csv"
     );
 
     let fault = sim.add_fault(
@@ -594,7 +596,7 @@ async fn gitlab_source_reads_the_file_at_a_ref_and_500_is_unknown() {
     assert_eq!(
         v.reason.as_deref(),
         Some(
-            "gitlab:legal/cla-registry@nope:cla/registry.csv: cannot read the CLA registry: file or project not found"
+            "gitlab:legal/cla-registry/-/blob/nope/cla/registry.csv: cannot read the CLA registry: file or project not found"
         )
     );
 }

@@ -14,10 +14,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 type MembershipKey = (GithubApi, String, String);
+type RegistryKey = (SourceSpec, RegistryFormat);
+/// When it was read, and what.
+type CachedRegistry = (DateTime<Utc>, Arc<Registry>);
 
 #[derive(Default)]
 struct Inner {
-    registries: Mutex<HashMap<(SourceSpec, RegistryFormat), (DateTime<Utc>, Arc<Registry>)>>,
+    registries: Mutex<HashMap<RegistryKey, CachedRegistry>>,
     github: Mutex<HashMap<GithubApi, GithubClient>>,
     memberships: Mutex<HashMap<MembershipKey, (DateTime<Utc>, bool)>>,
 }

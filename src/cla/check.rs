@@ -289,7 +289,7 @@ fn result(subject: String, coverage: Coverage) -> SubjectResult {
         Coverage::Signed { agreement, via } => SubjectResult {
             subject,
             status: VerdictStatus::Signed,
-            agreement: Some(agreement),
+            agreement: Some(*agreement),
             via: Some(via),
             reasons: vec![],
             retryable: false,

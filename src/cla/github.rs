@@ -124,6 +124,11 @@ fn classify(e: octocrab::Error, a: &str, b: &str) -> GithubError {
         octocrab::Error::GitHub { source, .. } if source.status_code.as_u16() == 404 => {
             GithubError::NotFound(format!("{a}/{b}"))
         }
+        octocrab::Error::GitHub { source, .. } => GithubError::Unavailable(format!(
+            "{a}/{b}: {} {}",
+            source.status_code,
+            first_line(&source.message)
+        )),
         _ => GithubError::Unavailable(format!("{a}/{b}: {}", first_line(&e.to_string()))),
     }
 }

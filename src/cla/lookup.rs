@@ -18,19 +18,15 @@ pub struct Candidate<'a> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Coverage {
     Signed {
-        agreement: Agreement,
+        agreement: Box<Agreement>,
         via: String,
     },
     /// No agreement covers: none names the subject (`reasons` empty), or each one that does
     /// has a problem (expired, revoked, old version).
-    Missing {
-        reasons: Vec<String>,
-    },
+    Missing { reasons: Vec<String> },
     /// Agreements of different companies name the subject and disagree: a person must decide
     /// which one applies, so no guess is made.
-    Ambiguous {
-        reason: String,
-    },
+    Ambiguous { reason: String },
 }
 
 /// Evaluates the candidates for one subject on `today`.
@@ -87,7 +83,7 @@ pub fn evaluate(
         .map(|(c, _)| *c);
     match best {
         Some(c) => Coverage::Signed {
-            agreement: c.agreement.clone(),
+            agreement: Box::new(c.agreement.clone()),
             via: c.via.clone(),
         },
         None => Coverage::Missing { reasons: vec![] },

@@ -194,7 +194,7 @@ impl Agreement {
 /// A parsed registry: every agreement, and where it came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Registry {
-    /// The file, for messages (`gitlab:legal/cla@main:registry.yml`).
+    /// The file, for messages (`gitlab:legal/cla/-/blob/main/registry.yml`).
     pub origin: String,
     pub agreements: Vec<Agreement>,
 }

@@ -30,22 +30,23 @@ pub enum SourceSpec {
 }
 
 impl SourceSpec {
-    /// Where the registry is, for messages: `gitlab:legal/cla@main:registry.yml`.
+    /// Where the registry is, for messages, in the forge's own URL path style (no `@`, which
+    /// comments would have to defuse): `gitlab:legal/cla/-/blob/main/registry.yml`.
     pub fn origin(&self) -> String {
         match self {
             SourceSpec::Gitlab {
                 project,
                 path,
                 git_ref,
-            } => format!("gitlab:{project}@{git_ref}:{path}"),
+            } => format!("gitlab:{project}/-/blob/{git_ref}/{path}"),
             SourceSpec::Github {
                 repo,
                 path,
                 git_ref,
-            } => match git_ref {
-                Some(r) => format!("github:{repo}@{r}:{path}"),
-                None => format!("github:{repo}:{path}"),
-            },
+            } => format!(
+                "github:{repo}/blob/{}/{path}",
+                git_ref.as_deref().unwrap_or("HEAD")
+            ),
             SourceSpec::Local { path } => path.display().to_string(),
         }
     }
@@ -98,7 +99,12 @@ pub struct GitlabFile {
 #[async_trait]
 impl RegistrySource for GitlabFile {
     fn origin(&self) -> String {
-        format!("gitlab:{}@{}:{}", self.project, self.git_ref, self.path)
+        SourceSpec::Gitlab {
+            project: self.project.clone(),
+            path: self.path.clone(),
+            git_ref: self.git_ref.clone(),
+        }
+        .origin()
     }
     async fn read(&self) -> Result<String, SourceError> {
         let bytes = self
