@@ -4,9 +4,11 @@
 //! [`store`] (inbox, ledger, follow-ups) → [`worker`] (claims, per-issue order, retries) →
 //! [`hooks`] (payloads → domain [`domain::Event`]) → [`engine`] (config, pure planner) →
 //! [`actions`] (idempotent executor) → [`forge`] (GitLab client, one retry policy).
+//! [`cla`] checks contributor agreements for the `cla_check` action.
 //! [`sim`] is the stateful simulated GitLab used by the tests and `labelflow demo`.
 
 pub mod actions;
+pub mod cla;
 pub mod cli;
 pub mod clock;
 pub mod demo;

@@ -262,6 +262,7 @@ async fn run_worker(
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap_or_default(),
+        cla: crate::cla::ClaRuntime::default(),
     };
     let worker = Arc::new(Worker {
         store,

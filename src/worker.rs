@@ -314,7 +314,9 @@ impl Worker {
             Err(ExecError::Store(e)) => {
                 Outcome::Retry(format!("store: {e}"), self.backoff(ev.attempts))
             }
-            Err(e @ ExecError::Chat(_)) => Outcome::Retry(e.to_string(), self.backoff(ev.attempts)),
+            Err(e @ (ExecError::Chat(_) | ExecError::ClaUnknown(_))) => {
+                Outcome::Retry(e.to_string(), self.backoff(ev.attempts))
+            }
         }
     }
 

@@ -1,6 +1,7 @@
 //! The command line: one function per subcommand.
 
 pub mod check_config;
+pub mod cla;
 pub mod demo;
 pub mod events;
 pub mod plan;
@@ -46,6 +47,8 @@ pub enum Command {
     Events(events::EventsArgs),
     /// Create the labels, issue templates and webhook a project needs (idempotent).
     Setup(setup::SetupArgs),
+    /// CLA registry tools (`check`).
+    Cla(cla::ClaArgs),
 }
 
 /// The configuration path flag shared by several commands.
@@ -97,6 +100,10 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Setup(a) => {
             init_logging(cli.log_format, "warn");
             setup::run(a).await
+        }
+        Command::Cla(a) => {
+            init_logging(cli.log_format, "warn");
+            cla::run(a).await
         }
     };
     match result {

@@ -29,6 +29,9 @@ pub struct ConfigFile {
     /// sets them for a whole scoped family.
     #[serde(default)]
     pub labels: BTreeMap<String, LabelSpec>,
+    /// CLA registry and checks; `cla_check` actions need it.
+    #[serde(default)]
+    pub cla: Option<crate::cla::config::ClaConfig>,
 }
 
 /// How `labelflow setup` should create a label (or a `scope::*` family).
@@ -359,6 +362,8 @@ pub enum ActionSpec {
     ScheduleFollowup(FollowupSpec),
     /// Post to the workflow's chat webhook.
     Chat(TemplateRef),
+    /// Check the CLA registry for the company / people (needs the `cla:` section).
+    ClaCheck(crate::cla::config::ClaCheckSpec),
 }
 
 /// `{}` in YAML, for actions without options.

@@ -79,6 +79,18 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
         "builtin/command_unknown.md.hbs",
         include_str!("../../templates/builtin/command_unknown.md.hbs"),
     ),
+    (
+        "builtin/cla_signed.md.hbs",
+        include_str!("../../templates/builtin/cla_signed.md.hbs"),
+    ),
+    (
+        "builtin/cla_missing.md.hbs",
+        include_str!("../../templates/builtin/cla_missing.md.hbs"),
+    ),
+    (
+        "builtin/cla_unknown.md.hbs",
+        include_str!("../../templates/builtin/cla_unknown.md.hbs"),
+    ),
 ];
 
 /// A validated configuration with its compiled templates.
@@ -130,6 +142,12 @@ impl Engine {
             let src = std::fs::read_to_string(&on_disk).unwrap_or_else(|_| source.to_string());
             if let Err(e) = renderer.add(name, &src) {
                 v.err(None, format!("built-in template `{name}`: {e}"));
+            }
+        }
+
+        if let Some(cla) = &config.cla {
+            for (at, message) in cla.problems(&config.projects) {
+                v.err(at, message);
             }
         }
 
@@ -524,6 +542,13 @@ impl Validator {
                         }
                     }
                     ActionSpec::AssignActor(_) | ActionSpec::SetConfidential(_) => {}
+                    ActionSpec::ClaCheck(_) if config.cla.is_none() => self.err(
+                        Some(&rule.name),
+                        format!(
+                            "{what}: uses `cla_check` but the configuration has no `cla:` section"
+                        ),
+                    ),
+                    ActionSpec::ClaCheck(_) => {}
                 }
                 if matches!(a, ActionSpec::Chat(_)) && wf.chat.is_none() {
                     self.err(

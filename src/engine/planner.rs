@@ -655,6 +655,14 @@ impl WorkflowPlanner<'_, '_> {
                 }
                 ActionSpec::SetConfidential(b) => (self.issue.confidential != *b)
                     .then_some(Action::SetConfidential { confidential: *b }),
+                ActionSpec::ClaCheck(spec) => super::cla_plan::cla_action(
+                    self.engine,
+                    spec,
+                    self.facts,
+                    &ctx,
+                    command.is_some(),
+                    |template, ctx| self.render(template, name, ctx),
+                )?,
                 ActionSpec::ScheduleFollowup(f) => Some(Action::ScheduleFollowup {
                     name: format!("{}/{}", self.wf_name, f.name),
                     due_at: self.now
