@@ -852,6 +852,8 @@ fn demo_walks_both_journeys_and_exits_zero() {
     for needle in [
         "What people did:",
         "applied ~\"cocreate::onsite\"",
+        "the legal team's CLA registry (legal/cla-registry, registry.yml at main) lists Acme Corp's signed agreement",
+        "@labelflow                added ~\"cla::signed\"",
         "Tracker state and history",
         "co-create/opportunities#1  \"Acme Corp: faster merge request pipelines\"  [open]",
         "engineering/co-create-allocation#1",
