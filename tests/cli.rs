@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::shipped::{fill_template, issue_template, shipped_config};
+use common::shipped::{ACME_SIGNED_REGISTRY, fill_template, issue_template, shipped_config};
 use common::{Harness, repo_path};
 use labelflow::actions::{marker, marker_id};
 use labelflow::engine::Engine;
@@ -101,7 +101,7 @@ fn plan_accepts_every_documented_payload_in_both_formats() {
 #[test]
 fn plan_on_a_documented_payload_moved_into_the_opportunities_project() {
     // GitLab's labels-changed payload, in the opportunities project, for a complete
-    // opportunity: the identified welcome is planned, nothing else.
+    // opportunity: the identified welcome and the customer's CLA check, nothing else.
     let text =
         std::fs::read_to_string(repo_path("tests/fixtures/derived/issue_update_labels.json"))
             .expect("fixture");
@@ -136,7 +136,7 @@ fn plan_on_a_documented_payload_moved_into_the_opportunities_project() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let actions: Vec<Value> = serde_json::from_str(&stdout(&out)).expect("JSON list");
-    assert_eq!(actions.len(), 1, "{actions:#?}");
+    assert_eq!(actions.len(), 2, "{actions:#?}");
     assert_eq!(actions[0]["kind"], "comment");
     assert_eq!(actions[0]["workflow"], "cocreate");
     assert_eq!(actions[0]["rule"], "identified");
@@ -146,6 +146,14 @@ fn plan_on_a_documented_payload_moved_into_the_opportunities_project() {
         body.contains("`#cocreate-initiative-acme-corp`") && body.contains("| CSM: @jane |"),
         "{body}"
     );
+    assert_eq!(actions[1]["kind"], "cla_check");
+    assert_eq!(actions[1]["rule"], "identified");
+    assert_eq!(actions[1]["key"], "cocreate/identified/14#23/once/1");
+    assert_eq!(
+        actions[1]["subjects"],
+        serde_json::json!({ "company": "Acme Corp", "gitlab_users": [], "github_users": [] })
+    );
+    assert_eq!(actions[1]["recheck"], false);
 }
 
 // ───────────────────────────── plan equals the live path ─────────────────────────────
@@ -174,7 +182,11 @@ async fn plan_next_delivery(h: &mut Harness, act: impl FnOnce(&Harness) -> (u64,
     let new: Vec<_> = h.sim.deliveries().into_iter().skip(already).collect();
     assert_eq!(new.len(), 1, "one delivery: {new:#?}");
     let delivery = &new[0];
-    assert_eq!(delivery.event, "Issue Hook");
+    assert!(
+        ["Issue Hook", "Note Hook"].contains(&delivery.event.as_str()),
+        "{}",
+        delivery.event
+    );
     assert_eq!(delivery.status, Some(202), "stored for later processing");
 
     let dir = tempfile::tempdir().expect("temp dir");
@@ -312,34 +324,6 @@ async fn assert_live_matches(h: &mut Harness, planned: &Planned) {
         );
     }
 
-    // Comments, in order, byte for byte (the executor fills in the created issues and appends
-    // the action's marker).
-    let new_comments: Vec<String> = after
-        .notes
-        .iter()
-        .filter(|n| n.author_id == bot && !n.system)
-        .filter(|n| !planned.before.notes.iter().any(|b| b.id == n.id))
-        .map(|n| n.body.clone())
-        .collect();
-    let planned_comments: Vec<String> = planned
-        .actions
-        .iter()
-        .filter(|a| a["kind"] == "comment")
-        .map(|a| {
-            let mut body = a["body"].as_str().expect("body").to_string();
-            for (id, (url, reference)) in &created {
-                body = body
-                    .replace(&format!("⟦created.{id}.web_url⟧"), url)
-                    .replace(&format!("⟦created.{id}.reference⟧"), reference);
-            }
-            format!(
-                "{body}\n\n{}",
-                marker(&marker_id(a["key"].as_str().expect("key")))
-            )
-        })
-        .collect();
-    assert_eq!(new_comments, planned_comments);
-
     // Label changes the bot made on the issue.
     let titles: BTreeMap<u64, String> = h
         .sim
@@ -362,14 +346,73 @@ async fn assert_live_matches(h: &mut Harness, planned: &Planned) {
             labelflow::sim::LabelAction::Remove => removed.push(title),
         }
     }
+    let labels_before: Vec<String> = planned
+        .before
+        .issues
+        .iter()
+        .find(|i| i.id == issue_id)
+        .map(|i| i.labels.clone())
+        .unwrap_or_default();
+    let labels_now = h.labels(planned.project, planned.iid);
     let mut planned_added = Vec::new();
     let mut planned_removed = Vec::new();
+    // Comments as planned, in order (the executor fills in the created issues and appends
+    // the action's marker).
+    let mut planned_comments: Vec<ExpectedComment> = Vec::new();
     for a in &planned.actions {
+        let key = a["key"].as_str().expect("key");
         match a["kind"].as_str() {
             Some("add_labels") => planned_added.extend(strings(&a["labels"])),
             Some("remove_labels") => planned_removed.extend(strings(&a["labels"])),
+            Some("comment") => {
+                let mut body = a["body"].as_str().expect("body").to_string();
+                for (id, (url, reference)) in &created {
+                    body = body
+                        .replace(&format!("⟦created.{id}.web_url⟧"), url)
+                        .replace(&format!("⟦created.{id}.reference⟧"), reference);
+                }
+                planned_comments.push(ExpectedComment::Exact(format!(
+                    "{body}\n\n{}",
+                    marker(&marker_id(key))
+                )));
+            }
+            Some("cla_check") => {
+                let (status, label, entered) = cla_outcome(a, &labels_before, &labels_now);
+                if entered {
+                    planned_added.push(label.clone());
+                }
+                for other in ["signed", "missing", "unknown"] {
+                    let l = a["labels"][other].as_str().expect("label").to_string();
+                    if l != label && labels_before.contains(&l) {
+                        planned_removed.push(l);
+                    }
+                }
+                // The outcome is the registry's; what the bot says about it is planned.
+                if a["recheck"] == true || (entered && status != "signed") {
+                    let template = a["comments"][status].as_str().expect("comment");
+                    planned_comments.push(ExpectedComment::Filled {
+                        template: template.to_string(),
+                        marker: marker(&marker_id(&format!("{key}#{status}"))),
+                    });
+                }
+            }
             _ => {}
         }
+    }
+    let new_comments: Vec<String> = after
+        .notes
+        .iter()
+        .filter(|n| n.author_id == bot && !n.system)
+        .filter(|n| !planned.before.notes.iter().any(|b| b.id == n.id))
+        .map(|n| n.body.clone())
+        .collect();
+    assert_eq!(
+        new_comments.len(),
+        planned_comments.len(),
+        "{new_comments:#?}"
+    );
+    for (live, expected) in new_comments.iter().zip(&planned_comments) {
+        expected.assert_matches(live);
     }
     // Adding a scoped label makes GitLab drop its sibling: that removal is GitLab's, not a
     // separate action.
@@ -425,10 +468,59 @@ async fn assert_live_matches(h: &mut Harness, planned: &Planned) {
             Some("set_confidential") => {
                 assert_eq!(Value::from(issue.confidential), a["confidential"])
             }
-            Some("comment" | "create_issue" | "add_labels" | "remove_labels") => {}
+            Some("comment" | "create_issue" | "add_labels" | "remove_labels" | "cla_check") => {}
             other => panic!("no live check for action kind {other:?}"),
         }
     }
+}
+
+/// A bot comment the plan predicts: exactly, or (CLA checks) a planned template whose
+/// `⟦cla.…⟧` placeholders only the registry lookup fills in.
+enum ExpectedComment {
+    Exact(String),
+    Filled { template: String, marker: String },
+}
+
+impl ExpectedComment {
+    fn assert_matches(&self, live: &str) {
+        match self {
+            ExpectedComment::Exact(body) => assert_eq!(live, body),
+            ExpectedComment::Filled { template, marker } => {
+                let body = live
+                    .strip_suffix(&format!("\n\n{marker}"))
+                    .unwrap_or_else(|| panic!("{marker} ends the comment:\n{live}"));
+                let mut rest = body;
+                for (i, part) in template.split("⟦cla.details⟧").enumerate() {
+                    for (j, piece) in part.split("⟦cla.agreements⟧").enumerate() {
+                        let at = if i == 0 && j == 0 {
+                            rest.starts_with(piece).then_some(0)
+                        } else {
+                            rest.find(piece)
+                        };
+                        let at = at.unwrap_or_else(|| {
+                            panic!("{piece:?} of the planned comment is not in:\n{live}")
+                        });
+                        rest = &rest[at + piece.len()..];
+                    }
+                }
+                assert!(rest.is_empty(), "unplanned text {rest:?} in:\n{live}");
+            }
+        }
+    }
+}
+
+/// Which CLA label the check left on the issue: (`signed|missing|unknown`, the label,
+/// whether the issue moved into it).
+fn cla_outcome(a: &Value, before: &[String], now: &[String]) -> (&'static str, String, bool) {
+    let found: Vec<(&'static str, String)> = ["signed", "missing", "unknown"]
+        .into_iter()
+        .map(|s| (s, a["labels"][s].as_str().expect("label").to_string()))
+        .filter(|(_, l)| now.contains(l))
+        .collect();
+    assert_eq!(found.len(), 1, "one CLA label on the issue: {now:?}");
+    let (status, label) = found.into_iter().next().expect("one");
+    let entered = !before.contains(&label);
+    (status, label, entered)
 }
 
 const OPPORTUNITY_TITLE: &str = "Acme Corp: faster merge request pipelines";
@@ -454,14 +546,51 @@ async fn plan_json_equals_what_the_live_path_does() {
     for u in ["jane-csm", "sam-sa", "alex-ae", "partner-pat"] {
         h.add_person(u);
     }
+    h.put_cla_registry(ACME_SIGNED_REGISTRY);
     let opp_project = h.project("opportunities");
-    let iid = h
-        .sim
-        .as_user("jane-csm")
-        .create_issue(opp_project, OPPORTUNITY_TITLE, &opportunity(), &[])
-        .expect("opened");
-    h.settle().await;
+
+    // Identified: the welcome, and the CLA check that finds Acme's agreement (no comment).
+    let planned = plan_next_delivery(&mut h, |h| {
+        let iid = h
+            .sim
+            .as_user("jane-csm")
+            .create_issue(opp_project, OPPORTUNITY_TITLE, &opportunity(), &[])
+            .expect("opened");
+        (opp_project, iid)
+    })
+    .await;
+    let iid = planned.iid;
+    assert_eq!(kinds(&planned.actions), vec!["comment", "cla_check"]);
+    assert_live_matches(&mut h, &planned).await;
+    assert!(
+        h.labels(opp_project, iid)
+            .contains(&"cla::signed".to_string())
+    );
     h.expect_comment(opp_project, iid, "**Co-Create opportunity identified.**");
+
+    // The agreement is revoked; a recheck moves the label to missing and says why.
+    h.put_cla_registry(&format!("{ACME_SIGNED_REGISTRY}    revoked: 2024-05-01\n"));
+    let planned = plan_next_delivery(&mut h, |h| {
+        h.sim
+            .as_user("jane-csm")
+            .comment(opp_project, iid, "@labelflow cla recheck")
+            .expect("comment");
+        (opp_project, iid)
+    })
+    .await;
+    assert_eq!(kinds(&planned.actions), vec!["cla_check"]);
+    assert_eq!(planned.actions[0]["recheck"], true);
+    assert_live_matches(&mut h, &planned).await;
+    assert!(
+        h.labels(opp_project, iid)
+            .contains(&"cla::missing".to_string())
+    );
+    assert!(
+        !h.labels(opp_project, iid)
+            .contains(&"cla::signed".to_string())
+    );
+    let missing = h.expect_comment(opp_project, iid, "**CLA check: missing.**");
+    assert!(missing.contains("revoked"), "{missing}");
 
     // Qualification: a linked issue in another project, and a comment naming it.
     let planned = plan_next_delivery(&mut h, |h| {
@@ -723,6 +852,8 @@ fn demo_walks_both_journeys_and_exits_zero() {
     for needle in [
         "What people did:",
         "applied ~\"cocreate::onsite\"",
+        "the legal team's CLA registry (legal/cla-registry, registry.yml at main) lists Acme Corp's signed agreement",
+        "@labelflow                added ~\"cla::signed\"",
         "Tracker state and history",
         "co-create/opportunities#1  \"Acme Corp: faster merge request pipelines\"  [open]",
         "engineering/co-create-allocation#1",

@@ -1,7 +1,9 @@
 //! The shipped `labelflow.yml` loads cleanly, and broken variants fail with errors that name
 //! the file, the line and what was expected.
 
+use labelflow::cla::SourceSpec;
 use labelflow::engine::{ConfigError, Engine};
+use labelflow::setup::labels::desired_labels;
 use std::path::{Path, PathBuf};
 
 fn repo() -> &'static Path {
@@ -86,7 +88,105 @@ fn shipped_config_loads() {
         .values()
         .map(|w| w.rules.len())
         .collect();
-    assert_eq!(rules, vec![15, 14, 6, 5]);
+    assert_eq!(rules, vec![15, 15, 6, 5]);
+}
+
+#[test]
+fn shipped_cla_check_reads_the_legal_registry_and_names_the_seeds_managers() {
+    let engine = Engine::load(&repo().join("labelflow.yml")).expect("shipped config loads");
+    let cla = engine.config.cla.as_ref().expect("a `cla:` section");
+    assert_eq!(cla.managers, "cla_managers@gitlab.com");
+    let settings = cla.settings(&engine.path, &engine.config.projects);
+    assert_eq!(
+        settings.source,
+        SourceSpec::Gitlab {
+            project: "legal/cla-registry".to_string(),
+            path: "registry.yml".to_string(),
+            git_ref: "main".to_string(),
+        }
+    );
+    assert_eq!(settings.required_version, None);
+    assert_eq!(cla.subject.company_field.as_deref(), Some("Customer"));
+    assert_eq!(
+        cla.subject.usernames_field.as_deref(),
+        Some("Customer engineers")
+    );
+}
+
+#[test]
+fn shipped_cla_labels_are_set_up_where_the_check_runs_only() {
+    let engine = Engine::load(&repo().join("labelflow.yml")).expect("shipped config loads");
+    let opportunities = desired_labels(&engine, "co-create/opportunities");
+    let cla: Vec<(&str, &str)> = opportunities
+        .iter()
+        .filter(|l| l.name.starts_with("cla::"))
+        .map(|l| (l.name.as_str(), l.color.as_str()))
+        .collect();
+    assert_eq!(
+        cla,
+        vec![
+            ("cla::missing", "#dd2b0e"),
+            ("cla::signed", "#108548"),
+            ("cla::unknown", "#ab6100"),
+        ]
+    );
+    for project in ["alliances/partners", "legal/cla-registry"] {
+        let labels = desired_labels(&engine, project);
+        assert!(
+            labels.iter().all(|l| !l.name.starts_with("cla::")),
+            "{project}: {:?}",
+            labels.iter().map(|l| &l.name).collect::<Vec<_>>()
+        );
+    }
+    assert!(desired_labels(&engine, "legal/cla-registry").is_empty());
+}
+
+#[test]
+fn cla_source_in_an_unknown_project_is_located() {
+    let text = replace_once(
+        &shipped_text(),
+        "gitlab: { project: cla_registry,",
+        "gitlab: { project: cla_registries,",
+    );
+    let v = variant(&text, |_| {});
+    let e = single_error(&v);
+    assert_eq!(e.file, v.config);
+    assert_eq!(e.line, Some(line_of(&text, "project: cla_registries")));
+    assert!(
+        e.message.contains(
+            "cla.source: unknown project `cla_registries` (expected a name from `projects:` or a group/project path)"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn cla_check_without_a_cla_section_is_rejected() {
+    let text = shipped_text();
+    let start = text.find("\ncla:\n").expect("a `cla:` section") + 1;
+    let end = start + text[start..].find("\n\n").expect("the section ends") + 1;
+    let text = format!("{}{}", &text[..start], &text[end..]);
+    let v = variant(&text, |_| {});
+    let errors = load_errors(&v);
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        vec![
+            "workflow `cocreate` rule `identified`: uses `cla_check` but the configuration has no `cla:` section",
+            "workflow `cocreate` rule `identified-completed`: uses `cla_check` but the configuration has no `cla:` section",
+            "workflow `cocreate` rule `cla-recheck`: uses `cla_check` but the configuration has no `cla:` section",
+        ],
+        "{errors:?}"
+    );
+    let lines: Vec<Option<u64>> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(
+        lines,
+        vec![
+            Some(line_of(&text, "- name: identified")),
+            Some(line_of(&text, "- name: identified-completed")),
+            Some(line_of(&text, "- name: cla-recheck")),
+        ]
+    );
 }
 
 #[test]

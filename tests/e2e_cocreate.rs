@@ -8,7 +8,9 @@ mod common;
 
 use chrono::Duration as ChronoDuration;
 use common::Harness;
-use common::shipped::{fill_template, issue_template, shipped_config, without_quick_actions};
+use common::shipped::{
+    ACME_SIGNED_REGISTRY, fill_template, issue_template, shipped_config, without_quick_actions,
+};
 use labelflow::domain::IssueStatus;
 use labelflow::sim::SimIssue;
 
@@ -27,7 +29,14 @@ const TITLE: &str = "Acme Corp: faster merge request pipelines";
 const CS_MENTIONS: &str = "@example-cs-lead @example-cs-engineer";
 const CS_WHO: &str = "the contributor-success role (`example-cs-lead`, `example-cs-engineer`)";
 
+/// The shipped configuration, with Acme's signed agreement in the CLA registry.
 async fn harness() -> Harness {
+    let h = harness_without_registry().await;
+    h.put_cla_registry(ACME_SIGNED_REGISTRY);
+    h
+}
+
+async fn harness_without_registry() -> Harness {
     let h = Harness::start(&shipped_config()).await;
     for u in [CSM, SA, AE, CUSTOMER_DEV] {
         h.add_person(u);
@@ -171,7 +180,7 @@ async fn through_triage(h: &mut Harness) -> (Opp, SimIssue) {
     let opp = open(h, &complete_opportunity()).await;
     assert_eq!(
         opp.sorted_labels(h),
-        sorted(&["cocreate::identified", "group::source code"])
+        sorted(&["cla::signed", "cocreate::identified", "group::source code"])
     );
     assert_identified_welcome(h, opp);
 
@@ -228,7 +237,7 @@ async fn through_triage(h: &mut Harness) -> (Opp, SimIssue) {
     opp.label(h, CS_LEAD, "cocreate::triage").await;
     assert_eq!(
         opp.sorted_labels(h),
-        sorted(&["cocreate::triage", "group::source code"])
+        sorted(&["cla::signed", "cocreate::triage", "group::source code"])
     );
     let body = opp.expect_comment(h, "**Triage: product buy-in needed.**");
     assert_contains(
@@ -269,6 +278,7 @@ async fn major_pathway_walks_every_stage_once_even_when_replayed() {
     assert_eq!(
         opp.sorted_labels(h),
         sorted(&[
+            "cla::signed",
             "cocreate::triage",
             "group::source code",
             "pm-buy-in::approved"
@@ -321,6 +331,7 @@ async fn major_pathway_walks_every_stage_once_even_when_replayed() {
     assert_eq!(
         opp.sorted_labels(h),
         sorted(&[
+            "cla::signed",
             "cocreate-pathway::major",
             "cocreate::triage",
             "group::source code",
@@ -420,6 +431,7 @@ async fn major_pathway_walks_every_stage_once_even_when_replayed() {
     assert_eq!(
         opp.sorted_labels(h),
         sorted(&[
+            "cla::signed",
             "cocreate-pathway::major",
             "cocreate::onsite",
             "engineering::allocated",
@@ -483,6 +495,7 @@ async fn not_aligned_pathway_closes_the_opportunity_and_its_triage_issue() {
     assert_eq!(
         opp.sorted_labels(h),
         sorted(&[
+            "cla::signed",
             "cocreate-pathway::not-aligned",
             "cocreate::triage",
             "group::source code",
@@ -509,6 +522,7 @@ async fn minor_pathway_hands_over_as_community_contribution_and_never_goes_onsit
     assert_eq!(
         opp.sorted_labels(h),
         sorted(&[
+            "cla::signed",
             "Community contribution",
             "cocreate-pathway::minor",
             "cocreate::triage",
@@ -556,6 +570,7 @@ async fn minor_pathway_hands_over_as_community_contribution_and_never_goes_onsit
     assert_eq!(
         opp.sorted_labels(h),
         sorted(&[
+            "cla::signed",
             "Community contribution",
             "cocreate-pathway::minor",
             "cocreate::onboarding",
@@ -593,7 +608,11 @@ async fn guards_revert_premature_stages_and_name_what_is_missing() {
     );
     assert_eq!(
         opp.sorted_labels(h),
-        sorted(&["cocreate::qualification", "group::source code"])
+        sorted(&[
+            "cla::signed",
+            "cocreate::qualification",
+            "group::source code"
+        ])
     );
 
     // Onboarding without a pathway: back to qualification.
@@ -610,7 +629,11 @@ async fn guards_revert_premature_stages_and_name_what_is_missing() {
     );
     assert_eq!(
         opp.sorted_labels(h),
-        sorted(&["cocreate::qualification", "group::source code"])
+        sorted(&[
+            "cla::signed",
+            "cocreate::qualification",
+            "group::source code"
+        ])
     );
     assert!(h.sim.issues(h.project("onboarding")).is_empty());
 
@@ -631,7 +654,7 @@ async fn guards_revert_premature_stages_and_name_what_is_missing() {
     );
     assert_eq!(
         opp.sorted_labels(h),
-        sorted(&["cocreate::triage", "group::source code"])
+        sorted(&["cla::signed", "cocreate::triage", "group::source code"])
     );
     assert!(h.sim.issues(h.project("engineering_allocation")).is_empty());
 
@@ -649,7 +672,7 @@ async fn guards_revert_premature_stages_and_name_what_is_missing() {
     );
     assert_eq!(
         opp.sorted_labels(h),
-        sorted(&["cocreate::triage", "group::source code"])
+        sorted(&["cla::signed", "cocreate::triage", "group::source code"])
     );
 
     // On-site with the minor pathway: back to triage.
@@ -669,6 +692,7 @@ async fn guards_revert_premature_stages_and_name_what_is_missing() {
     assert_eq!(
         opp.sorted_labels(h),
         sorted(&[
+            "cla::signed",
             "Community contribution",
             "cocreate-pathway::minor",
             "cocreate::triage",
@@ -705,7 +729,7 @@ async fn restricted_labels_applied_in_the_ui_by_the_wrong_person_are_reverted_an
     );
     assert_eq!(
         opp.sorted_labels(h),
-        sorted(&["cocreate::triage", "group::source code"])
+        sorted(&["cla::signed", "cocreate::triage", "group::source code"])
     );
     assert!(
         !h.labels(opp.p, opp.iid)
@@ -722,7 +746,7 @@ async fn restricted_labels_applied_in_the_ui_by_the_wrong_person_are_reverted_an
     assert!(body.contains("please ask one of them"), "{body}");
     assert_eq!(
         opp.sorted_labels(h),
-        sorted(&["cocreate::triage", "group::source code"])
+        sorted(&["cla::signed", "cocreate::triage", "group::source code"])
     );
 
     // Engineering allocated: engineering managers or Contributor Success, checked before the
@@ -734,7 +758,7 @@ async fn restricted_labels_applied_in_the_ui_by_the_wrong_person_are_reverted_an
     );
     assert_eq!(
         opp.sorted_labels(h),
-        sorted(&["cocreate::triage", "group::source code"])
+        sorted(&["cla::signed", "cocreate::triage", "group::source code"])
     );
 
     // The right people may: the PM of the group applies the buy-in label in the UI.
@@ -742,6 +766,7 @@ async fn restricted_labels_applied_in_the_ui_by_the_wrong_person_are_reverted_an
     assert_eq!(
         opp.sorted_labels(h),
         sorted(&[
+            "cla::signed",
             "cocreate::triage",
             "group::source code",
             "pm-buy-in::approved"
@@ -759,6 +784,7 @@ async fn restricted_labels_applied_in_the_ui_by_the_wrong_person_are_reverted_an
     assert_eq!(
         opp.sorted_labels(h),
         sorted(&[
+            "cla::signed",
             "Community contribution",
             "cocreate-pathway::minor",
             "cocreate::triage",
@@ -822,11 +848,11 @@ async fn commands_check_permissions_and_answer_every_refusal() {
     opp.comment(h, PM, "@labelflow approve please").await;
     opp.expect_comment(
         h,
-        "@example-pm-source-code, I don't know the command `approve please`. Commands available on this issue: `buy-in approve`, `buy-in decline`.",
+        "@example-pm-source-code, I don't know the command `approve please`. Commands available on this issue: `buy-in approve`, `buy-in decline`, `cla recheck`.",
     );
     assert_eq!(
         opp.sorted_labels(h),
-        sorted(&["cocreate::triage", "group::source code"]),
+        sorted(&["cla::signed", "cocreate::triage", "group::source code"]),
         "no refused command changed anything"
     );
 
@@ -836,6 +862,7 @@ async fn commands_check_permissions_and_answer_every_refusal() {
     assert_eq!(
         opp.sorted_labels(h),
         sorted(&[
+            "cla::signed",
             "cocreate::triage",
             "group::source code",
             "pm-buy-in::approved"
@@ -890,7 +917,10 @@ async fn missing_fields_get_needs_info_until_the_description_is_fixed() {
     more.push(("Product area", "Source Code"));
     let complete = fill_template(&issue_template("co-create-opportunity.md"), &more);
     opp.edit(h, CSM, &without_quick_actions(&complete)).await;
-    assert_eq!(opp.sorted_labels(h), sorted(&["cocreate::identified"]));
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&["cla::signed", "cocreate::identified"])
+    );
     let body = opp.expect_comment(h, "**Co-Create opportunity identified.**");
     assert_contains(
         &body,
@@ -909,6 +939,119 @@ async fn missing_fields_get_needs_info_until_the_description_is_fixed() {
     )
     .await;
     assert_eq!(opp.bot_comments(h), 2);
+    h.replay_all_and_assert_unchanged().await;
+    h.finish();
+    h.stop_service().await;
+}
+
+/// The registry before Acme signs: another company's agreement only.
+const REGISTRY_WITHOUT_ACME: &str = "agreements:
+  - company: Globex Ltd
+    gitlab_users: [globex-dev]
+    version: \"2.0\"
+    signed: 2024-01-15
+";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onboarding_waits_for_the_customers_cla_until_a_recheck_finds_it_signed() {
+    let mut h = harness_without_registry().await;
+    let h = &mut h;
+    h.put_cla_registry(REGISTRY_WITHOUT_ACME);
+    let opp = open(h, &complete_opportunity()).await;
+    assert_identified_welcome(h, opp);
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&["cla::missing", "cocreate::identified", "group::source code"])
+    );
+    let body = opp.expect_comment(h, "**CLA check: missing.**");
+    assert_eq!(
+        body.split("<!--").next().unwrap_or_default().trim_end(),
+        "**CLA check: missing.** No valid Corporate Contributor Agreement covers this yet, so I labelled the issue ~\"cla::missing\".\n\n\
+         - company Acme Corp: no agreement in the registry names them\n\
+         - GitLab user @\u{2060}acme-dev: no agreement in the registry names them\n\n\
+         To start or renew the agreement, contact the CLA managers: cla_managers@gitlab.com. Once it is signed, anyone can comment `@labelflow cla recheck`."
+    );
+
+    // Nobody walks past the CLA by applying its label: only Contributor Success may.
+    opp.label(h, CSM, "cla::signed").await;
+    opp.expect_comment(
+        h,
+        "@jane-csm, the label ~\"cla::signed\" can only be applied by the contributor-success role (`example-cs-lead`, `example-cs-engineer`), so I removed it again.",
+    );
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&["cla::missing", "cocreate::identified", "group::source code"])
+    );
+
+    // A minor contribution, presented: onboarding is refused while the CLA is missing.
+    opp.label(h, CS_LEAD, "cocreate-pathway::minor").await;
+    opp.expect_comment(h, "**Pathway: minor contribution.**");
+    opp.label(h, CSM, "cocreate::presented").await;
+    opp.expect_comment(h, "**Presented to the customer.**");
+    opp.label(h, CS_LEAD, "cocreate::onboarding").await;
+    let body = opp.expect_comment(
+        h,
+        "@example-cs-lead, ~\"cocreate::onboarding\" was applied before its prerequisites were met, so I moved the issue back.",
+    );
+    assert_contains(
+        &body,
+        &[
+            "Still missing:\n- a signed Corporate Contributor Agreement (cla::signed); comment @\u{2060}labelflow cla recheck once it is signed\n\n",
+        ],
+    );
+    let stage_labels = [
+        "Community contribution",
+        "cocreate-pathway::minor",
+        "cocreate::presented",
+        "group::source code",
+    ];
+    let with = |cla: &str| {
+        let mut l = stage_labels.to_vec();
+        l.push(cla);
+        sorted(&l)
+    };
+    assert_eq!(opp.sorted_labels(h), with("cla::missing"));
+    assert!(h.sim.issues(h.project("onboarding")).is_empty());
+
+    // Acme signs; the legal team records it, and the customer's engineer asks for a recheck
+    // (the registry read a moment ago is still cached: a recheck reads it again).
+    h.put_cla_registry(ACME_SIGNED_REGISTRY);
+    opp.comment(
+        h,
+        CUSTOMER_DEV,
+        "We signed the agreement.\n\n@labelflow cla recheck",
+    )
+    .await;
+    assert_eq!(opp.sorted_labels(h), with("cla::signed"));
+    let body = opp.expect_comment(h, "**CLA check: signed.**");
+    assert_eq!(
+        body.split("<!--").next().unwrap_or_default().trim_end(),
+        "**CLA check: signed.** I labelled the issue ~\"cla::signed\".\n\n\
+         - company Acme Corp: covered by Acme Corporation, Inc. (version 2.0, signed 2024-03-01) (company name)\n\
+         - GitLab user @\u{2060}acme-dev: covered by Acme Corporation, Inc. (version 2.0, signed 2024-03-01) (listed as a GitLab user)"
+    );
+
+    // Now onboarding goes ahead.
+    opp.label(h, CS_LEAD, "cocreate::onboarding").await;
+    let onboarding = h.sim.issues(h.project("onboarding"));
+    assert_eq!(onboarding.len(), 1, "{onboarding:#?}");
+    assert_eq!(
+        onboarding[0].title,
+        "Co-Create onboarding session: Acme Corp"
+    );
+    opp.expect_comment(h, "**Onboarding.** I opened the onboarding-session issue");
+    assert_eq!(
+        opp.sorted_labels(h),
+        sorted(&[
+            "Community contribution",
+            "cla::signed",
+            "cocreate-pathway::minor",
+            "cocreate::onboarding",
+            "group::source code",
+        ])
+    );
+    assert_eq!(opp.bot_comments(h), 8);
+    assert_eq!(h.queue().await.parked, 0);
     h.replay_all_and_assert_unchanged().await;
     h.finish();
     h.stop_service().await;

@@ -2,7 +2,9 @@
 //! the Co-Create and Alliances workflows, asserting the exact actions planned.
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
+use labelflow::actions::cla::ClaCheck;
 use labelflow::actions::{Action, PlannedAction, Target};
+use labelflow::cla::{SourceSpec, Subjects};
 use labelflow::domain::{Actor, Event, EventKind, IssueKey, IssueState, IssueStatus};
 use labelflow::engine::{Engine, Plan, plan};
 use std::path::Path;
@@ -146,6 +148,51 @@ fn remove_labels(a: &PlannedAction) -> Vec<String> {
     }
 }
 
+fn cla_check(a: &PlannedAction) -> &ClaCheck {
+    match &a.action {
+        Action::ClaCheck(c) => c,
+        other => panic!("expected cla_check, got {other:?}"),
+    }
+}
+
+/// The CLA check every complete opportunity gets: the `Customer` company and the `Customer
+/// engineers`, looked up in the legal team's registry file.
+fn assert_opportunity_cla_check(a: &PlannedAction, recheck: bool) {
+    let c = cla_check(a);
+    assert_eq!(
+        c.subjects,
+        Subjects {
+            company: Some("Acme Corp".to_string()),
+            gitlab_users: strings(&["cust.dev1", "cust.dev2"]),
+            github_users: vec![],
+        }
+    );
+    assert_eq!(
+        c.settings.source,
+        SourceSpec::Gitlab {
+            project: "legal/cla-registry".to_string(),
+            path: "registry.yml".to_string(),
+            git_ref: "main".to_string(),
+        }
+    );
+    assert_eq!(c.settings.cache_ttl_seconds, 300);
+    assert_eq!(c.settings.required_version, None);
+    assert_eq!(
+        c.labels.all(),
+        ["cla::signed", "cla::missing", "cla::unknown"]
+    );
+    assert_eq!(c.recheck, recheck);
+    assert_eq!(
+        c.comments.missing,
+        "**CLA check: missing.** No valid Corporate Contributor Agreement covers this yet, so I labelled the issue ~\"cla::missing\".\n\n⟦cla.details⟧\n\nTo start or renew the agreement, contact the CLA managers: cla_managers@gitlab.com. Once it is signed, anyone can comment `@labelflow cla recheck`.\n"
+    );
+    assert_contains(
+        &c.comments.unknown,
+        "the CLA managers (cla_managers@gitlab.com)",
+    );
+    assert_contains(&c.comments.signed, "**CLA check: signed.**");
+}
+
 fn assignees(a: &PlannedAction) -> Vec<String> {
     match &a.action {
         Action::Assign { usernames } => usernames.clone(),
@@ -184,7 +231,10 @@ fn opportunity_with(labels: &[&str], description: &str) -> IssueState {
 fn identified_complete_suggests_channel_invites_and_links_resources() {
     let i = opportunity(&["cocreate::identified", "group::source code"]);
     let p = run(&opened(&i), &i);
-    assert_eq!(kinds(&p), vec!["comment"]);
+    assert_eq!(kinds(&p), vec!["comment", "cla_check"]);
+    assert_eq!(p.actions[1].rule, "identified");
+    assert_eq!(p.actions[1].key, "cocreate/identified/14#7/once/1");
+    assert_opportunity_cla_check(&p.actions[1], false);
     let a = &p.actions[0];
     assert_eq!(a.rule, "identified");
     assert_eq!(a.key, "cocreate/identified/14#7/once/0");
@@ -213,8 +263,9 @@ fn identified_accepts_product_area_field_instead_of_group_label() {
     let d = COMPLETE_OPPORTUNITY.replace("Product area: ", "Product area: Code Review");
     let i = opportunity_with(&["cocreate::identified"], &d);
     let p = run(&opened(&i), &i);
-    assert_eq!(kinds(&p), vec!["comment"]);
+    assert_eq!(kinds(&p), vec!["comment", "cla_check"]);
     assert_contains(body(&p.actions[0]), "**Product area:** Code Review");
+    assert_opportunity_cla_check(&p.actions[1], false);
 }
 
 #[test]
@@ -241,10 +292,12 @@ fn identified_with_missing_fields_lists_them_once_and_adds_needs_info() {
 fn fixing_the_fields_removes_needs_info_and_posts_the_welcome() {
     let i = opportunity(&["cocreate::identified", "needs-info", "group::code review"]);
     let p = run(&edited(&i, "requester"), &i);
-    assert_eq!(kinds(&p), vec!["remove_labels", "comment"]);
+    assert_eq!(kinds(&p), vec!["remove_labels", "comment", "cla_check"]);
     assert_eq!(remove_labels(&p.actions[0]), strings(&["needs-info"]));
     assert_eq!(p.actions[1].rule, "identified-completed");
     assert_contains(body(&p.actions[1]), "#cocreate-initiative-acme-corp");
+    assert_eq!(p.actions[2].rule, "identified-completed");
+    assert_opportunity_cla_check(&p.actions[2], false);
 }
 
 #[test]
@@ -732,7 +785,11 @@ fn presented_with_minor_pathway_goes_ahead() {
 
 #[test]
 fn onboarding_opens_the_session_issue_with_its_checklist() {
-    let i = opportunity(&["cocreate::onboarding", "cocreate-pathway::minor"]);
+    let i = opportunity(&[
+        "cocreate::onboarding",
+        "cocreate-pathway::minor",
+        "cla::signed",
+    ]);
     let p = run(
         &labels_changed(
             &i,
@@ -770,7 +827,11 @@ fn onboarding_opens_the_session_issue_with_its_checklist() {
 
 #[test]
 fn onboarding_needs_a_minor_or_major_pathway() {
-    let i = opportunity(&["cocreate::onboarding", "cocreate-pathway::not-aligned"]);
+    let i = opportunity(&[
+        "cocreate::onboarding",
+        "cocreate-pathway::not-aligned",
+        "cla::signed",
+    ]);
     let p = run(
         &labels_changed(
             &i,
@@ -782,7 +843,56 @@ fn onboarding_needs_a_minor_or_major_pathway() {
     );
     assert_eq!(kinds(&p), vec!["remove_labels", "add_labels", "comment"]);
     assert_eq!(add_labels(&p.actions[1]), strings(&["cocreate::presented"]));
-    assert_contains(body(&p.actions[2]), "- a minor or major pathway");
+    assert_contains(
+        body(&p.actions[2]),
+        "Still missing:\n- a minor or major pathway (cocreate-pathway::minor or cocreate-pathway::major)\n\n",
+    );
+}
+
+#[test]
+fn onboarding_needs_a_signed_cla() {
+    for cla in [None, Some("cla::missing"), Some("cla::unknown")] {
+        let mut labels = vec!["cocreate::onboarding", "cocreate-pathway::minor"];
+        labels.extend(cla);
+        let i = opportunity(&labels);
+        let p = run(
+            &labels_changed(
+                &i,
+                "example-cs-lead",
+                &["cocreate::onboarding"],
+                &["cocreate::presented"],
+            ),
+            &i,
+        );
+        assert_eq!(
+            kinds(&p),
+            vec!["remove_labels", "add_labels", "comment"],
+            "{cla:?}"
+        );
+        assert_eq!(
+            remove_labels(&p.actions[0]),
+            strings(&["cocreate::onboarding"])
+        );
+        assert_eq!(add_labels(&p.actions[1]), strings(&["cocreate::presented"]));
+        assert_contains(
+            body(&p.actions[2]),
+            "Still missing:\n- a signed Corporate Contributor Agreement (cla::signed); comment @\u{2060}labelflow cla recheck once it is signed\n\n",
+        );
+    }
+}
+
+#[test]
+fn cla_recheck_is_for_anyone_on_the_issue_and_bypasses_the_cache() {
+    for who in ["cust.dev1", "requester", "example-cs-lead"] {
+        let i = opportunity(&["cocreate::triage", "cla::missing"]);
+        let p = run(
+            &comment(&i, who, "Signed last week.\n@labelflow cla recheck"),
+            &i,
+        );
+        assert_eq!(kinds(&p), vec!["cla_check"], "{who}");
+        assert_eq!(p.actions[0].rule, "cla-recheck");
+        assert_opportunity_cla_check(&p.actions[0], true);
+    }
 }
 
 #[test]
@@ -1658,8 +1768,9 @@ fn filled_issue_templates_go_straight_to_their_first_step() {
         ],
     );
     let p = run(&opened(&i), &i);
-    assert_eq!(kinds(&p), vec!["comment"]);
+    assert_eq!(kinds(&p), vec!["comment", "cla_check"]);
     assert_eq!(p.actions[0].rule, "identified");
+    assert_eq!(p.actions[1].rule, "identified");
 
     let i = from_issue_template(
         "mdf-request.md",

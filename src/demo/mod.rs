@@ -2,6 +2,7 @@
 //! the built-in simulated GitLab, driving a Co-Create and an Alliances scenario over HTTP and
 //! printing the resulting tracker as a timeline.
 
+mod cla_registry;
 mod scenario;
 mod timeline;
 
@@ -176,6 +177,7 @@ pub async fn run(config: PathBuf) -> anyhow::Result<i32> {
         .join(&world.engine.config.templates_dir)
         .join("issue_templates");
     let mut script = Vec::new();
+    script.extend(cla_registry::seed(&world)?);
     scenario::cocreate(&world, &templates, &mut script).await?;
     scenario::alliances(&world, &templates, &mut script).await?;
     world.settle().await?;

@@ -80,6 +80,12 @@ pub fn desired_labels(engine: &Engine, project_path: &str) -> Vec<DesiredLabel> 
                             anywhere.extend(labels);
                         }
                     }
+                    // The three outcome labels a CLA check may set.
+                    ActionSpec::ClaCheck(_) => {
+                        if let Some(cla) = &config.cla {
+                            used.extend(cla.labels.all().map(str::to_string));
+                        }
+                    }
                     _ => {}
                 }
             }

@@ -3,6 +3,8 @@
 //! replays change nothing, and waiting for delayed follow-ups.
 
 use super::{Harness, repo_path};
+use labelflow::cla::config::SourceConfig;
+use labelflow::engine::Engine;
 use labelflow::sim::{SimIssue, SimIssueLink, SimLabelEvent, SimNote};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -74,7 +76,41 @@ pub struct Snapshot {
     pub links: Vec<SimIssueLink>,
 }
 
+/// The shipped CLA registry with Acme's signed Corporate Contributor Agreement: the
+/// company under another spelling of its name, and its engineer `acme-dev` (the
+/// `Customer engineers` of the opportunities the Co-Create tests open).
+pub const ACME_SIGNED_REGISTRY: &str = "agreements:
+  - company: Acme Corporation, Inc.
+    gitlab_users: [acme-dev]
+    version: \"2.0\"
+    signed: 2024-03-01
+";
+
 impl Harness {
+    /// Writes `yaml` as the CLA registry where the shipped configuration's `cla.source`
+    /// points (a file in one of its GitLab projects).
+    pub fn put_cla_registry(&self, yaml: &str) {
+        let engine = Engine::load(&shipped_config()).expect("shipped configuration loads");
+        let cla = engine
+            .config
+            .cla
+            .expect("the shipped configuration has a `cla:` section");
+        let SourceConfig::Gitlab {
+            project,
+            path,
+            git_ref,
+        } = cla.source
+        else {
+            panic!(
+                "the shipped CLA registry is not a GitLab file: {:?}",
+                cla.source
+            )
+        };
+        self.sim
+            .put_file(self.project(&project.value), &path, &git_ref, yaml)
+            .expect("CLA registry written");
+    }
+
     /// The issue's labels, in the order they were applied.
     pub fn labels(&self, project: u64, iid: u64) -> Vec<String> {
         self.sim
