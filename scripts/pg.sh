@@ -47,11 +47,26 @@ find_bindir() {
 }
 
 install_postgres() {
-    [[ $(id -u) -eq 0 ]] || die "initdb/pg_ctl not found; install the postgresql package (needs root)"
+    local sudo=()
+    if [[ $(id -u) -ne 0 ]]; then
+        # An unprivileged user can still install when password-less sudo is set up (CI images).
+        sudo -n true 2>/dev/null \
+            || die "initdb/pg_ctl not found; install Debian's postgresql package (needs root)"
+        sudo=(sudo -n)
+    fi
     log "installing PostgreSQL from Debian packages"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update >&2
-    apt-get install -y --no-install-recommends postgresql >&2
+    local attempt
+    for attempt in 1 2 3; do
+        # Waits for a dpkg lock held by another apt instead of failing at once.
+        if "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 update >&2 &&
+            "${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=120 \
+                install -y --no-install-recommends postgresql >&2; then
+            return 0
+        fi
+        log "installing PostgreSQL failed (attempt $attempt of 3)"
+        sleep $((attempt * 5))
+    done
+    die "could not install Debian's postgresql package"
 }
 
 # Runs a command as the cluster's owner.

@@ -4,20 +4,25 @@
 //! [`store`] (inbox, ledger, follow-ups) → [`worker`] (claims, per-issue order, retries) →
 //! [`hooks`] (payloads → domain [`domain::Event`]) → [`engine`] (config, pure planner) →
 //! [`actions`] (idempotent executor) → [`forge`] (GitLab client, one retry policy).
+//! [`cla`] checks contributor agreements for the `cla_check` action.
 //! [`sweep`] runs the scheduled stale-item sweeps through the same planner and executor.
 //! [`sim`] is the stateful simulated GitLab used by the tests and `labelflow demo`.
 
 pub mod actions;
+pub mod cla;
 pub mod cli;
 pub mod clock;
+pub mod demo;
 pub mod domain;
 pub mod engine;
 pub mod forge;
 pub mod hooks;
 pub mod ingest;
 pub mod metrics;
+pub mod reload;
 pub mod render;
 pub mod service;
+pub mod setup;
 pub mod sim;
 pub mod store;
 pub mod sweep;

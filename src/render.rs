@@ -15,8 +15,10 @@ use std::collections::BTreeMap;
 
 /// Makes user text safe to embed in a GitLab comment: one line (newlines become spaces), HTML
 /// special characters as entities (so no HTML comment, tag or marker), mentions broken with a
-/// word joiner, backticks and pipes as entities (no code-fence or table break-out), and a
-/// leading `/` defused with a zero-width space (no quick action).
+/// word joiner, backticks and pipes as entities (no code-fence or table break-out), bidi
+/// embedding / override / isolate controls dropped (they could reverse the bot's own words
+/// after them), and a leading `/` or `~~~` defused with a zero-width space (no quick action,
+/// no tilde code fence that would swallow the rest of the template).
 pub fn escape_user_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 8);
     for c in s.chars() {
@@ -29,11 +31,13 @@ pub fn escape_user_text(s: &str) -> String {
             '|' => out.push_str("&#124;"),
             '@' => out.push_str("@\u{2060}"),
             '\n' | '\r' | '\u{2028}' | '\u{2029}' => out.push(' '),
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {}
             c if c.is_control() => {}
             c => out.push(c),
         }
     }
-    if out.trim_start().starts_with('/') {
+    let head = out.trim_start();
+    if head.starts_with('/') || head.starts_with("~~~") {
         out.insert(0, '\u{200B}');
     }
     out
@@ -230,6 +234,8 @@ mod tests {
         assert!(!e.contains('`'));
         assert!(!e.contains('|'));
         assert!(!e.contains('\n'));
+        assert_eq!(escape_user_text("~~~ rust"), "\u{200B}~~~ rust");
+        assert_eq!(escape_user_text("a\u{202E}b\u{2066}c"), "abc");
     }
 
     #[test]

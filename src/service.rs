@@ -93,12 +93,21 @@ struct OpsState {
     metrics: Arc<Metrics>,
 }
 
+/// How long `/readyz` waits for the store: a load balancer's probe must get an answer even
+/// when the database hangs (a pool waiting for a connection would otherwise block for 30 s).
+const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
 async fn readyz(State(s): State<OpsState>) -> Response {
-    match s.store.ready().await {
-        Ok(()) => (StatusCode::OK, "ready\n").into_response(),
-        Err(e) => (
+    match tokio::time::timeout(READY_TIMEOUT, s.store.ready()).await {
+        Ok(Ok(())) => (StatusCode::OK, "ready\n").into_response(),
+        Ok(Err(e)) => (
             StatusCode::SERVICE_UNAVAILABLE,
             format!("store not ready: {e}\n"),
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("store not ready: no answer within {READY_TIMEOUT:?}\n"),
         )
             .into_response(),
     }
@@ -253,6 +262,7 @@ async fn run_worker(
             .timeout(Duration::from_secs(10))
             .build()
             .unwrap_or_default(),
+        cla: crate::cla::ClaRuntime::default(),
     };
     let worker = Arc::new(Worker {
         store,

@@ -151,13 +151,47 @@ impl Worker {
                 kind = %ev.event_kind,
                 issue = %ev.issue_key,
                 attempt = ev.attempts,
+                project = tracing::field::Empty,
+                rule = tracing::field::Empty,
             );
-            let outcome = self.process(&ev).instrument(span.clone()).await;
-            self.record(&ev, &worker_id, outcome).instrument(span).await;
+            let budget = processing_budget(self.settings.lease);
+            let (outcome, rules) = match tokio::time::timeout(
+                budget,
+                self.process_with_rules(&ev).instrument(span.clone()),
+            )
+            .await
+            {
+                Ok(done) => done,
+                // Cut off before the lease runs out: past it another worker (another
+                // replica) may take the event over, and two holders would both act on it.
+                // The retry is a recovering attempt, so what this one did is looked up, not
+                // redone.
+                Err(_) => (
+                    Outcome::Retry(
+                        format!(
+                            "processing took longer than {} ms (4/5 of the {} s lease); cut off \
+                             to retry (raise --lease-seconds if GitLab is this slow)",
+                            budget.as_millis(),
+                            self.settings.lease.as_secs_f64()
+                        ),
+                        self.backoff(ev.attempts),
+                    ),
+                    Vec::new(),
+                ),
+            };
+            self.record(&ev, &worker_id, outcome, &rules)
+                .instrument(span)
+                .await;
         }
     }
 
-    async fn record(&self, ev: &ClaimedEvent, worker_id: &str, outcome: Outcome) {
+    async fn record(
+        &self,
+        ev: &ClaimedEvent,
+        worker_id: &str,
+        outcome: Outcome,
+        rules: &[(String, String)],
+    ) {
         let now = self.clock.now();
         let r = match &outcome {
             Outcome::Done | Outcome::Ignored(_) => self.store.complete(ev.id, worker_id, now).await,
@@ -176,6 +210,11 @@ impl Worker {
             Outcome::Parked(_) => "parked",
         };
         self.metrics.event(label);
+        if label != "ignored" {
+            for (workflow, rule) in rules {
+                self.metrics.rule_event(workflow, rule, label);
+            }
+        }
         match (&outcome, r) {
             (_, Err(e)) => {
                 tracing::warn!(error = %e, "could not record the outcome (lease lost?); another worker will redo it")
@@ -202,13 +241,28 @@ impl Worker {
 
     /// Processes one claimed event.
     pub async fn process(&self, ev: &ClaimedEvent) -> Outcome {
+        self.process_with_rules(ev).await.0
+    }
+
+    /// Processes one claimed event; also returns the (workflow, rule) pairs its plan came
+    /// from, for the per-rule metrics, and records project and rules on the current span.
+    async fn process_with_rules(&self, ev: &ClaimedEvent) -> (Outcome, Vec<(String, String)>) {
+        let mut rules = Vec::new();
+        let outcome = self.process_inner(ev, &mut rules).await;
+        (outcome, rules)
+    }
+
+    async fn process_inner(&self, ev: &ClaimedEvent, rules: &mut Vec<(String, String)>) -> Outcome {
         let engine = current(&self.engine);
         let event = match decode(ev) {
             Ok(Some(e)) => e,
             Ok(None) => return Outcome::Ignored("not an issue event".into()),
             Err(e) => return Outcome::Parked(format!("cannot decode the stored payload: {e}")),
         };
-        if event.actor.username.eq_ignore_ascii_case(engine.bot()) {
+        tracing::Span::current().record("project", event.project_path.as_str());
+        if event.actor.username.eq_ignore_ascii_case(engine.bot())
+            && !engine::planner::reacts_to_own_change(&engine, &event)
+        {
             return Outcome::Ignored("caused by the bot itself".into());
         }
         if !may_matter(&event, &engine) {
@@ -229,6 +283,11 @@ impl Worker {
         };
         for note in &plan.notes {
             tracing::debug!(%note, "planner");
+        }
+        *rules = plan_rules(&plan);
+        if !rules.is_empty() {
+            let names: Vec<String> = rules.iter().map(|(w, r)| format!("{w}/{r}")).collect();
+            tracing::Span::current().record("rule", names.join(",").as_str());
         }
         if plan.actions.is_empty() {
             return Outcome::Done;
@@ -255,7 +314,9 @@ impl Worker {
             Err(ExecError::Store(e)) => {
                 Outcome::Retry(format!("store: {e}"), self.backoff(ev.attempts))
             }
-            Err(e @ ExecError::Chat(_)) => Outcome::Retry(e.to_string(), self.backoff(ev.attempts)),
+            Err(e @ (ExecError::Chat(_) | ExecError::ClaUnknown(_))) => {
+                Outcome::Retry(e.to_string(), self.backoff(ev.attempts))
+            }
         }
     }
 
@@ -270,6 +331,23 @@ impl Worker {
             }
         }
     }
+}
+
+/// The distinct (workflow, rule) pairs of a plan's actions, in plan order.
+fn plan_rules(plan: &engine::Plan) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for a in &plan.actions {
+        if !out.iter().any(|(w, r)| *w == a.workflow && *r == a.rule) {
+            out.push((a.workflow.clone(), a.rule.clone()));
+        }
+    }
+    out
+}
+
+/// How long one event may take: 4/5 of the lease, leaving the rest to record the outcome
+/// before the lease ends.
+pub fn processing_budget(lease: Duration) -> Duration {
+    lease.saturating_sub(lease / 5)
 }
 
 /// What a [`Worker::drain`] pass did.
@@ -301,14 +379,14 @@ impl Worker {
                     break;
                 }
             };
-            let outcome = self.process(&claimed).await;
+            let (outcome, rules) = self.process_with_rules(&claimed).await;
             match &outcome {
                 Outcome::Done => report.done += 1,
                 Outcome::Ignored(_) => report.ignored += 1,
                 Outcome::Retry(..) => report.retry += 1,
                 Outcome::Parked(_) => report.parked += 1,
             }
-            self.record(&claimed, &worker_id, outcome).await;
+            self.record(&claimed, &worker_id, outcome, &rules).await;
         }
         report
     }
@@ -379,5 +457,22 @@ fn followup_event(p: &FollowupPayload, at: DateTime<Utc>) -> Event {
         change_id: format!("followup:{}", p.key),
         confidential: false,
         occurred_at: Some(at),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_event_gets_four_fifths_of_its_lease() {
+        assert_eq!(
+            processing_budget(Duration::from_secs(300)),
+            Duration::from_secs(240)
+        );
+        assert_eq!(
+            processing_budget(Duration::from_secs(2)),
+            Duration::from_millis(1600)
+        );
     }
 }

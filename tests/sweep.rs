@@ -79,6 +79,7 @@ async fn world() -> World {
             metrics,
             clock: clock.clone(),
             http: reqwest::Client::new(),
+            cla: labelflow::cla::ClaRuntime::default(),
         },
     };
     World {
@@ -631,6 +632,7 @@ async fn human_activity_resets_the_clock_and_bot_activity_does_not() {
             metrics,
             clock: h.clock.clone(),
             http: reqwest::Client::new(),
+            cla: labelflow::cla::ClaRuntime::default(),
         },
     };
     let opts = SweepOptions {

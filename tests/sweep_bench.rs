@@ -236,6 +236,7 @@ async fn sweep_benchmark() {
                 metrics,
                 clock,
                 http: reqwest::Client::new(),
+                cla: labelflow::cla::ClaRuntime::default(),
             },
         };
         writeln!(input, "clear").expect("child stdin");

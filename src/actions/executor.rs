@@ -37,6 +37,9 @@ pub enum ExecError {
     /// A chat post failed in a way retrying may fix.
     #[error("chat webhook failed: {0}")]
     Chat(String),
+    /// The CLA registry could not be read: the status is `unknown` until a retry succeeds.
+    #[error("CLA status unknown: {0}")]
+    ClaUnknown(String),
 }
 
 /// Limits for the loop guard.
@@ -60,6 +63,8 @@ pub struct Executor {
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     pub http: reqwest::Client,
+    /// Cached CLA registries and GitHub clients.
+    pub cla: crate::cla::ClaRuntime,
 }
 
 impl Executor {
@@ -108,9 +113,11 @@ impl Executor {
                 for pa in &batch {
                     add_to_edit(&mut edit, &pa.action);
                 }
+                let started = std::time::Instant::now();
                 self.forge
                     .edit_issue(issue.project_id, issue.iid, &edit)
                     .await?;
+                self.metrics.action_latency("edit_issue", started.elapsed());
                 let now = self.clock.now();
                 for pa in &batch {
                     self.store
@@ -124,7 +131,10 @@ impl Executor {
                 continue;
             }
 
+            let started = std::time::Instant::now();
             let result = self.perform(pa, issue, recovering, &mut created).await?;
+            self.metrics
+                .action_latency(pa.action.kind(), started.elapsed());
             self.store
                 .ledger_put(&pa.key, &issue_key, &result, self.clock.now())
                 .await?;
@@ -286,6 +296,7 @@ impl Executor {
                     .await?;
                 Ok(json!({ "scheduled": inserted, "due_at": due_at }).to_string())
             }
+            Action::ClaCheck(c) => self.cla_check(pa, c, issue, recovering).await,
             Action::Chat { url_env, text } => {
                 let Ok(url) = std::env::var(url_env) else {
                     tracing::warn!(env = %url_env, "chat webhook URL not set; chat post skipped");

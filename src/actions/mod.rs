@@ -1,6 +1,7 @@
 //! Actions: what the planner decides and the executor performs. Each carries an idempotency
 //! key so a replayed event or a re-run never performs it twice.
 
+pub mod cla;
 pub mod executor;
 
 use chrono::{DateTime, Utc};
@@ -61,6 +62,8 @@ pub enum Action {
         url_env: String,
         text: String,
     },
+    /// Look the company / people up in the CLA registry and label the outcome.
+    ClaCheck(Box<cla::ClaCheck>),
 }
 
 impl Action {
@@ -76,6 +79,7 @@ impl Action {
             Action::SetConfidential { .. } => "set_confidential",
             Action::ScheduleFollowup { .. } => "schedule_followup",
             Action::Chat { .. } => "chat",
+            Action::ClaCheck(_) => "cla_check",
         }
     }
 }

@@ -1,8 +1,13 @@
-//! `labelflow demo` (filled in once the simulator lands).
+//! `labelflow demo`: the real service against a built-in simulated GitLab.
+
+use super::ConfigArg;
 
 #[derive(Debug, clap::Args)]
-pub struct DemoArgs {}
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
 
-pub async fn run(_args: DemoArgs) -> anyhow::Result<i32> {
-    anyhow::bail!("demo not ready")
+pub async fn run(args: DemoArgs) -> anyhow::Result<i32> {
+    crate::demo::run(args.config.config).await
 }

@@ -1,10 +1,12 @@
 //! The command line: one function per subcommand.
 
 pub mod check_config;
+pub mod cla;
 pub mod demo;
 pub mod events;
 pub mod plan;
 pub mod serve;
+pub mod setup;
 pub mod sweep;
 
 use clap::{Parser, Subcommand};
@@ -44,6 +46,10 @@ pub enum Command {
     CheckConfig(check_config::CheckConfigArgs),
     /// Inspect and re-run stored events (`list`, `show`, `retry`).
     Events(events::EventsArgs),
+    /// Create the labels, issue templates and webhook a project needs (idempotent).
+    Setup(setup::SetupArgs),
+    /// CLA registry tools (`check`).
+    Cla(cla::ClaArgs),
     /// Nudge, mark and close stale items, run due follow-ups, update the weekly summary (run it
     /// from a scheduled CI pipeline; `--dry-run` prints what it would do).
     Sweep(sweep::SweepArgs),
@@ -79,7 +85,8 @@ pub async fn run(cli: Cli) -> i32 {
             serve::run(a).await
         }
         Command::Demo(a) => {
-            init_logging(cli.log_format, "warn");
+            // The demo prints its own story; only errors would add to it.
+            init_logging(cli.log_format, "error");
             demo::run(a).await
         }
         Command::Plan(a) => {
@@ -93,6 +100,14 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Events(a) => {
             init_logging(cli.log_format, "warn");
             events::run(a).await
+        }
+        Command::Setup(a) => {
+            init_logging(cli.log_format, "warn");
+            setup::run(a).await
+        }
+        Command::Cla(a) => {
+            init_logging(cli.log_format, "warn");
+            cla::run(a).await
         }
         Command::Sweep(a) => {
             init_logging(cli.log_format, "warn");

@@ -77,7 +77,12 @@ pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
     let plan = engine::plan(&engine, &event, &issue, now).map_err(|e| anyhow::anyhow!(e))?;
     match args.format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&plan.actions)?),
-        Format::Text => print_text(&plan, &event),
+        Format::Text => {
+            print_text(&plan, &event);
+            if let Some(why) = no_workflow_note(&engine, &issue.project_path) {
+                println!("note: {why}");
+            }
+        }
     }
     Ok(0)
 }
@@ -113,6 +118,29 @@ fn print_text(plan: &engine::Plan, event: &crate::domain::Event) {
     for n in &plan.notes {
         println!("note: {n}");
     }
+}
+
+/// Says so when no workflow covers the issue's project: otherwise an empty plan for a payload
+/// from the wrong project looks the same as "nothing to do".
+fn no_workflow_note(engine: &Engine, project_path: &str) -> Option<String> {
+    let workflows = &engine.config.workflows;
+    if workflows
+        .values()
+        .any(|wf| engine.workflow_applies(wf, project_path))
+    {
+        return None;
+    }
+    let mut covered: Vec<String> = workflows
+        .values()
+        .flat_map(|wf| wf.projects.iter())
+        .filter_map(|p| engine.project_path(&p.value))
+        .collect();
+    covered.sort();
+    covered.dedup();
+    Some(format!(
+        "no workflow applies to project `{project_path}` (the configuration covers: {})",
+        covered.join(", ")
+    ))
 }
 
 /// The issue as the payload describes it (used when no `--issue` is given).

@@ -61,9 +61,20 @@ pub struct ServeArgs {
     /// Seconds to wait for in-flight events on shutdown.
     #[arg(long, env = "LABELFLOW_SHUTDOWN_SECONDS", default_value_t = 20)]
     pub shutdown_seconds: u64,
+    /// First wait before an event that failed transiently (GitLab 5xx, timeout) is tried
+    /// again, milliseconds; doubles per attempt, with jitter.
+    #[arg(long, env = "LABELFLOW_RETRY_BASE_MS", default_value_t = 2000)]
+    pub retry_base_ms: u64,
+    /// Longest wait between two tries of one event, seconds.
+    #[arg(long, env = "LABELFLOW_RETRY_MAX_SECONDS", default_value_t = 300)]
+    pub retry_max_seconds: u64,
     /// Per-request timeout for GitLab API calls, seconds.
     #[arg(long, env = "LABELFLOW_GITLAB_TIMEOUT_SECONDS", default_value_t = 10)]
     pub gitlab_timeout_seconds: u64,
+    /// How often to check the configuration and templates for changes and reload them,
+    /// seconds; 0 = only on SIGHUP.
+    #[arg(long, env = "LABELFLOW_RELOAD_INTERVAL_SECONDS", default_value_t = 5)]
+    pub reload_interval_seconds: u64,
 }
 
 /// Reads the token from the flag/env or the file, trimming the newline editors add.
@@ -83,6 +94,12 @@ pub fn read_token(token: Option<String>, file: Option<&PathBuf>) -> anyhow::Resu
 
 pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
     let token = read_token(args.gitlab_token.clone(), args.gitlab_token_file.as_ref())?;
+    let reload_settings = crate::reload::ReloadSettings {
+        config: args.config.config.clone(),
+        poll: (args.reload_interval_seconds > 0)
+            .then(|| Duration::from_secs(args.reload_interval_seconds)),
+        on_sighup: true,
+    };
     let settings = ServeSettings {
         listen: args.listen,
         database: args.database,
@@ -97,6 +114,8 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
         worker: WorkerSettings {
             concurrency: args.workers,
             lease: Duration::from_secs(args.lease_seconds.max(1)),
+            retry_base: Duration::from_millis(args.retry_base_ms.max(1)),
+            retry_max: Duration::from_secs(args.retry_max_seconds.max(1)),
             ..WorkerSettings::default()
         },
         retry: RetryPolicy {
@@ -107,9 +126,16 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
         shutdown_timeout: Duration::from_secs(args.shutdown_seconds),
     };
     let running = service::start(settings).await?;
+    let reloader = crate::reload::spawn(
+        reload_settings,
+        running.engine.clone(),
+        running.metrics.clone(),
+        running.shutdown_token(),
+    );
     shutdown_signal().await;
     tracing::info!("shutting down: no new webhooks; finishing in-flight events");
     running.shutdown().await;
+    let _ = reloader.await;
     tracing::info!("stopped");
     Ok(0)
 }

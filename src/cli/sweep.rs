@@ -106,6 +106,7 @@ pub async fn run(args: SweepArgs) -> anyhow::Result<i32> {
                 .timeout(Duration::from_secs(10))
                 .build()
                 .unwrap_or_default(),
+            cla: crate::cla::ClaRuntime::default(),
         },
     };
     let opts = SweepOptions {

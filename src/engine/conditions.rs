@@ -13,6 +13,8 @@ pub struct Facts<'a> {
     pub fields: &'a BTreeMap<String, String>,
     pub actor: &'a str,
     pub directory: &'a Directory,
+    /// Labels the triggering change removed (for `changed_from`).
+    pub labels_removed: &'a [String],
 }
 
 impl Facts<'_> {
@@ -61,6 +63,7 @@ impl Facts<'_> {
                 .labels
                 .iter()
                 .any(|l| split_scoped(l).is_some_and(|(s, _)| s == scope)),
+            Condition::ChangedFrom(ls) => ls.iter().any(|l| self.labels_removed.contains(&l.value)),
             Condition::FieldsPresent(names) => names.iter().all(|n| !self.field(n).is_empty()),
             Condition::FieldsMissing(names) => names.iter().any(|n| self.field(n).is_empty()),
             Condition::FieldMatches { field, pattern } => {

@@ -25,6 +25,24 @@ pub struct ConfigFile {
     pub directory: Directory,
     #[serde(default)]
     pub workflows: BTreeMap<String, Workflow>,
+    /// Colours and descriptions for the labels `labelflow setup` creates; a `scope::*` key
+    /// sets them for a whole scoped family.
+    #[serde(default)]
+    pub labels: BTreeMap<String, LabelSpec>,
+    /// CLA registry and checks; `cla_check` actions need it.
+    #[serde(default)]
+    pub cla: Option<crate::cla::config::ClaConfig>,
+}
+
+/// How `labelflow setup` should create a label (or a `scope::*` family).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LabelSpec {
+    /// `#RRGGBB`.
+    #[serde(default)]
+    pub color: Option<Sp>,
+    #[serde(default)]
+    pub description: Option<String>,
 }
 
 fn default_templates_dir() -> String {
@@ -38,6 +56,11 @@ pub struct BotConfig {
     pub username: String,
     #[serde(default)]
     pub loop_guard: LoopGuard,
+    /// Let label changes the bot made itself reach `label_added` / `label_removed` rules (one
+    /// rule's label starting another). Off by default, because it makes loops possible: the
+    /// loop guard then caps them. The bot's comments never run commands either way.
+    #[serde(default)]
+    pub react_to_own_label_changes: bool,
 }
 
 /// Caps the actions taken on one issue in a time window, so two rules that keep undoing each
@@ -195,7 +218,12 @@ pub struct RestrictedLabels {
     /// Label names or globs (`cocreate-pathway::*`).
     pub labels: Vec<Sp>,
     /// Roles allowed to apply them.
+    #[serde(default)]
     pub roles: Vec<Sp>,
+    /// The product managers of the issue's `group::…` label may apply them too (their
+    /// decision labels, such as a buy-in outcome).
+    #[serde(default)]
+    pub product_pms: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -226,6 +254,10 @@ pub struct RequiredFields {
     pub when_label: Sp,
     /// Field names as they appear in the template (`Customer`, `Product area`).
     pub fields: Vec<String>,
+    /// Further checks listed together with the missing fields (a field that must look like
+    /// an amount, a `group::` label that may stand in for a field), so people get one list.
+    #[serde(default)]
+    pub requires: Vec<Requirement>,
     /// Label applied while fields are missing.
     #[serde(default = "default_needs_info")]
     pub label: String,
@@ -241,6 +273,10 @@ fn default_needs_info() -> String {
 pub enum Trigger {
     LabelAdded(String),
     LabelRemoved(String),
+    /// This change added one of these labels and the issue now carries all of them: a
+    /// combination (`license::request` + `license-type::self-managed`) fires once, in whichever
+    /// order its labels arrive.
+    LabelsPresent(Vec<String>),
     Opened,
     Closed,
     Reopened,
@@ -293,6 +329,10 @@ pub enum Condition {
     HasAnyLabel(Vec<Sp>),
     /// Some label with this scope (`cocreate-pathway`) is present.
     HasScope(String),
+    /// This change removed one of these labels: the stage the issue moves from, since adding a
+    /// scoped label drops its sibling (`mdf::credit-acknowledged` only after
+    /// `mdf::partner-approved`).
+    ChangedFrom(Vec<Sp>),
     /// All of these description fields are filled.
     FieldsPresent(Vec<String>),
     /// At least one of these description fields is empty or absent.
@@ -368,6 +408,8 @@ pub enum VarSpec {
 }
 
 /// One step of a rule.
+// Parsed once at start-up and never moved in bulk: boxing `CreateIssue` would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ActionSpec {
@@ -388,6 +430,8 @@ pub enum ActionSpec {
     ScheduleFollowup(FollowupSpec),
     /// Post to the workflow's chat webhook.
     Chat(TemplateRef),
+    /// Check the CLA registry for the issue's company / people (needs the `cla:` section).
+    ClaCheck(crate::cla::config::ClaCheckSpec),
 }
 
 /// `{}` in YAML, for actions without options.
@@ -438,4 +482,7 @@ pub struct FollowupSpec {
     pub after_days: u32,
     #[serde(default)]
     pub after_minutes: u32,
+    /// Seconds on top (short delays, e.g. for tests of follow-ups across replicas).
+    #[serde(default)]
+    pub after_seconds: u32,
 }

@@ -80,6 +80,18 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/builtin/command_unknown.md.hbs"),
     ),
     (
+        "builtin/cla_signed.md.hbs",
+        include_str!("../../templates/builtin/cla_signed.md.hbs"),
+    ),
+    (
+        "builtin/cla_missing.md.hbs",
+        include_str!("../../templates/builtin/cla_missing.md.hbs"),
+    ),
+    (
+        "builtin/cla_unknown.md.hbs",
+        include_str!("../../templates/builtin/cla_unknown.md.hbs"),
+    ),
+    (
         super::stale::NUDGE_TEMPLATE,
         include_str!("../../templates/builtin/stale_nudge.md.hbs"),
     ),
@@ -126,7 +138,7 @@ impl Engine {
                 file: path.to_path_buf(),
                 line: loc.map(|l| l.line()),
                 column: loc.map(|l| l.column()),
-                message: first_line(&e.to_string()),
+                message: yaml_message(&e.to_string()),
             }])
         })?;
         let mut v = Validator {
@@ -145,11 +157,20 @@ impl Engine {
             }
         }
 
+        if let Some(cla) = &config.cla {
+            for (at, message) in cla.problems(&config.projects) {
+                v.err(at, message);
+            }
+        }
+
         let mut known_fields = BTreeMap::new();
         for (wf_name, wf) in &config.workflows {
             known_fields.insert(wf_name.clone(), workflow_fields(wf));
             v.check_workflow(&config, wf_name, wf, &templates_dir, &mut renderer);
             v.check_stale(&config, wf_name, wf);
+        }
+        for (at, message) in crate::setup::labels::problems(&config) {
+            v.err(at, message);
         }
 
         let engine = Engine {
@@ -201,6 +222,23 @@ fn first_line(s: &str) -> String {
     s.lines().next().unwrap_or(s).trim().to_string()
 }
 
+/// The YAML parser's message without its own `error: line N column M:` prefix: the location
+/// is already reported as `file:line:column`, and saying it twice reads as two errors.
+fn yaml_message(s: &str) -> String {
+    let line = first_line(s);
+    let rest = line.strip_prefix("error: ").unwrap_or(&line);
+    match rest.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
+        Some((location, message))
+            if location.split_once(" column ").is_some_and(|(l, c)| {
+                l.chars().all(|ch| ch.is_ascii_digit()) && c.chars().all(|ch| ch.is_ascii_digit())
+            }) =>
+        {
+            message.to_string()
+        }
+        _ => line,
+    }
+}
+
 /// Every field name a workflow mentions, as `field_key`s.
 fn workflow_fields(wf: &Workflow) -> BTreeSet<String> {
     let mut out: BTreeSet<String> = wf.fields.iter().map(|f| field_key(f)).collect();
@@ -236,6 +274,11 @@ fn workflow_fields(wf: &Workflow) -> BTreeSet<String> {
     }
     for g in &wf.guards {
         g.requires.iter().for_each(|r| walk(&r.condition, &mut out));
+    }
+    for rf in &wf.required_fields {
+        rf.requires
+            .iter()
+            .for_each(|r| walk(&r.condition, &mut out));
     }
     out
 }
@@ -317,7 +360,9 @@ impl Validator {
     fn condition(&mut self, config: &ConfigFile, c: &Condition, at: &Sp, what: &str) {
         match c {
             Condition::HasLabel(l) | Condition::LacksLabel(l) => self.label(l, what),
-            Condition::HasAnyLabel(ls) => ls.iter().for_each(|l| self.label(l, what)),
+            Condition::HasAnyLabel(ls) | Condition::ChangedFrom(ls) => {
+                ls.iter().for_each(|l| self.label(l, what))
+            }
             Condition::FieldMatches { pattern, .. }
             | Condition::FieldNotMatches { pattern, .. } => {
                 if let Err(e) = regex::Regex::new(&pattern.value) {
@@ -372,6 +417,17 @@ impl Validator {
                     &format!("workflow `{wf_name}` restricted_labels"),
                 );
             }
+            if r.roles.is_empty()
+                && !r.product_pms
+                && let Some(first) = r.labels.first()
+            {
+                self.err(
+                    Some(first),
+                    format!(
+                        "workflow `{wf_name}` restricted_labels: nobody may apply these labels (expected `roles:` or `product_pms: true`)"
+                    ),
+                );
+            }
         }
         for g in &wf.guards {
             let what = format!("workflow `{wf_name}` guard on `{}`", g.label.value);
@@ -384,10 +440,11 @@ impl Validator {
             }
         }
         for rf in &wf.required_fields {
-            self.label(
-                &rf.when_label,
-                &format!("workflow `{wf_name}` required_fields"),
-            );
+            let what = format!("workflow `{wf_name}` required_fields");
+            self.label(&rf.when_label, &what);
+            for req in &rf.requires {
+                self.condition(config, &req.condition, &rf.when_label, &what);
+            }
         }
 
         let followups: BTreeSet<&str> = wf
@@ -423,6 +480,14 @@ impl Validator {
                 }
                 Trigger::LabelAdded(l) | Trigger::LabelRemoved(l) if l.trim().is_empty() => {
                     self.err(Some(&rule.name), format!("{what}: empty label in trigger"));
+                }
+                Trigger::LabelsPresent(ls)
+                    if ls.is_empty() || ls.iter().any(|l| l.trim().is_empty()) =>
+                {
+                    self.err(
+                        Some(&rule.name),
+                        format!("{what}: `labels_present` needs a list of non-empty labels"),
+                    );
                 }
                 _ => {}
             }
@@ -482,17 +547,24 @@ impl Validator {
                                 ),
                             );
                         }
-                        if f.after_days == 0 && f.after_minutes == 0 {
+                        if f.after_days == 0 && f.after_minutes == 0 && f.after_seconds == 0 {
                             self.err(
                                 Some(&rule.name),
                                 format!(
-                                    "{what}: follow-up `{}` needs after_days or after_minutes",
+                                    "{what}: follow-up `{}` needs after_days, after_minutes or after_seconds",
                                     f.name
                                 ),
                             );
                         }
                     }
                     ActionSpec::AssignActor(_) | ActionSpec::SetConfidential(_) => {}
+                    ActionSpec::ClaCheck(_) if config.cla.is_none() => self.err(
+                        Some(&rule.name),
+                        format!(
+                            "{what}: uses `cla_check` but the configuration has no `cla:` section"
+                        ),
+                    ),
+                    ActionSpec::ClaCheck(_) => {}
                 }
                 if matches!(a, ActionSpec::Chat(_)) && wf.chat.is_none() {
                     self.err(
@@ -534,6 +606,7 @@ impl Validator {
                 fields: &fields,
                 actor: "sample-user",
                 directory: &engine.config.directory,
+                labels_removed: &[],
             };
             for rule in &wf.rules {
                 let mut created: Vec<String> = Vec::new();
@@ -614,5 +687,28 @@ fn sample_issue() -> IssueState {
         web_url: "https://gitlab.example.com/group/project/-/issues/1".to_string(),
         created_at: now,
         updated_at: now,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::yaml_message;
+
+    #[test]
+    fn yaml_messages_drop_the_location_already_reported() {
+        assert_eq!(
+            yaml_message(
+                "error: line 412 column 9: unknown field `when`, expected one of name, on\nmore"
+            ),
+            "unknown field `when`, expected one of name, on"
+        );
+        assert_eq!(
+            yaml_message("line 3 column 1: did not find expected key"),
+            "did not find expected key"
+        );
+        assert_eq!(
+            yaml_message("invalid type: string \"x\", expected a map"),
+            "invalid type: string \"x\", expected a map"
+        );
     }
 }

@@ -1,5 +1,6 @@
 //! The workflow engine: configuration, template registry, and the pure planner.
 
+pub mod cla_plan;
 pub mod command;
 pub mod conditions;
 pub mod config;

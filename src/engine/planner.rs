@@ -51,7 +51,8 @@ pub fn plan(
 ) -> Result<Plan, PlanError> {
     let mut out = Plan::default();
     let bot = engine.bot();
-    if event.actor.username.eq_ignore_ascii_case(bot) {
+    let own_change = event.actor.username.eq_ignore_ascii_case(bot);
+    if own_change && !reacts_to_own_change(engine, event) {
         out.notes
             .push("event caused by the bot itself: nothing to do".to_string());
         return Ok(out);
@@ -75,6 +76,7 @@ pub fn plan(
         fields: &fields,
         actor: &event.actor.username,
         directory: &engine.config.directory,
+        labels_removed: &event.labels_removed,
     };
 
     for (wf_name, wf) in &engine.config.workflows {
@@ -91,6 +93,12 @@ pub fn plan(
             now,
             out: &mut out,
         };
+        if own_change {
+            // The bot's own label change (opted in): only label rules, no permission checks
+            // on the bot itself.
+            p.label_rules(&added)?;
+            continue;
+        }
         p.restricted_labels(&added, &mut reverted)?;
         p.guards(&added, &mut reverted)?;
         p.required_fields(&added, &reverted)?;
@@ -143,6 +151,14 @@ pub fn plan(
         }
     }
     Ok(out)
+}
+
+/// Whether the bot's own change `event` goes to the rules: only label changes, only when
+/// `bot.react_to_own_label_changes` is on. Comments never do (no command from the bot).
+pub fn reacts_to_own_change(engine: &Engine, event: &Event) -> bool {
+    engine.config.bot.react_to_own_label_changes
+        && event.kind == EventKind::Updated
+        && (!event.labels_added.is_empty() || !event.labels_removed.is_empty())
 }
 
 fn available_commands(engine: &Engine, issue: &IssueState) -> String {
@@ -314,6 +330,7 @@ impl WorkflowPlanner<'_, '_> {
                 }
                 let allow = Allow {
                     roles: r.roles.iter().map(|s| s.value.clone()).collect(),
+                    product_pms: r.product_pms,
                     ..Allow::default()
                 };
                 if self.facts.permits(&allow) {
@@ -419,6 +436,12 @@ impl WorkflowPlanner<'_, '_> {
                 .iter()
                 .filter(|f| self.facts.field(f).is_empty())
                 .cloned()
+                .chain(
+                    rf.requires
+                        .iter()
+                        .filter(|r| !self.facts.holds(&r.condition))
+                        .map(|r| r.missing.clone()),
+                )
                 .collect();
             let rule = format!("required-fields:{when}");
             if !missing.is_empty() && !self.issue.has_label(&rf.label) {
@@ -463,6 +486,11 @@ impl WorkflowPlanner<'_, '_> {
             let name = rule.name.value.as_str();
             let fired_by_change = match &rule.on {
                 Trigger::LabelAdded(l) => added.contains(&l.as_str()) && !reverted.contains(l),
+                Trigger::LabelsPresent(ls) => {
+                    let live = |l: &String| !reverted.contains(l);
+                    ls.iter().any(|l| added.contains(&l.as_str()) && live(l))
+                        && ls.iter().all(|l| self.issue.has_label(l) && live(l))
+                }
                 Trigger::LabelRemoved(l) => {
                     self.event.labels_removed.iter().any(|r| r == l) && !self.issue.has_label(l)
                 }
@@ -547,6 +575,23 @@ impl WorkflowPlanner<'_, '_> {
         Ok(())
     }
 
+    /// Fires the `label_added` / `label_removed` rules a change triggers, and nothing else.
+    fn label_rules(&mut self, added: &[&str]) -> Result<(), PlanError> {
+        for rule in &self.wf.rules {
+            let fired = match &rule.on {
+                Trigger::LabelAdded(l) => added.contains(&l.as_str()),
+                Trigger::LabelRemoved(l) => {
+                    self.event.labels_removed.iter().any(|r| r == l) && !self.issue.has_label(l)
+                }
+                _ => false,
+            };
+            if fired && rule.conditions.iter().all(|c| self.facts.holds(c)) {
+                self.fire(rule, None)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Renders a rule's actions in order.
     fn fire(&mut self, rule: &Rule, command: Option<(&str, String)>) -> Result<(), PlanError> {
         let name = rule.name.value.as_str();
@@ -562,9 +607,13 @@ impl WorkflowPlanner<'_, '_> {
                     body: self.render(&t.template.value, name, &ctx)?,
                 }),
                 ActionSpec::Chat(t) => match &self.wf.chat {
+                    // A chat line, not a document: no trailing newline from the template file.
                     Some(chat) => Some(Action::Chat {
                         url_env: chat.webhook_url_env.clone(),
-                        text: self.render(&t.template.value, name, &ctx)?,
+                        text: self
+                            .render(&t.template.value, name, &ctx)?
+                            .trim_end()
+                            .to_string(),
                     }),
                     None => None,
                 },
@@ -626,11 +675,20 @@ impl WorkflowPlanner<'_, '_> {
                 }
                 ActionSpec::SetConfidential(b) => (self.issue.confidential != *b)
                     .then_some(Action::SetConfidential { confidential: *b }),
+                ActionSpec::ClaCheck(spec) => super::cla_plan::cla_action(
+                    self.engine,
+                    spec,
+                    self.facts,
+                    &ctx,
+                    command.is_some(),
+                    |template, ctx| self.render(template, name, ctx),
+                )?,
                 ActionSpec::ScheduleFollowup(f) => Some(Action::ScheduleFollowup {
                     name: format!("{}/{}", self.wf_name, f.name),
                     due_at: self.now
                         + Duration::days(i64::from(f.after_days))
-                        + Duration::minutes(i64::from(f.after_minutes)),
+                        + Duration::minutes(i64::from(f.after_minutes))
+                        + Duration::seconds(i64::from(f.after_seconds)),
                 }),
             };
             if let Some(a) = action {

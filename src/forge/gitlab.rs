@@ -319,13 +319,14 @@ impl GitlabForge {
         Ok(())
     }
 
-    /// The bot's own note carrying `marker`, if any. Notes by anyone else are ignored, so a
-    /// user who pastes a marker cannot suppress a real action.
+    /// The bot's own note ending with the marker `<!-- labelflow:MARKER_ID -->`, if any.
+    /// Notes by anyone else are ignored, and so is a marker id quoted inside a bot note (user
+    /// text the bot rendered), so pasting a marker cannot suppress a real action.
     pub async fn find_bot_note(
         &self,
         project_id: u64,
         iid: u64,
-        marker: &str,
+        marker_id: &str,
     ) -> Result<Option<u64>, ForgeError> {
         let notes: Vec<ApiNote> = api::paged(
             issues::notes::IssueNotes::builder()
@@ -339,7 +340,9 @@ impl GitlabForge {
         .await?;
         Ok(notes
             .into_iter()
-            .find(|n| n.author.username == self.bot_username && n.body.contains(marker))
+            .find(|n| {
+                n.author.username == self.bot_username && ends_with_marker(&n.body, marker_id)
+            })
             .map(|n| n.id))
     }
 
@@ -371,15 +374,16 @@ impl GitlabForge {
         Ok(created(issue))
     }
 
-    /// An issue the bot created in `project_path` whose description carries `marker`.
+    /// An issue the bot created in `project_path` whose description ends with the marker
+    /// `<!-- labelflow:MARKER_ID -->` (searched by the id, then checked exactly).
     pub async fn find_bot_issue(
         &self,
         project_path: &str,
-        marker: &str,
+        marker_id: &str,
     ) -> Result<Option<CreatedIssue>, ForgeError> {
         let found: Vec<ApiIssue> = issues::Issues::builder()
             .project(project_path)
-            .search(marker)
+            .search(marker_id)
             .search_in(issues::IssueSearchScope::Description)
             .build()
             .map_err(builder_err)?
@@ -389,7 +393,9 @@ impl GitlabForge {
             .into_iter()
             .find(|i| {
                 i.author.username == self.bot_username
-                    && i.description.as_deref().is_some_and(|d| d.contains(marker))
+                    && i.description
+                        .as_deref()
+                        .is_some_and(|d| ends_with_marker(d, marker_id))
             })
             .map(created))
     }
@@ -476,6 +482,13 @@ impl GitlabForge {
             .await?;
         Ok(())
     }
+}
+
+/// Whether `body` ends with the hidden marker the executor appends. Only the whole comment
+/// at the very end counts: user text the bot rendered is escaped (no `<!--`) and never last.
+fn ends_with_marker(body: &str, marker_id: &str) -> bool {
+    body.trim_end()
+        .ends_with(&crate::actions::marker(marker_id))
 }
 
 fn created(i: ApiIssue) -> CreatedIssue {

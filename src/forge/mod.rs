@@ -2,6 +2,7 @@
 //! ([`retry`]), and the typed operations the executor, worker, sweeps and setup need
 //! ([`gitlab`]).
 
+pub mod files;
 pub mod gitlab;
 pub mod retry;
 

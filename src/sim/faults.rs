@@ -53,6 +53,9 @@ pub enum FaultKind {
     Timeout { hold: Duration },
     /// Wait, then answer normally.
     Latency(Duration),
+    /// Perform the request, then wait before answering: the change is made even if the client
+    /// gives up or goes away meanwhile (GitLab applied it; the answer was lost).
+    SlowResponse(Duration),
 }
 
 /// A fault rule. Build with [`FaultRule::new`] and the narrowing methods:
@@ -97,6 +100,11 @@ impl FaultRule {
 
     pub fn latency(delay: Duration) -> Self {
         Self::new(FaultKind::Latency(delay))
+    }
+
+    /// Performs the request, then holds the answer for `delay`.
+    pub fn slow_response(delay: Duration) -> Self {
+        Self::new(FaultKind::SlowResponse(delay))
     }
 
     pub fn method(mut self, method: &str) -> Self {

@@ -198,7 +198,9 @@ pub trait Store: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<()>;
 
-    /// Releases every lease held by `worker_id` back to pending (graceful shutdown).
+    /// Releases every lease held by `worker_id` back to pending (graceful shutdown). The
+    /// interrupted attempt stays counted (`attempts > 1` tells the next one to check before
+    /// creating).
     async fn release_leases(&self, worker_id: &str, now: DateTime<Utc>) -> StoreResult<u64>;
 
     /// Lists events, newest first, optionally filtered by status.

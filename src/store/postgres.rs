@@ -302,12 +302,12 @@ impl Store for PostgresStore {
     }
 
     async fn release_leases(&self, worker_id: &str, now: DateTime<Utc>) -> StoreResult<u64> {
-        // The interrupted attempt is not counted: a restart must not bring an event nearer to
-        // being parked.
+        // The interrupted attempt stays counted: it may have done part of its work unrecorded,
+        // so the next attempt (attempts > 1) checks for the bot's markers before creating.
         let result = sqlx::query(
             "UPDATE inbox_events
              SET status = 'pending', lease_owner = NULL, lease_until = NULL,
-                 attempts = GREATEST(attempts - 1, 0), available_at = $2, updated_at = $2
+                 available_at = $2, updated_at = $2
              WHERE status = 'running' AND lease_owner = $1",
         )
         .bind(worker_id)

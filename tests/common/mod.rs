@@ -3,6 +3,8 @@
 //! Every bot comment must be asserted: [`Harness::finish`] fails on any that was not.
 #![allow(dead_code)]
 
+pub mod shipped;
+
 use labelflow::clock::Clock;
 use labelflow::forge::RetryPolicy;
 use labelflow::service::{self, Running, ServeSettings};
@@ -181,30 +183,12 @@ impl Harness {
         self.start_service(workers).await;
     }
 
-    /// Waits until the simulator has delivered every hook and the inbox is empty (twice in a
-    /// row: the bot's own changes fire more hooks).
+    /// Waits until the simulator has delivered every hook and the inbox is empty.
     pub async fn settle(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        let mut quiet = 0;
-        loop {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "did not settle: pending hooks {}, queue {:?}",
-                self.sim.pending_hooks(),
-                self.queue().await
-            );
-            self.sim.wait_hooks_idle(Duration::from_secs(10)).await;
-            let q = self.queue().await;
-            if self.sim.pending_hooks() == 0 && q.pending == 0 && q.running == 0 {
-                quiet += 1;
-                if quiet >= 3 {
-                    return;
-                }
-            } else {
-                quiet = 0;
-            }
-            tokio::time::sleep(Duration::from_millis(30)).await;
-        }
+        let store = self.store();
+        labelflow::demo::settle(&self.sim, &store, Duration::from_secs(60))
+            .await
+            .expect("settled");
     }
 
     pub async fn queue(&self) -> labelflow::store::QueueStats {

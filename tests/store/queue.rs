@@ -290,9 +290,10 @@ pub async fn release_leases_returns_a_workers_events(db: TestDb) {
         Err(StoreError::LeaseLost(_))
     ));
 
-    // Released before their leases expired, and the interrupted attempt is not counted.
+    // Released before their leases expired; the interrupted attempt stays counted, so the
+    // next attempt knows it may be recovering from partial work.
     let again = store.claim("w3", LEASE, t0()).await.unwrap().unwrap();
-    assert_eq!((again.id, again.attempts), (a, 1));
+    assert_eq!((again.id, again.attempts), (a, 2));
     assert_eq!(store.claim("w3", LEASE, t0()).await.unwrap().unwrap().id, b);
     assert!(store.claim("w3", LEASE, t0()).await.unwrap().is_none());
 }

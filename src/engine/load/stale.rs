@@ -133,6 +133,7 @@ impl Validator {
                     fields: &fields,
                     actor: "labelflow-sweep",
                     directory: &engine.config.directory,
+                    labels_removed: &[],
                 };
                 let vars = BTreeMap::new();
                 let extra = Extra {

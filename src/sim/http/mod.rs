@@ -181,16 +181,25 @@ fn add_headers(rsp: &mut Response, headers: &[(&'static str, String)]) {
     }
 }
 
+/// The caller's token: `PRIVATE-TOKEN`, or `Authorization: Bearer`, which GitLab also accepts
+/// for personal access tokens (clients such as gidgetlab send only the latter).
+fn request_token(headers: &axum::http::HeaderMap) -> Option<String> {
+    let private = headers.get("private-token").and_then(|v| v.to_str().ok());
+    let bearer = || {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+    };
+    private.or_else(bearer).map(|t| t.trim().to_string())
+}
+
 /// Every request passes here: global latency, rate limit, fault rules, authentication, log.
 async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Response {
     let method = req.method().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
-    let token = req
-        .headers()
-        .get("private-token")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let token = request_token(req.headers());
     let user = token.as_deref().and_then(|t| {
         lock(&app.state)
             .user_by_token(t)
@@ -277,7 +286,7 @@ async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Response 
             );
         }
         Some(FaultKind::Latency(d)) => tokio::time::sleep(d).await,
-        None => {}
+        Some(FaultKind::SlowResponse(_)) | None => {}
     }
 
     let Some((user_id, _)) = user.clone() else {
@@ -290,9 +299,21 @@ async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Response 
         return rsp;
     };
     req.extensions_mut().insert(AuthUser(user_id));
-    let mut rsp = next.run(req).await;
+    // Run the request in its own task, so it completes even if the client goes away while
+    // the answer is held back.
+    let handled = tokio::spawn(next.run(req));
+    let mut rsp = match handled.await {
+        Ok(rsp) => rsp,
+        Err(e) => json_status(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({ "message": format!("500 simulator handler failed: {e}") }),
+        ),
+    };
     add_headers(&mut rsp, &rate_headers);
     log(rsp.status().as_u16());
+    if let Some(FaultKind::SlowResponse(d)) = fault {
+        tokio::time::sleep(d).await;
+    }
     rsp
 }
 
@@ -527,4 +548,25 @@ pub(crate) fn raw_body(status: StatusCode, content_type: &'static str, body: Vec
     rsp.headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     rsp
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn token_from_private_token_or_bearer_header() {
+        let mut headers = axum::http::HeaderMap::new();
+        assert_eq!(request_token(&headers), None);
+        headers.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer glpat-b"),
+        );
+        assert_eq!(request_token(&headers).as_deref(), Some("glpat-b"));
+        headers.insert("private-token", HeaderValue::from_static("glpat-p"));
+        assert_eq!(request_token(&headers).as_deref(), Some("glpat-p"));
+        headers.remove("private-token");
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Basic abc"));
+        assert_eq!(request_token(&headers), None);
+    }
 }

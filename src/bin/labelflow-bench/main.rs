@@ -1,0 +1,323 @@
+//! `labelflow-bench`: measures the real `labelflow serve` binary against the simulated GitLab,
+//! side by side with a gidgetlab bot doing the same step, in one run (so the ratios hold on a
+//! noisy machine): ingest throughput and ack latency, end-to-end latency, GitLab requests per
+//! step, start-up time and memory. `scripts/bench.sh` builds, installs the peer and runs it.
+
+mod e2e;
+mod load;
+mod payload;
+mod procs;
+mod report;
+mod results;
+mod setup;
+mod stats;
+
+use anyhow::Context;
+use clap::Parser;
+use load::Endpoint;
+use procs::{LabelflowSpec, PeerSpec, Service};
+use results::{Results, ServiceResults, Settings};
+use setup::{Bench, LABELFLOW_BOT, PEER_BOT};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// The secret both services check in `X-Gitlab-Token`.
+const WEBHOOK_SECRET: &str = "bench-webhook-secret";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "labelflow-bench",
+    about = "Benchmarks labelflow against a gidgetlab peer"
+)]
+struct Args {
+    /// The labelflow binary to measure (build it with --release for real numbers).
+    #[arg(long, default_value = "target/release/labelflow")]
+    labelflow_bin: PathBuf,
+    /// Python of the virtualenv with gidgetlab; without it the peer is skipped.
+    #[arg(long)]
+    peer_python: Option<PathBuf>,
+    #[arg(long, default_value = "benches/peer/bot.py")]
+    peer_script: PathBuf,
+    /// Offered ingest rates, per second.
+    #[arg(long, value_delimiter = ',', default_value = "500,1000,2000,5000")]
+    rates: Vec<f64>,
+    /// Seconds per fixed-rate run.
+    #[arg(long, default_value_t = 10.0)]
+    rate_seconds: f64,
+    /// Seconds of the closed-loop saturation run (0: skip).
+    #[arg(long, default_value_t = 10.0)]
+    saturation_seconds: f64,
+    /// Concurrent connections of the saturation run.
+    #[arg(long, default_value_t = 64)]
+    connections: usize,
+    /// Share of ingest deliveries that repeat the previous one, percent.
+    #[arg(long, default_value_t = 10)]
+    duplicate_percent: u32,
+    /// Label-change webhooks per end-to-end run.
+    #[arg(long, default_value_t = 200)]
+    e2e_events: usize,
+    /// End-to-end webhooks per second.
+    #[arg(long, default_value_t = 20.0)]
+    e2e_rate: f64,
+    /// Simulated GitLab latency per API call for the end-to-end runs, ms.
+    #[arg(long, value_delimiter = ',', default_value = "0,50")]
+    sim_latency_ms: Vec<u64>,
+    /// Seconds to leave the services idle before reading their idle memory.
+    #[arg(long, default_value_t = 2.0)]
+    idle_seconds: f64,
+    /// labelflow's `--workers` for the end-to-end runs.
+    #[arg(long, default_value_t = 4)]
+    workers: usize,
+    #[arg(long, default_value = "tests/fixtures/gitlab-docs/issue_open.json")]
+    fixture: PathBuf,
+    /// Write the results as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the markdown report here (it is printed either way).
+    #[arg(long)]
+    markdown: Option<PathBuf>,
+}
+
+#[tokio::main]
+async fn main() {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => {}
+        Err(e) => {
+            eprintln!("labelflow-bench: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn progress(msg: &str) {
+    eprintln!("[bench] {msg}");
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        args.labelflow_bin.is_file(),
+        "no labelflow binary at {} (cargo build --release --bin labelflow)",
+        args.labelflow_bin.display()
+    );
+    anyhow::ensure!(
+        args.rates.iter().all(|r| *r > 0.0) && args.e2e_rate > 0.0,
+        "rates must be positive"
+    );
+    let dir = tempfile::tempdir().context("creating a temporary directory")?;
+    let config = setup::write_labelflow_config(dir.path())?;
+    let bench = Bench::start().await?;
+    let run_tag = uuid::Uuid::new_v4().simple().to_string();
+    let shots = Arc::new(payload::Shots::from_fixture(
+        &args.fixture,
+        256,
+        args.duplicate_percent,
+        &run_tag[..8],
+    )?);
+    let settings = Settings {
+        rates: args.rates.clone(),
+        rate_seconds: args.rate_seconds,
+        saturation_seconds: args.saturation_seconds,
+        connections: args.connections,
+        duplicate_percent: args.duplicate_percent,
+        body_bytes: shots.body_bytes(),
+        e2e_events: args.e2e_events,
+        e2e_rate: args.e2e_rate,
+        sim_latencies_ms: args.sim_latency_ms.clone(),
+        labelflow_workers: args.workers,
+    };
+    let mut lf = ServiceResults::new("labelflow");
+    let mut peer_results = args
+        .peer_python
+        .as_ref()
+        .map(|_| ServiceResults::new("gidgetlab"));
+    let client = load::client();
+
+    // Phase 1: start-up, idle memory, end to end.
+    progress("starting labelflow");
+    let spawned = Instant::now();
+    let labelflow = Service::labelflow(LabelflowSpec {
+        bin: &args.labelflow_bin,
+        config: &config,
+        database: &dir.path().join("e2e.db"),
+        gitlab_url: &bench.sim.base_url(),
+        gitlab_token: &bench.labelflow_token,
+        secret: WEBHOOK_SECRET,
+        workers: args.workers,
+        log: dir.path().join("labelflow-e2e.log"),
+    })
+    .await?;
+    lf.startup_ms = labelflow.startup.as_secs_f64() * 1000.0;
+    lf.gitlab_connected_ms = wait_connected(&bench, spawned).await;
+    let peer = match &args.peer_python {
+        Some(python) => {
+            progress("starting the gidgetlab peer");
+            Some(
+                Service::peer(PeerSpec {
+                    python,
+                    script: &args.peer_script,
+                    gitlab_url: &bench.sim.base_url(),
+                    gitlab_token: &bench.peer_token,
+                    secret: WEBHOOK_SECRET,
+                    log: dir.path().join("peer.log"),
+                })
+                .await?,
+            )
+        }
+        None => None,
+    };
+    tokio::time::sleep(Duration::from_secs_f64(args.idle_seconds)).await;
+    lf.idle = labelflow.memory();
+    if let (Some(p), Some(r)) = (&peer, peer_results.as_mut()) {
+        r.startup_ms = p.startup.as_secs_f64() * 1000.0;
+        r.idle = p.memory();
+    }
+
+    let timeout = Duration::from_secs_f64(30.0 + args.e2e_events as f64 / args.e2e_rate);
+    for latency in &args.sim_latency_ms {
+        let targets: Vec<(&Service, &mut ServiceResults, u64, &str)> =
+            match (&peer, peer_results.as_mut()) {
+                (Some(p), Some(r)) => vec![
+                    (&labelflow, &mut lf, bench.labelflow_project, LABELFLOW_BOT),
+                    (p, r, bench.peer_project, PEER_BOT),
+                ],
+                _ => vec![(&labelflow, &mut lf, bench.labelflow_project, LABELFLOW_BOT)],
+            };
+        for (svc, out, project, bot) in targets {
+            let hooks = bench.label_changes(project, args.e2e_events).await?;
+            bench.sim.set_latency(Duration::from_millis(*latency));
+            progress(&format!(
+                "end to end: {} at {latency} ms simulator latency",
+                svc.name
+            ));
+            let endpoint = endpoint(&client, svc);
+            let mut e = e2e::run(&bench.sim, &endpoint, bot, &hooks, args.e2e_rate, timeout).await;
+            e.sim_latency_ms = *latency;
+            if e.commented != e.events || e.duplicated > 0 {
+                progress(&format!(
+                    "{}: {} of {} issues commented once, {} more than once; its log: {}",
+                    svc.name,
+                    e.commented,
+                    e.events,
+                    e.duplicated,
+                    svc.log.display()
+                ));
+            }
+            out.e2e.push(e);
+            bench.sim.set_latency(Duration::ZERO);
+        }
+    }
+    lf.after_e2e = labelflow.memory();
+    if let (Some(p), Some(r)) = (&peer, peer_results.as_mut()) {
+        r.after_e2e = p.memory();
+    }
+    labelflow.stop().await;
+
+    // Phase 2: ingest alone (no workers), then the peer on the same load.
+    progress("starting labelflow for ingest (--workers 0)");
+    let ingest = Service::labelflow(LabelflowSpec {
+        bin: &args.labelflow_bin,
+        config: &config,
+        database: &dir.path().join("ingest.db"),
+        gitlab_url: &bench.sim.base_url(),
+        gitlab_token: &bench.labelflow_token,
+        secret: WEBHOOK_SECRET,
+        workers: 0,
+        log: dir.path().join("labelflow-ingest.log"),
+    })
+    .await?;
+    let rate_duration = Duration::from_secs_f64(args.rate_seconds);
+    for rate in &args.rates {
+        let mut targets = vec![(&ingest, &mut lf)];
+        if let (Some(p), Some(r)) = (&peer, peer_results.as_mut()) {
+            targets.push((p, r));
+        }
+        for (svc, out) in targets {
+            progress(&format!("ingest: {} at {rate}/s", svc.name));
+            let shots = payload::Shots::from_fixture(
+                &args.fixture,
+                256,
+                args.duplicate_percent,
+                &format!("{}-{rate}-{}", svc.name, &run_tag[..8]),
+            )?;
+            let l =
+                load::fixed_rate(&endpoint(&client, svc), &shots, *rate, rate_duration, 1000).await;
+            out.fixed_rates.push(l);
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+    if args.saturation_seconds > 0.0 {
+        let mut targets = vec![(&ingest, &mut lf)];
+        if let (Some(p), Some(r)) = (&peer, peer_results.as_mut()) {
+            targets.push((p, r));
+        }
+        for (svc, out) in targets {
+            progress(&format!("ingest: {} saturation", svc.name));
+            let shots = Arc::new(payload::Shots::from_fixture(
+                &args.fixture,
+                256,
+                args.duplicate_percent,
+                &format!("{}-sat-{}", svc.name, &run_tag[..8]),
+            )?);
+            let l = load::saturate(
+                &endpoint(&client, svc),
+                shots,
+                args.connections,
+                Duration::from_secs_f64(args.saturation_seconds),
+            )
+            .await;
+            out.saturation = Some(l);
+        }
+    }
+    lf.after_ingest = ingest.memory();
+    if let (Some(p), Some(r)) = (&peer, peer_results.as_mut()) {
+        r.after_ingest = p.memory();
+    }
+    ingest.stop().await;
+    if let Some(p) = peer {
+        p.stop().await;
+    }
+
+    let results = Results {
+        settings,
+        labelflow: lf,
+        peer: peer_results,
+    };
+    let md = report::markdown(&results);
+    println!("{md}");
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, &md).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(&results)?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn endpoint(client: &reqwest::Client, svc: &Service) -> Endpoint {
+    Endpoint {
+        client: client.clone(),
+        url: svc.webhook_url.clone(),
+        secret: WEBHOOK_SECRET.to_string(),
+    }
+}
+
+/// Time from spawn until labelflow checked its token with GitLab (`GET /api/v4/user`).
+async fn wait_connected(bench: &Bench, spawned: Instant) -> Option<f64> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while Instant::now() < deadline {
+        let connected = bench.sim.requests().iter().any(|r| {
+            r.username.as_deref() == Some(LABELFLOW_BOT)
+                && r.path == "/api/v4/user"
+                && r.status == 200
+        });
+        if connected {
+            return Some(spawned.elapsed().as_secs_f64() * 1000.0);
+        }
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    None
+}

@@ -1,0 +1,317 @@
+//! The GitLab calls `labelflow setup` makes, over the `gitlab` crate's endpoints and the one
+//! retrying client. Hook creation is our own endpoint: the crate's `CreateHook` has no
+//! `signing_token` parameter (GitLab 19.0+).
+
+use crate::forge::ForgeError;
+use crate::forge::retry::RetryingClient;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use gitlab::api::projects::labels::{CreateLabel, EditLabel, Labels};
+use gitlab::api::projects::repository::files::{CreateFile, File, UpdateFile};
+use gitlab::api::projects::{Project, hooks::Hooks};
+use gitlab::api::{self, AsyncQuery, BodyError, Endpoint, FormParams, Pagination};
+use serde::Deserialize;
+use std::borrow::Cow;
+
+fn builder_err(e: impl std::fmt::Display) -> ForgeError {
+    ForgeError::Permanent {
+        status: 0,
+        message: format!("cannot build the request: {e}"),
+    }
+}
+
+/// The parts of a project setup needs.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiProject {
+    pub id: u64,
+    pub path_with_namespace: String,
+    /// `None` for a project with an empty repository.
+    #[serde(default)]
+    pub default_branch: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiLabel {
+    pub id: u64,
+    pub name: String,
+    pub color: String,
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiHook {
+    pub id: u64,
+    pub url: String,
+}
+
+/// A repository file's text and the commit that last changed it.
+#[derive(Debug, Clone)]
+pub struct RepoFile {
+    pub content: Vec<u8>,
+    pub last_commit_id: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ApiFile {
+    content: String,
+    #[serde(default)]
+    encoding: Option<String>,
+    last_commit_id: String,
+}
+
+pub async fn project(client: &RetryingClient, path: &str) -> Result<ApiProject, ForgeError> {
+    Ok(Project::builder()
+        .project(path)
+        .build()
+        .map_err(builder_err)?
+        .query_async(client)
+        .await?)
+}
+
+/// Every project label (all pages).
+pub async fn labels(client: &RetryingClient, project: u64) -> Result<Vec<ApiLabel>, ForgeError> {
+    let endpoint = Labels::builder()
+        .project(project)
+        .build()
+        .map_err(builder_err)?;
+    Ok(api::paged(endpoint, Pagination::All)
+        .query_async(client)
+        .await?)
+}
+
+/// `#rrggbb` → the crate's colour type.
+fn color(hex: &str) -> Result<(u8, u8, u8), ForgeError> {
+    let part = |i: usize| {
+        hex.get(i..i + 2)
+            .and_then(|h| u8::from_str_radix(h, 16).ok())
+            .ok_or_else(|| builder_err(format!("`{hex}` is not a #RRGGBB colour")))
+    };
+    if hex.len() != 7 || !hex.starts_with('#') {
+        return Err(builder_err(format!("`{hex}` is not a #RRGGBB colour")));
+    }
+    Ok((part(1)?, part(3)?, part(5)?))
+}
+
+pub async fn create_label(
+    client: &RetryingClient,
+    project: u64,
+    name: &str,
+    hex: &str,
+    description: &str,
+) -> Result<(), ForgeError> {
+    let endpoint = CreateLabel::builder()
+        .project(project)
+        .name(name)
+        .color(color(hex)?)
+        .description(description)
+        .build()
+        .map_err(builder_err)?;
+    api::ignore(endpoint).query_async(client).await?;
+    Ok(())
+}
+
+/// Sets the colour and/or description of an existing label.
+pub async fn edit_label(
+    client: &RetryingClient,
+    project: u64,
+    label_id: u64,
+    hex: Option<&str>,
+    description: Option<&str>,
+) -> Result<(), ForgeError> {
+    let mut b = EditLabel::builder();
+    b.project(project).label(label_id);
+    if let Some(h) = hex {
+        b.color(color(h)?);
+    }
+    if let Some(d) = description {
+        b.description(d);
+    }
+    let endpoint = b.build().map_err(builder_err)?;
+    api::ignore(endpoint).query_async(client).await?;
+    Ok(())
+}
+
+/// The file at `path` on `branch`; `None` when it (or the branch) does not exist.
+pub async fn file(
+    client: &RetryingClient,
+    project: u64,
+    path: &str,
+    branch: &str,
+) -> Result<Option<RepoFile>, ForgeError> {
+    let endpoint = File::builder()
+        .project(project)
+        .file_path(path)
+        .ref_(branch)
+        .build()
+        .map_err(builder_err)?;
+    let f: ApiFile = match endpoint.query_async(client).await {
+        Ok(f) => f,
+        Err(e) => {
+            return match ForgeError::from(e) {
+                ForgeError::NotFound(_) => Ok(None),
+                other => Err(other),
+            };
+        }
+    };
+    let content = match f.encoding.as_deref() {
+        Some("base64") => STANDARD
+            .decode(f.content.trim().replace('\n', ""))
+            .map_err(|e| ForgeError::Permanent {
+                status: 200,
+                message: format!("GitLab sent {path} in invalid base64: {e}"),
+            })?,
+        _ => f.content.into_bytes(),
+    };
+    Ok(Some(RepoFile {
+        content,
+        last_commit_id: f.last_commit_id,
+    }))
+}
+
+pub async fn create_file(
+    client: &RetryingClient,
+    project: u64,
+    path: &str,
+    branch: &str,
+    content: &[u8],
+    message: &str,
+) -> Result<(), ForgeError> {
+    let endpoint = CreateFile::builder()
+        .project(project)
+        .file_path(path)
+        .branch(branch)
+        .content(content)
+        .commit_message(message)
+        .build()
+        .map_err(builder_err)?;
+    api::ignore(endpoint).query_async(client).await?;
+    Ok(())
+}
+
+/// Updates a file, refusing (GitLab answers 400) if it changed since `last_commit_id`.
+pub async fn update_file(
+    client: &RetryingClient,
+    project: u64,
+    path: &str,
+    branch: &str,
+    content: &[u8],
+    message: &str,
+    last_commit_id: &str,
+) -> Result<(), ForgeError> {
+    let endpoint = UpdateFile::builder()
+        .project(project)
+        .file_path(path)
+        .branch(branch)
+        .content(content)
+        .commit_message(message)
+        .last_commit_id(last_commit_id)
+        .build()
+        .map_err(builder_err)?;
+    api::ignore(endpoint).query_async(client).await?;
+    Ok(())
+}
+
+pub async fn hooks(client: &RetryingClient, project: u64) -> Result<Vec<ApiHook>, ForgeError> {
+    let endpoint = Hooks::builder()
+        .project(project)
+        .build()
+        .map_err(builder_err)?;
+    Ok(api::paged(endpoint, Pagination::All)
+        .query_async(client)
+        .await?)
+}
+
+/// `POST /projects/:id/hooks` for issue and note events (confidential ones too), with both a
+/// signing token (GitLab 19.0+, `webhook-signature`) and a secret token (`X-Gitlab-Token`, which
+/// older GitLab versions send instead; GitLab documents setting both during migration).
+struct CreateSignedHook<'a> {
+    project: u64,
+    url: &'a str,
+    signing_token: &'a str,
+    secret_token: &'a str,
+}
+
+impl Endpoint for CreateSignedHook<'_> {
+    fn method(&self) -> http::Method {
+        http::Method::POST
+    }
+
+    fn endpoint(&self) -> Cow<'static, str> {
+        format!("projects/{}/hooks", self.project).into()
+    }
+
+    fn body(&self) -> Result<Option<(&'static str, Vec<u8>)>, BodyError> {
+        let mut params = FormParams::default();
+        params
+            .push("url", self.url)
+            .push("name", "labelflow")
+            .push("description", "labelflow workflow automation")
+            .push("push_events", false)
+            .push("issues_events", true)
+            .push("confidential_issues_events", true)
+            .push("note_events", true)
+            .push("confidential_note_events", true)
+            .push("enable_ssl_verification", true)
+            .push("token", self.secret_token)
+            .push("signing_token", self.signing_token);
+        params.into_body()
+    }
+}
+
+pub async fn create_hook(
+    client: &RetryingClient,
+    project: u64,
+    url: &str,
+    signing_token: &str,
+    secret_token: &str,
+) -> Result<(), ForgeError> {
+    let endpoint = CreateSignedHook {
+        project,
+        url,
+        signing_token,
+        secret_token,
+    };
+    api::ignore(endpoint).query_async(client).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn colours_parse_as_rgb() {
+        assert_eq!(color("#1f75CB").expect("valid"), (0x1f, 0x75, 0xcb));
+        assert!(color("red").is_err());
+        assert!(color("#12345").is_err());
+        assert!(color("#12345g").is_err());
+    }
+
+    #[test]
+    fn the_hook_body_carries_both_tokens_and_issue_events_only() {
+        let e = CreateSignedHook {
+            project: 7,
+            url: "https://lf.example.com/webhooks/gitlab",
+            signing_token: "whsec_abc",
+            secret_token: "s3cret",
+        };
+        assert_eq!(e.endpoint(), "projects/7/hooks");
+        let (_, body) = e.body().expect("body").expect("some body");
+        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        let get = |k: &str| {
+            pairs
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.as_str())
+        };
+        assert_eq!(get("url"), Some("https://lf.example.com/webhooks/gitlab"));
+        assert_eq!(get("signing_token"), Some("whsec_abc"));
+        assert_eq!(get("token"), Some("s3cret"));
+        assert_eq!(get("issues_events"), Some("true"));
+        assert_eq!(get("note_events"), Some("true"));
+        assert_eq!(get("push_events"), Some("false"));
+    }
+}

@@ -1,0 +1,356 @@
+//! The shipped `labelflow.yml` loads cleanly, and broken variants fail with errors that name
+//! the file, the line and what was expected.
+
+use labelflow::cla::SourceSpec;
+use labelflow::engine::{ConfigError, Engine};
+use labelflow::setup::labels::desired_labels;
+use std::path::{Path, PathBuf};
+
+fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn shipped_text() -> String {
+    std::fs::read_to_string(repo().join("labelflow.yml")).expect("labelflow.yml is readable")
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create dir");
+    for entry in std::fs::read_dir(from).expect("read dir") {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy file");
+        }
+    }
+}
+
+/// A copy of the shipped configuration and templates in a temp dir, with `config` as its
+/// `labelflow.yml`; `edit_templates` may change the copied templates first.
+struct Variant {
+    _dir: tempfile::TempDir,
+    config: PathBuf,
+}
+
+fn variant(config: &str, edit_templates: impl FnOnce(&Path)) -> Variant {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_dir(&repo().join("templates"), &dir.path().join("templates"));
+    edit_templates(&dir.path().join("templates"));
+    let path = dir.path().join("labelflow.yml");
+    std::fs::write(&path, config).expect("write config");
+    Variant {
+        _dir: dir,
+        config: path,
+    }
+}
+
+/// 1-based line of the first line of `text` containing `needle`.
+fn line_of(text: &str, needle: &str) -> u64 {
+    let idx = text
+        .lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("{needle:?} not in the configuration"));
+    idx as u64 + 1
+}
+
+fn replace_once(text: &str, from: &str, to: &str) -> String {
+    assert_eq!(text.matches(from).count(), 1, "{from:?} must occur once");
+    text.replacen(from, to, 1)
+}
+
+fn load_errors(v: &Variant) -> Vec<ConfigError> {
+    match Engine::load(&v.config) {
+        Ok(_) => panic!("broken configuration loaded without errors"),
+        Err(e) => e.0,
+    }
+}
+
+fn single_error(v: &Variant) -> ConfigError {
+    let errors = load_errors(v);
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    errors.into_iter().next().expect("one error")
+}
+
+#[test]
+fn shipped_config_loads() {
+    let engine = match Engine::load(&repo().join("labelflow.yml")) {
+        Ok(e) => e,
+        Err(e) => panic!("shipped configuration has errors:\n{e}"),
+    };
+    let names: Vec<&str> = engine.config.workflows.keys().map(String::as_str).collect();
+    assert_eq!(names, vec!["alliances", "cocreate", "license", "mdf"]);
+    assert_eq!(engine.bot(), "labelflow");
+    let rules: Vec<usize> = engine
+        .config
+        .workflows
+        .values()
+        .map(|w| w.rules.len())
+        .collect();
+    assert_eq!(rules, vec![15, 15, 6, 5]);
+}
+
+#[test]
+fn shipped_cla_check_reads_the_legal_registry_and_names_the_seeds_managers() {
+    let engine = Engine::load(&repo().join("labelflow.yml")).expect("shipped config loads");
+    let cla = engine.config.cla.as_ref().expect("a `cla:` section");
+    assert_eq!(cla.managers, "cla_managers@gitlab.com");
+    let settings = cla.settings(&engine.path, &engine.config.projects);
+    assert_eq!(
+        settings.source,
+        SourceSpec::Gitlab {
+            project: "legal/cla-registry".to_string(),
+            path: "registry.yml".to_string(),
+            git_ref: "main".to_string(),
+        }
+    );
+    assert_eq!(settings.required_version, None);
+    assert_eq!(cla.subject.company_field.as_deref(), Some("Customer"));
+    assert_eq!(
+        cla.subject.usernames_field.as_deref(),
+        Some("Customer engineers")
+    );
+}
+
+#[test]
+fn shipped_cla_labels_are_set_up_where_the_check_runs_only() {
+    let engine = Engine::load(&repo().join("labelflow.yml")).expect("shipped config loads");
+    let opportunities = desired_labels(&engine, "co-create/opportunities");
+    let cla: Vec<(&str, &str)> = opportunities
+        .iter()
+        .filter(|l| l.name.starts_with("cla::"))
+        .map(|l| (l.name.as_str(), l.color.as_str()))
+        .collect();
+    assert_eq!(
+        cla,
+        vec![
+            ("cla::missing", "#dd2b0e"),
+            ("cla::signed", "#108548"),
+            ("cla::unknown", "#ab6100"),
+        ]
+    );
+    for project in ["alliances/partners", "legal/cla-registry"] {
+        let labels = desired_labels(&engine, project);
+        assert!(
+            labels.iter().all(|l| !l.name.starts_with("cla::")),
+            "{project}: {:?}",
+            labels.iter().map(|l| &l.name).collect::<Vec<_>>()
+        );
+    }
+    assert!(desired_labels(&engine, "legal/cla-registry").is_empty());
+}
+
+#[test]
+fn cla_source_in_an_unknown_project_is_located() {
+    let text = replace_once(
+        &shipped_text(),
+        "gitlab: { project: cla_registry,",
+        "gitlab: { project: cla_registries,",
+    );
+    let v = variant(&text, |_| {});
+    let e = single_error(&v);
+    assert_eq!(e.file, v.config);
+    assert_eq!(e.line, Some(line_of(&text, "project: cla_registries")));
+    assert!(
+        e.message.contains(
+            "cla.source: unknown project `cla_registries` (expected a name from `projects:` or a group/project path)"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn cla_check_without_a_cla_section_is_rejected() {
+    let text = shipped_text();
+    let start = text.find("\ncla:\n").expect("a `cla:` section") + 1;
+    let end = start + text[start..].find("\n\n").expect("the section ends") + 1;
+    let text = format!("{}{}", &text[..start], &text[end..]);
+    let v = variant(&text, |_| {});
+    let errors = load_errors(&v);
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        vec![
+            "workflow `cocreate` rule `identified`: uses `cla_check` but the configuration has no `cla:` section",
+            "workflow `cocreate` rule `identified-completed`: uses `cla_check` but the configuration has no `cla:` section",
+            "workflow `cocreate` rule `cla-recheck`: uses `cla_check` but the configuration has no `cla:` section",
+        ],
+        "{errors:?}"
+    );
+    let lines: Vec<Option<u64>> = errors.iter().map(|e| e.line).collect();
+    assert_eq!(
+        lines,
+        vec![
+            Some(line_of(&text, "- name: identified")),
+            Some(line_of(&text, "- name: identified-completed")),
+            Some(line_of(&text, "- name: cla-recheck")),
+        ]
+    );
+}
+
+#[test]
+fn shipped_directory_names_no_real_people() {
+    let engine = Engine::load(&repo().join("labelflow.yml")).expect("shipped config loads");
+    let d = &engine.config.directory;
+    let users = d
+        .roles
+        .values()
+        .flatten()
+        .chain(d.product_groups.values().flat_map(|g| g.pms.iter()));
+    for u in users {
+        assert!(u.starts_with("example-"), "`{u}` is not a placeholder");
+    }
+    for role in [
+        "contributor-success",
+        "developer-relations",
+        "onsite-coordinator",
+        "engineering-manager",
+        "alliances",
+        "production-team-lead",
+        "license-admin",
+        "corporate-development",
+    ] {
+        assert!(d.roles.contains_key(role), "role `{role}` missing");
+    }
+}
+
+#[test]
+fn unknown_key_is_located_and_lists_the_expected_keys() {
+    let text = replace_once(
+        &shipped_text(),
+        "      - name: done\n",
+        "      - name: done\n        when: now\n",
+    );
+    let v = variant(&text, |_| {});
+    let e = single_error(&v);
+    assert_eq!(e.file, v.config);
+    assert_eq!(e.line, Some(line_of(&text, "when: now")));
+    assert_eq!(e.column, Some(9));
+    assert!(e.message.contains("unknown field `when`"), "{e}");
+    assert!(
+        e.message
+            .contains("expected one of name, on, if, once, vars, do"),
+        "{e}"
+    );
+}
+
+#[test]
+fn missing_template_names_the_reference_and_the_path_looked_at() {
+    let text = replace_once(
+        &shipped_text(),
+        "template: mdf/done.md.hbs",
+        "template: mdf/finished.md.hbs",
+    );
+    let v = variant(&text, |_| {});
+    let e = single_error(&v);
+    assert_eq!(e.file, v.config);
+    assert_eq!(e.line, Some(line_of(&text, "mdf/finished.md.hbs")));
+    assert!(
+        e.message
+            .starts_with("workflow `mdf` rule `done`: missing template `mdf/finished.md.hbs`"),
+        "{e}"
+    );
+    assert!(e.message.contains("templates/mdf/finished.md.hbs"), "{e}");
+}
+
+#[test]
+fn undefined_role_lists_the_defined_ones() {
+    let text = replace_once(
+        &shipped_text(),
+        "assign_roles: [corporate-development]",
+        "assign_roles: [corp-dev]",
+    );
+    let v = variant(&text, |_| {});
+    let e = single_error(&v);
+    assert_eq!(e.file, v.config);
+    assert_eq!(e.line, Some(line_of(&text, "[corp-dev]")));
+    assert!(
+        e.message.contains(
+            "workflow `alliances` rule `acquisition`: undefined role `corp-dev` \
+             (expected one of the roles in `directory.roles`: alliances, contributor-success"
+        ),
+        "{e}"
+    );
+}
+
+#[test]
+fn template_with_an_unknown_variable_fails_at_load() {
+    let text = shipped_text();
+    let v = variant(&text, |templates| {
+        let path = templates.join("mdf/done.md.hbs");
+        let mut src = std::fs::read_to_string(&path).expect("read template");
+        src.push_str("\nBudget owner: {{fields.budget_owner}}\n");
+        std::fs::write(&path, src).expect("write template");
+    });
+    let e = single_error(&v);
+    assert_eq!(e.file, v.config);
+    assert_eq!(e.line, Some(line_of(&text, "template: mdf/done.md.hbs")));
+    assert!(
+        e.message
+            .starts_with("workflow `mdf` rule `done`: template `mdf/done.md.hbs`:"),
+        "{e}"
+    );
+    assert!(e.message.contains("fields.budget_owner"), "{e}");
+    assert!(e.message.contains("(template line 3)"), "{e}");
+}
+
+#[test]
+fn bad_yaml_is_located() {
+    let text = replace_once(
+        &shipped_text(),
+        "  username: labelflow\n",
+        "  username: labelflow: bot\n",
+    );
+    let v = variant(&text, |_| {});
+    let e = single_error(&v);
+    assert_eq!(e.file, v.config);
+    assert_eq!(e.line, Some(line_of(&text, "username: labelflow: bot")));
+    assert!(e.message.contains("mapping values are not allowed"), "{e}");
+}
+
+#[test]
+fn several_problems_are_reported_together() {
+    let text = replace_once(
+        &shipped_text(),
+        "assign_roles: [corporate-development]",
+        "assign_roles: [corp-dev]",
+    );
+    let text = replace_once(
+        &text,
+        "template: mdf/done.md.hbs",
+        "template: mdf/finished.md.hbs",
+    );
+    let v = variant(&text, |_| {});
+    let errors = load_errors(&v);
+    let lines: Vec<Option<u64>> = errors.iter().map(|e| e.line).collect();
+    let mut expected = vec![
+        Some(line_of(&text, "[corp-dev]")),
+        Some(line_of(&text, "mdf/finished.md.hbs")),
+    ];
+    expected.sort();
+    let mut got = lines.clone();
+    got.sort();
+    assert_eq!(got, expected, "{errors:?}");
+}
+
+#[test]
+fn restricted_labels_nobody_may_apply_are_rejected() {
+    let text = replace_once(
+        &shipped_text(),
+        "      - labels: [\"mdf::credit-acknowledged\"]\n        roles: [production-team-lead]\n",
+        "      - labels: [\"mdf::credit-acknowledged\"]\n",
+    );
+    let v = variant(&text, |_| {});
+    let e = single_error(&v);
+    assert_eq!(
+        e.line,
+        Some(line_of(&text, "- labels: [\"mdf::credit-acknowledged\"]"))
+    );
+    assert!(
+        e.message.contains(
+            "workflow `mdf` restricted_labels: nobody may apply these labels (expected `roles:` or `product_pms: true`)"
+        ),
+        "{e}"
+    );
+}
