@@ -430,6 +430,12 @@ impl Sweeper {
                 }
             }
         }
+        let outcome = if run.opts.dry_run { "dry_run" } else { "done" };
+        for a in &pending {
+            self.executor
+                .metrics
+                .sweep_action(&a.workflow, &a.rule, a.action.kind(), outcome);
+        }
         count_actions(&mut run.report.counts, &pending);
         run.report.actions += pending.len();
         run.taken_keys.extend(pending.iter().map(|a| a.key.clone()));
