@@ -88,7 +88,7 @@ fn shipped_config_loads() {
         .values()
         .map(|w| w.rules.len())
         .collect();
-    assert_eq!(rules, vec![15, 15, 6, 5]);
+    assert_eq!(rules, vec![15, 16, 6, 5]);
 }
 
 #[test]
@@ -175,6 +175,7 @@ fn cla_check_without_a_cla_section_is_rejected() {
             "workflow `cocreate` rule `identified`: uses `cla_check` but the configuration has no `cla:` section",
             "workflow `cocreate` rule `identified-completed`: uses `cla_check` but the configuration has no `cla:` section",
             "workflow `cocreate` rule `cla-recheck`: uses `cla_check` but the configuration has no `cla:` section",
+            "workflow `cocreate` rule `cla-sweep`: uses `cla_check` but the configuration has no `cla:` section",
         ],
         "{errors:?}"
     );
@@ -185,8 +186,146 @@ fn cla_check_without_a_cla_section_is_rejected() {
             Some(line_of(&text, "- name: identified")),
             Some(line_of(&text, "- name: identified-completed")),
             Some(line_of(&text, "- name: cla-recheck")),
+            Some(line_of(&text, "- name: cla-sweep")),
         ]
     );
+}
+
+/// The shipped stale policies: where items stall, who owns them, and the timings
+/// (stage, owner, idle days, grace days, close after), in funnel order; nothing closes by itself
+/// and `on-hold` exempts everywhere.
+#[test]
+fn shipped_stale_policies_cover_the_stages_where_items_stall() {
+    let engine = Engine::load(&repo().join("labelflow.yml")).expect("shipped config loads");
+    let policies = |wf: &str| -> Vec<(String, String, u32, u32, Option<u32>)> {
+        engine.config.workflows[wf]
+            .stale
+            .iter()
+            .map(|p| {
+                let exempt: Vec<&str> = p.exempt.labels.iter().map(|l| l.value.as_str()).collect();
+                assert_eq!(exempt, vec!["on-hold"], "{wf} {}", p.stage.value);
+                assert!(p.projects.is_empty() && p.groups.is_empty());
+                (
+                    p.stage.value.clone(),
+                    p.owner_role.value.clone(),
+                    p.idle_days,
+                    p.grace_days,
+                    p.close_after_days,
+                )
+            })
+            .collect()
+    };
+    let p = |stage: &str, owner: &str, idle: u32, grace: u32| {
+        (stage.to_string(), owner.to_string(), idle, grace, None)
+    };
+    assert_eq!(
+        policies("cocreate"),
+        vec![
+            p("cocreate::qualification", "contributor-success", 7, 7),
+            p("cocreate::triage", "contributor-success", 10, 7),
+            p("cocreate::presented", "contributor-success", 14, 14),
+            p("cocreate::onboarding", "contributor-success", 14, 14),
+        ]
+    );
+    assert_eq!(
+        policies("alliances"),
+        vec![
+            p("alliances::inbound", "alliances", 3, 4),
+            p("alliances::lead-assigned", "alliances", 14, 14),
+        ]
+    );
+    assert_eq!(
+        policies("mdf"),
+        vec![
+            p("mdf::requested", "alliances", 7, 7),
+            p("mdf::partner-approved", "production-team-lead", 5, 5),
+        ]
+    );
+    assert_eq!(
+        policies("license"),
+        vec![p("license::in-progress", "license-admin", 3, 4)]
+    );
+    for (wf, project) in [
+        ("cocreate", "contributor-success/co-create-reports"),
+        ("alliances", "alliances/reports"),
+        ("mdf", "alliances/reports"),
+        ("license", "alliances/reports"),
+    ] {
+        let s = engine.config.workflows[wf]
+            .sweep_summary
+            .as_ref()
+            .unwrap_or_else(|| panic!("{wf} has a sweep summary"));
+        assert_eq!(
+            engine.project_path(&s.project.value).as_deref(),
+            Some(project)
+        );
+        assert_eq!(s.labels.len(), 1);
+        assert_eq!(s.labels[0].value, "sweep-summary");
+    }
+    let visits = engine.config.workflows["cocreate"]
+        .sweep_visits
+        .as_ref()
+        .expect("cocreate visits CLA items");
+    let labels: Vec<&str> = visits.labels.iter().map(|l| l.value.as_str()).collect();
+    assert_eq!(labels, vec!["cla::missing", "cla::unknown"]);
+    for wf in ["alliances", "mdf", "license"] {
+        assert!(engine.config.workflows[wf].sweep_visits.is_none(), "{wf}");
+    }
+}
+
+/// `labelflow setup` creates the sweep's labels where the sweep uses them, with the colours
+/// and descriptions of the `labels:` section.
+#[test]
+fn shipped_sweep_labels_are_set_up() {
+    let engine = Engine::load(&repo().join("labelflow.yml")).expect("shipped config loads");
+    let sweep_labels = |project: &str| -> Vec<(String, String)> {
+        desired_labels(&engine, project)
+            .into_iter()
+            .filter(|l| {
+                l.name.contains("-sweep::") || l.name == "on-hold" || l.name == "sweep-summary"
+            })
+            .map(|l| {
+                assert!(l.color_configured && l.description_configured, "{l:?}");
+                (l.name, l.color)
+            })
+            .collect()
+    };
+    let tan = "#c39953".to_string();
+    let s = |n: &str, c: &str| (n.to_string(), c.to_string());
+    assert_eq!(
+        sweep_labels("co-create/opportunities"),
+        vec![
+            s("cocreate-sweep::nudged", &tan),
+            s("cocreate-sweep::stale", &tan),
+            s("on-hold", "#808080"),
+        ]
+    );
+    assert_eq!(
+        sweep_labels("alliances/partners"),
+        vec![
+            s("alliances-sweep::nudged", &tan),
+            s("alliances-sweep::stale", &tan),
+            s("license-sweep::nudged", &tan),
+            s("license-sweep::stale", &tan),
+            s("mdf-sweep::nudged", &tan),
+            s("mdf-sweep::stale", &tan),
+            s("on-hold", "#808080"),
+        ]
+    );
+    for reports in ["contributor-success/co-create-reports", "alliances/reports"] {
+        let all: Vec<String> = desired_labels(&engine, reports)
+            .into_iter()
+            .map(|l| l.name)
+            .collect();
+        assert_eq!(all, vec!["sweep-summary".to_string()], "{reports}");
+    }
+    // The stages a policy watches are set up too (the license's `in-progress` is only ever
+    // added by rules, and the sweep lists by it).
+    let partners: Vec<String> = desired_labels(&engine, "alliances/partners")
+        .into_iter()
+        .map(|l| l.name)
+        .collect();
+    assert!(partners.contains(&"license::in-progress".to_string()));
 }
 
 #[test]

@@ -141,6 +141,10 @@ pub struct Workflow {
     /// Where the weekly sweep summary issue goes (no summary when absent).
     #[serde(default)]
     pub sweep_summary: Option<SweepSummary>,
+    /// Items every sweep visits whatever their idle time, so `on: tick` rules can act on them
+    /// (off when absent).
+    #[serde(default)]
+    pub sweep_visits: Option<SweepVisits>,
 }
 
 /// One stage's stale policy: after `idle_days` without human activity the owners are nudged
@@ -203,6 +207,22 @@ pub struct SweepSummary {
     /// Labels put on the summary issue.
     #[serde(default)]
     pub labels: Vec<Sp>,
+}
+
+/// Open items the sweep hands to the planner as a `Tick` on every run, by label, besides the
+/// stale policies' idle items: `on: tick` rules that must see an item whatever its idle time
+/// (rechecking `cla::unknown`, say) need a way to be visited.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SweepVisits {
+    /// Items carrying any of these labels are visited (one listing per label).
+    pub labels: Vec<Sp>,
+    /// Projects to look in (names from `projects:` or paths); default: the workflow's projects.
+    #[serde(default)]
+    pub projects: Vec<Sp>,
+    /// Groups to look in (full paths), in addition to `projects`.
+    #[serde(default)]
+    pub groups: Vec<Sp>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

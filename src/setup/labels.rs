@@ -1,12 +1,14 @@
 //! The label set a project needs, derived from the configuration: every label a workflow that
 //! applies to the project triggers on, tests, adds, removes, guards, restricts (literal names)
 //! or requires, plus the labels `create_issue` puts on issues it opens in the project, plus
-//! the literal entries of the `labels:` section. Colours and descriptions come from `labels:`
+//! the labels of the sweep (stale policies, visits, summary) where it uses them, plus the
+//! literal entries of the `labels:` section. Colours and descriptions come from `labels:`
 //! (a label's own entry, else its `scope::*` family's); labels without one get a colour picked
 //! per scope, so a scoped family reads as one colour on the board.
 
 use crate::engine::Engine;
-use crate::engine::config::{ActionSpec, Condition, ConfigFile, LabelSpec, Sp, Trigger};
+use crate::engine::config::{ActionSpec, Condition, ConfigFile, LabelSpec, Sp, Trigger, Workflow};
+use crate::engine::stale::{nudge_label, stale_label};
 use std::collections::{BTreeMap, BTreeSet};
 
 /// GitLab's own suggested label colours, minus the two too pale to read on white.
@@ -96,6 +98,14 @@ pub fn desired_labels(engine: &Engine, project_path: &str) -> Vec<DesiredLabel> 
                 here.entry(l).or_default().insert(wf_name.clone());
             }
         }
+        for (label, target) in sweep_labels(engine, wf_name, wf, project_path) {
+            if target {
+                here.entry(label.clone())
+                    .or_default()
+                    .insert(wf_name.clone());
+            }
+            anywhere.insert(label);
+        }
     }
     // Labels only named under `labels:` are for people to apply by hand: every project.
     for name in config.labels.keys() {
@@ -107,6 +117,54 @@ pub fn desired_labels(engine: &Engine, project_path: &str) -> Vec<DesiredLabel> 
         .filter(|(name, _)| !name.trim().is_empty())
         .map(|(name, used_by)| describe(config, name, used_by))
         .collect()
+}
+
+/// The labels the sweep reads and writes for a workflow, each with whether `project_path`
+/// needs it: a stale policy's stage, nudge, stale and exemption labels and the visit labels
+/// where they are swept (their `projects` / `groups`, else the workflow's projects), and the
+/// summary issue's labels in the summary project.
+fn sweep_labels(
+    engine: &Engine,
+    wf_name: &str,
+    wf: &Workflow,
+    project_path: &str,
+) -> Vec<(String, bool)> {
+    let swept_here = |projects: &[Sp], groups: &[Sp]| {
+        if projects.is_empty() && groups.is_empty() {
+            return engine.workflow_applies(wf, project_path);
+        }
+        projects.iter().any(|p| {
+            engine
+                .project_path(&p.value)
+                .is_some_and(|path| path.eq_ignore_ascii_case(project_path))
+        }) || groups.iter().any(|g| {
+            project_path.len() > g.value.len()
+                && project_path[..g.value.len()].eq_ignore_ascii_case(&g.value)
+                && project_path[g.value.len()..].starts_with('/')
+        })
+    };
+    let mut out = Vec::new();
+    for p in &wf.stale {
+        let here = swept_here(&p.projects, &p.groups);
+        let names = [
+            p.stage.value.clone(),
+            nudge_label(wf_name, p),
+            stale_label(wf_name, p),
+        ];
+        out.extend(names.into_iter().map(|l| (l, here)));
+        out.extend(p.exempt.labels.iter().map(|l| (val(l), here)));
+    }
+    if let Some(v) = &wf.sweep_visits {
+        let here = swept_here(&v.projects, &v.groups);
+        out.extend(v.labels.iter().map(|l| (val(l), here)));
+    }
+    if let Some(s) = &wf.sweep_summary {
+        let here = engine
+            .project_path(&s.project.value)
+            .is_some_and(|path| path.eq_ignore_ascii_case(project_path));
+        out.extend(s.labels.iter().map(|l| (val(l), here)));
+    }
+    out
 }
 
 fn describe(config: &ConfigFile, name: String, used_by: BTreeSet<String>) -> DesiredLabel {
@@ -349,6 +407,73 @@ workflows:
             ]
         );
         assert!(err.0[0].line.is_some(), "colour errors point at their line");
+    }
+
+    const SWEEP_CONFIG: &str = r##"
+bot: { username: labelflow }
+projects:
+  opportunities: co-create/opportunities
+  reports: co-create/reports
+  archive: co-create/archive
+directory:
+  roles:
+    cs: [lead]
+workflows:
+  cocreate:
+    projects: [opportunities]
+    rules:
+      - name: recheck
+        on: tick
+        do: [add_labels: ["rechecked"]]
+    stale:
+      - stage: "cocreate::triage"
+        owner_role: cs
+        idle_days: 14
+        grace_days: 7
+        exempt: { labels: ["on-hold"] }
+      - stage: "cocreate::archived"
+        owner_role: cs
+        idle_days: 30
+        grace_days: 30
+        stale_label: "archive::stale"
+        groups: [co-create/old]
+    sweep_visits:
+      labels: ["cla::unknown"]
+    sweep_summary:
+      project: reports
+      labels: ["sweep-summary"]
+"##;
+
+    #[test]
+    fn sweep_labels_go_where_the_sweep_uses_them() {
+        let engine = Engine::from_yaml(SWEEP_CONFIG, std::path::Path::new("/x/labelflow.yml"))
+            .unwrap_or_else(|e| panic!("config loads: {e}"));
+        assert_eq!(
+            names(&desired_labels(&engine, "co-create/opportunities")),
+            vec![
+                "cla::unknown",
+                "cocreate-sweep::nudged",
+                "cocreate-sweep::stale",
+                "cocreate::triage",
+                "on-hold",
+                "rechecked",
+            ]
+        );
+        assert_eq!(
+            names(&desired_labels(&engine, "co-create/reports")),
+            vec!["sweep-summary"]
+        );
+        // The second policy sweeps a group: its projects get its labels, others do not.
+        assert_eq!(
+            names(&desired_labels(&engine, "co-create/old/2023")),
+            vec![
+                "archive::stale",
+                "cocreate-sweep::nudged",
+                "cocreate::archived"
+            ]
+        );
+        assert!(desired_labels(&engine, "co-create/archive").is_empty());
+        assert!(desired_labels(&engine, "co-create/older").is_empty());
     }
 
     #[test]

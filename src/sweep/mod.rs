@@ -12,11 +12,12 @@
 
 pub mod listing;
 pub mod summary;
+mod visits;
 
 use crate::actions::executor::{ExecError, Executor, LoopLimit};
 use crate::actions::{PlannedAction, marker_id};
 use crate::domain::{Actor, Event, EventKind, IssueState};
-use crate::engine::config::{StalePolicy, Workflow};
+use crate::engine::config::{Sp, StalePolicy, Workflow};
 use crate::engine::stale::{StaleStep, due_step, exempt_by_milestone, idle_days, stale_label};
 use crate::engine::{self, Engine};
 use crate::forge::ForgeError;
@@ -150,7 +151,7 @@ impl Sweeper {
             return run.report;
         }
         for (wf_name, wf) in &self.engine.config.workflows {
-            if wf.stale.is_empty()
+            if (wf.stale.is_empty() && wf.sweep_visits.is_none())
                 || !(opts.workflows.is_empty() || opts.workflows.iter().any(|w| w == wf_name))
             {
                 continue;
@@ -230,7 +231,7 @@ impl Sweeper {
                             .close_after_days
                             .map(|d| run.now - Duration::days(i64::from(d)));
                     }
-                    self.scan(run, &scope, &q, wf_name, p, &mut sum, on_item)
+                    self.scan(run, &scope, &q, wf_name, Some(p), &mut sum, on_item)
                         .await?;
                 }
                 let mut q = base_query(p);
@@ -238,9 +239,12 @@ impl Sweeper {
                 q.not_labels.insert(0, stale.clone());
                 q.updated_before =
                     Some(run.now - Duration::days(i64::from(p.idle_days.min(p.grace_days))));
-                self.scan(run, &scope, &q, wf_name, p, &mut sum, on_item)
+                self.scan(run, &scope, &q, wf_name, Some(p), &mut sum, on_item)
                     .await?;
             }
+        }
+        if let Some(v) = &wf.sweep_visits {
+            self.visits(run, wf_name, wf, v, &mut sum, on_item).await?;
         }
         let c = run.report.counts;
         sum.run = RunCounts {
@@ -274,10 +278,15 @@ impl Sweeper {
 
     /// Where a policy looks: its projects and groups, else the workflow's projects.
     fn scopes(&self, wf: &Workflow, p: &StalePolicy) -> Vec<Scope> {
-        let projects = if p.projects.is_empty() && p.groups.is_empty() {
+        self.scopes_of(wf, &p.projects, &p.groups)
+    }
+
+    /// `projects` and `groups` as listing scopes; neither given: the workflow's projects.
+    fn scopes_of(&self, wf: &Workflow, projects: &[Sp], groups: &[Sp]) -> Vec<Scope> {
+        let projects = if projects.is_empty() && groups.is_empty() {
             &wf.projects
         } else {
-            &p.projects
+            projects
         };
         let mut out: Vec<Scope> = projects
             .iter()
@@ -288,13 +297,14 @@ impl Sweeper {
                         .unwrap_or_else(|| n.value.clone()),
                 )
             })
-            .chain(p.groups.iter().map(|g| Scope::Group(g.value.clone())))
+            .chain(groups.iter().map(|g| Scope::Group(g.value.clone())))
             .collect();
         out.dedup();
         out
     }
 
-    /// Streams one listing, planning and (within the ceiling) executing each item.
+    /// Streams one listing, planning and (within the ceiling) executing each item. `p` is the
+    /// stale policy the listing serves; `None` for a visit listing.
     #[allow(clippy::too_many_arguments)]
     async fn scan(
         &self,
@@ -302,7 +312,7 @@ impl Sweeper {
         scope: &Scope,
         q: &ListQuery,
         wf_name: &str,
-        p: &StalePolicy,
+        p: Option<&StalePolicy>,
         sum: &mut WorkflowSummary,
         on_item: &mut (dyn FnMut(ItemPlan<'_>) + Send),
     ) -> Result<(), Abort> {
@@ -315,7 +325,7 @@ impl Sweeper {
             let value = item.map_err(|e| {
                 Abort(format!(
                     "listing `{}` in {scope}: {}",
-                    p.stage.value,
+                    q.labels.join("`, `"),
                     ForgeError::from(e)
                 ))
             })?;
@@ -329,7 +339,7 @@ impl Sweeper {
         run: &mut Run<'_>,
         value: Value,
         wf_name: &str,
-        p: &StalePolicy,
+        p: Option<&StalePolicy>,
         sum: &mut WorkflowSummary,
         on_item: &mut (dyn FnMut(ItemPlan<'_>) + Send),
     ) -> Result<(), Abort> {
@@ -344,11 +354,11 @@ impl Sweeper {
             }
         };
         run.report.items_seen += 1;
-        if exempt_by_milestone(p, milestone.as_deref()) {
+        if p.is_some_and(|p| exempt_by_milestone(p, milestone.as_deref())) {
             run.report.items_exempt += 1;
             return Ok(());
         }
-        let step = due_step(wf_name, p, &issue, run.now);
+        let step = p.and_then(|p| due_step(wf_name, p, &issue, run.now));
         let event = tick_event(&issue, &run.day, run.now);
         let plan = match engine::plan(&self.engine, &event, &issue, run.now) {
             Ok(plan) => plan,
@@ -361,7 +371,9 @@ impl Sweeper {
         };
         let mut pending: Vec<PlannedAction> = Vec::new();
         for a in plan.actions {
-            if run.taken_keys.contains(&a.key) {
+            // A visit leaves the stale steps to the policies' listings, which visit every
+            // item due for one and know the exemptions the planner cannot see (milestones).
+            if run.taken_keys.contains(&a.key) || (p.is_none() && is_stale_step(&a)) {
                 continue;
             }
             match self.executor.store.ledger_get(&a.key).await {
@@ -372,29 +384,31 @@ impl Sweeper {
         }
         let fits = run.report.actions + pending.len() <= run.opts.max_actions;
         let acted = !pending.is_empty() && fits;
-        let stale_after = match step {
-            Some(StaleStep::Close) => !acted,
-            Some(StaleStep::MarkStale) => acted,
-            _ => issue.has_label(&stale_label(wf_name, p)),
-        };
-        if stale_after {
-            sum.add_stale(StaleRow {
-                reference: reference(&issue),
-                title: issue.title.clone(),
-                stage: p.stage.value.clone(),
-                owners: if issue.assignees.is_empty() {
-                    self.engine
-                        .config
-                        .directory
-                        .roles
-                        .get(&p.owner_role.value)
-                        .cloned()
-                        .unwrap_or_default()
-                } else {
-                    issue.assignees.clone()
-                },
-                idle_days: human_idle_days(&issue, p, step, day_start(run.now)),
-            });
+        if let Some(p) = p {
+            let stale_after = match step {
+                Some(StaleStep::Close) => !acted,
+                Some(StaleStep::MarkStale) => acted,
+                _ => issue.has_label(&stale_label(wf_name, p)),
+            };
+            if stale_after {
+                sum.add_stale(StaleRow {
+                    reference: reference(&issue),
+                    title: issue.title.clone(),
+                    stage: p.stage.value.clone(),
+                    owners: if issue.assignees.is_empty() {
+                        self.engine
+                            .config
+                            .directory
+                            .roles
+                            .get(&p.owner_role.value)
+                            .cloned()
+                            .unwrap_or_default()
+                    } else {
+                        issue.assignees.clone()
+                    },
+                    idle_days: human_idle_days(&issue, p, step, day_start(run.now)),
+                });
+            }
         }
         if pending.is_empty() {
             return Ok(());
@@ -549,6 +563,12 @@ pub fn tick_event(issue: &IssueState, day: &str, now: DateTime<Utc>) -> Event {
         confidential: issue.confidential,
         occurred_at: Some(now),
     }
+}
+
+/// Whether a stale policy's step planned the action (`stale:<stage>:<step>`), as opposed to a
+/// rule or the removal of sweep labels on activity.
+fn is_stale_step(a: &PlannedAction) -> bool {
+    a.rule.starts_with("stale:") && a.rule != "stale:activity"
 }
 
 /// Adds an item's actions to the run's counts, by the stale step that planned them.

@@ -1,9 +1,10 @@
-//! Validation of `stale:` policies and `sweep_summary:` (part of loading a configuration).
+//! Validation of `stale:` policies, `sweep_visits:` and `sweep_summary:` (part of loading a
+//! configuration).
 
 use super::{Engine, Validator, render_error, sample_issue};
 use crate::domain::split_scoped;
 use crate::engine::conditions::Facts;
-use crate::engine::config::{ConfigFile, Sp, Workflow};
+use crate::engine::config::{ConfigFile, Sp, SweepVisits, Trigger, Workflow};
 use crate::engine::context::{self, Extra};
 use crate::engine::stale::{
     CLOSED_TEMPLATE, MARKED_TEMPLATE, NUDGE_TEMPLATE, nudge_label, stale_label, template_facts,
@@ -85,12 +86,7 @@ impl Validator {
                 self.project_ref(config, proj, &what);
             }
             for g in &p.groups {
-                if g.value.trim().is_empty() || g.value.starts_with('/') || g.value.ends_with('/') {
-                    self.err(
-                        Some(g),
-                        format!("{what}: `{}` is not a group path (expected `group` or `group/subgroup`)", g.value),
-                    );
-                }
+                self.group_path(g, &what);
             }
             if p.projects.is_empty() && p.groups.is_empty() && wf.projects.is_empty() {
                 self.err(
@@ -100,6 +96,9 @@ impl Validator {
                     ),
                 );
             }
+        }
+        if let Some(v) = &wf.sweep_visits {
+            self.check_visits(config, wf_name, wf, v);
         }
         if let Some(s) = &wf.sweep_summary {
             let what = format!("workflow `{wf_name}` sweep_summary");
@@ -113,6 +112,60 @@ impl Validator {
                     format!("{what}: the workflow has no `stale:` policies to summarise"),
                 );
             }
+        }
+    }
+
+    fn check_visits(&mut self, config: &ConfigFile, wf_name: &str, wf: &Workflow, v: &SweepVisits) {
+        let what = format!("workflow `{wf_name}` sweep_visits");
+        let mut seen = BTreeSet::new();
+        for l in &v.labels {
+            self.label(l, &what);
+            if !seen.insert(l.value.as_str()) {
+                self.err(Some(l), format!("{what}: `{}` is listed twice", l.value));
+            }
+        }
+        for proj in &v.projects {
+            self.project_ref(config, proj, &what);
+        }
+        for g in &v.groups {
+            self.group_path(g, &what);
+        }
+        let anchor = v.labels.first().or(v.projects.first());
+        if v.labels.is_empty() {
+            self.err(
+                anchor,
+                format!(
+                    "{what}: `labels` is empty: name the labels whose items every sweep visits"
+                ),
+            );
+        }
+        if v.projects.is_empty() && v.groups.is_empty() && wf.projects.is_empty() {
+            self.err(
+                anchor,
+                format!(
+                    "{what}: nowhere to look: set `projects:` or `groups:` here, or `projects:` on the workflow"
+                ),
+            );
+        }
+        if !wf.rules.iter().any(|r| r.on == Trigger::Tick) {
+            self.err(
+                anchor,
+                format!(
+                    "{what}: the workflow has no `on: tick` rule, so visiting these items would do nothing"
+                ),
+            );
+        }
+    }
+
+    fn group_path(&mut self, g: &Sp, what: &str) {
+        if g.value.trim().is_empty() || g.value.starts_with('/') || g.value.ends_with('/') {
+            self.err(
+                Some(g),
+                format!(
+                    "{what}: `{}` is not a group path (expected `group` or `group/subgroup`)",
+                    g.value
+                ),
+            );
         }
     }
 
@@ -223,6 +276,51 @@ workflows:
     }
 
     #[test]
+    fn bad_visits_are_reported_with_their_lines() {
+        let yaml = r#"bot: { username: labelflow }
+directory: { roles: { cs: [cs-lead] } }
+workflows:
+  cocreate:
+    sweep_visits:
+      labels: ["cla::unknown", "cla::unknown", "a,b"]
+      projects: [unknown]
+      groups: ["/co-create"]
+"#;
+        let errs = errors(yaml);
+        let expect = [
+            "/nonexistent/labelflow.yml:6:32: workflow `cocreate` sweep_visits: `cla::unknown` is listed twice",
+            "/nonexistent/labelflow.yml:6:48: workflow `cocreate` sweep_visits: `a,b` is not a valid label name",
+            "/nonexistent/labelflow.yml:7:18: workflow `cocreate` sweep_visits: unknown project `unknown`",
+            "/nonexistent/labelflow.yml:8:16: workflow `cocreate` sweep_visits: `/co-create` is not a group path",
+            "/nonexistent/labelflow.yml:6:16: workflow `cocreate` sweep_visits: the workflow has no `on: tick` rule",
+        ];
+        for e in expect {
+            assert_eq!(
+                errs.iter().filter(|x| x.starts_with(e)).count(),
+                1,
+                "missing {e:?} in {errs:#?}"
+            );
+        }
+        assert_eq!(errs.len(), expect.len(), "{errs:#?}");
+
+        let nowhere = r#"bot: { username: labelflow }
+workflows:
+  cocreate:
+    rules:
+      - { name: r, on: tick, do: [add_labels: [x]] }
+    sweep_visits:
+      labels: []
+"#;
+        assert_eq!(
+            errors(nowhere),
+            vec![
+                "/nonexistent/labelflow.yml: workflow `cocreate` sweep_visits: `labels` is empty: name the labels whose items every sweep visits".to_string(),
+                "/nonexistent/labelflow.yml: workflow `cocreate` sweep_visits: nowhere to look: set `projects:` or `groups:` here, or `projects:` on the workflow".to_string(),
+            ]
+        );
+    }
+
+    #[test]
     fn a_valid_policy_loads() {
         let yaml = r#"bot: { username: labelflow }
 projects: { opps: co-create/opportunities }
@@ -230,8 +328,12 @@ directory: { roles: { cs: [cs-lead] } }
 workflows:
   cocreate:
     projects: [opps]
+    rules:
+      - { name: recheck, on: tick, do: [add_labels: [rechecked]] }
     stale:
       - { stage: "cocreate::triage", owner_role: cs, idle_days: 14, grace_days: 7 }
+    sweep_visits:
+      labels: ["cla::missing", "cla::unknown"]
 "#;
         assert_eq!(errors(yaml), Vec::<String>::new());
     }
