@@ -1801,3 +1801,224 @@ fn filled_issue_templates_go_straight_to_their_first_step() {
         "| Acme Partner | Ultimate | 5 | 6 months | 2024-12-03 |",
     );
 }
+
+// ───────────────────────────── Sweeps ─────────────────────────────
+
+const LICENSE_IN_PROGRESS: &str = "Partner: Acme Partner\nPurpose: Build the integration\n";
+
+/// A sweep's tick on an item (the sweep's own event, keyed by the day).
+fn tick(issue: &IssueState) -> Event {
+    labelflow::sweep::tick_event(issue, "2024-06-03", now())
+}
+
+/// `issue` last changed `days` ago.
+fn idle(mut issue: IssueState, days: i64) -> IssueState {
+    issue.updated_at = now() - Duration::days(days);
+    issue
+}
+
+/// Every shipped stale policy: quiet one day short of its idle days, nothing; at its idle days,
+/// the owner role is nudged (comment + nudge label); nudged and quiet for the grace days, the
+/// item is marked stale; `on-hold` exempts it.
+#[test]
+fn sweep_ticks_nudge_then_mark_each_stalled_stage_of_the_shipped_workflows() {
+    let cs = "@example-cs-lead @example-cs-engineer";
+    let alliances = "@example-alliances-lead @example-partner-manager";
+    let cases: [(&str, &str, &str, i64, i64, &str, &str); 9] = [
+        (
+            "cocreate",
+            OPPORTUNITIES,
+            "cocreate::qualification",
+            7,
+            7,
+            cs,
+            COMPLETE_OPPORTUNITY,
+        ),
+        (
+            "cocreate",
+            OPPORTUNITIES,
+            "cocreate::triage",
+            10,
+            7,
+            cs,
+            COMPLETE_OPPORTUNITY,
+        ),
+        (
+            "cocreate",
+            OPPORTUNITIES,
+            "cocreate::presented",
+            14,
+            14,
+            cs,
+            COMPLETE_OPPORTUNITY,
+        ),
+        (
+            "cocreate",
+            OPPORTUNITIES,
+            "cocreate::onboarding",
+            14,
+            14,
+            cs,
+            COMPLETE_OPPORTUNITY,
+        ),
+        (
+            "alliances",
+            ALLIANCES,
+            "alliances::inbound",
+            3,
+            4,
+            alliances,
+            INBOUND,
+        ),
+        (
+            "alliances",
+            ALLIANCES,
+            "alliances::lead-assigned",
+            14,
+            14,
+            alliances,
+            INBOUND,
+        ),
+        ("mdf", ALLIANCES, "mdf::requested", 7, 7, alliances, MDF),
+        (
+            "mdf",
+            ALLIANCES,
+            "mdf::partner-approved",
+            5,
+            5,
+            "@example-production-lead",
+            MDF,
+        ),
+        (
+            "license",
+            ALLIANCES,
+            "license::in-progress",
+            3,
+            4,
+            "@example-license-admin",
+            LICENSE_IN_PROGRESS,
+        ),
+    ];
+    for (wf, project, stage, idle_days, grace_days, owners, description) in cases {
+        let nudged = format!("{wf}-sweep::nudged");
+        let stale = format!("{wf}-sweep::stale");
+        let at_stage = issue(project, &[stage], description);
+
+        let quiet = idle(at_stage.clone(), idle_days - 1);
+        assert!(run(&tick(&quiet), &quiet).actions.is_empty(), "{stage}");
+
+        let due = idle(at_stage.clone(), idle_days);
+        let p = run(&tick(&due), &due);
+        assert_eq!(kinds(&p), vec!["comment", "add_labels"], "{stage}");
+        assert_eq!(p.actions[0].rule, format!("stale:{stage}:nudge"));
+        assert_eq!(
+            p.actions[0].key,
+            format!("{wf}/stale:{stage}:nudge/{}/sweep:2024-06-03/0", due.key())
+        );
+        assert_eq!(
+            body(&p.actions[0]),
+            format!(
+                "{owners}, this item has been at ~\"{stage}\" for {idle_days} days with no comment, edit or label change.\n\nIs it still moving? Any comment, description edit or label change resets the clock. Otherwise I will mark it ~\"{stale}\" in {grace_days} days.\n"
+            ),
+            "{stage}"
+        );
+        assert_eq!(add_labels(&p.actions[1]), vec![nudged.clone()]);
+
+        let on_hold = idle(issue(project, &[stage, "on-hold"], description), 90);
+        assert!(run(&tick(&on_hold), &on_hold).actions.is_empty(), "{stage}");
+
+        let nudged_quiet = idle(issue(project, &[stage, &nudged], description), grace_days);
+        let p = run(&tick(&nudged_quiet), &nudged_quiet);
+        assert_eq!(
+            kinds(&p),
+            vec!["comment", "add_labels", "remove_labels"],
+            "{stage}"
+        );
+        assert_eq!(
+            body(&p.actions[0]),
+            format!(
+                "{owners}, nothing happened here in the {grace_days} days since the reminder, so I marked this item ~\"{stale}\" (it stays at ~\"{stage}\").\n\nAny comment, description edit or label change removes the stale mark.\n"
+            ),
+            "{stage}"
+        );
+        assert_eq!(add_labels(&p.actions[1]), vec![stale.clone()]);
+        assert_eq!(remove_labels(&p.actions[2]), vec![nudged.clone()]);
+
+        // Shipped policies never close: a stale item stays open however long it is quiet.
+        let stale_long = idle(issue(project, &[stage, &stale], description), 365);
+        assert!(
+            run(&tick(&stale_long), &stale_long).actions.is_empty(),
+            "{stage}"
+        );
+    }
+}
+
+/// Sweeps recheck `cla::missing` and `cla::unknown` with the same `cla_check` the
+/// `identified` rule runs, quietly (not as a command), at any stage and idle time.
+#[test]
+fn sweep_ticks_recheck_missing_and_unknown_cla_only() {
+    let group = "group::source code";
+    for cla in ["cla::missing", "cla::unknown"] {
+        let i = opportunity(&["cocreate::identified", group, cla]);
+        let p = run(&tick(&i), &i);
+        assert_eq!(kinds(&p), vec!["cla_check"], "{cla}");
+        assert_eq!(p.actions[0].rule, "cla-sweep");
+        assert_eq!(
+            p.actions[0].key,
+            format!("cocreate/cla-sweep/{}/sweep:2024-06-03/0", i.key())
+        );
+        assert_opportunity_cla_check(&p.actions[0], false);
+    }
+    for labels in [
+        &["cocreate::identified", group, "cla::signed"][..],
+        &["cocreate::identified", group][..],
+    ] {
+        let i = opportunity(labels);
+        assert!(run(&tick(&i), &i).actions.is_empty(), "{labels:?}");
+    }
+    // A stalled item with a missing agreement: nudged and rechecked in the same visit.
+    let i = idle(opportunity(&["cocreate::triage", "cla::missing"]), 10);
+    let p = run(&tick(&i), &i);
+    assert_eq!(kinds(&p), vec!["cla_check", "comment", "add_labels"]);
+    let rules: Vec<&str> = p.actions.iter().map(|a| a.rule.as_str()).collect();
+    assert_eq!(
+        rules,
+        vec![
+            "cla-sweep",
+            "stale:cocreate::triage:nudge",
+            "stale:cocreate::triage:nudge"
+        ]
+    );
+}
+
+/// A person's activity on a nudged or stale item removes the sweep's labels (the idle clock
+/// starts over); the same labels of another workflow are left alone.
+#[test]
+fn activity_on_a_nudged_item_removes_the_sweep_labels() {
+    let i = issue(
+        ALLIANCES,
+        &[
+            "mdf::requested",
+            "mdf-sweep::nudged",
+            "license-sweep::stale",
+        ],
+        MDF,
+    );
+    let p = run(
+        &comment(&i, "example-alliances-lead", "Partner replied today."),
+        &i,
+    );
+    assert_eq!(kinds(&p), vec!["remove_labels", "remove_labels"]);
+    let removed: Vec<(String, Vec<String>)> = p
+        .actions
+        .iter()
+        .map(|a| (a.workflow.clone(), remove_labels(a)))
+        .collect();
+    assert_eq!(
+        removed,
+        vec![
+            ("license".to_string(), strings(&["license-sweep::stale"])),
+            ("mdf".to_string(), strings(&["mdf-sweep::nudged"])),
+        ]
+    );
+}
