@@ -49,6 +49,10 @@ struct World {
 }
 
 async fn world() -> World {
+    world_with(&config_path()).await
+}
+
+async fn world_with(config: &std::path::Path) -> World {
     let clock = Clock::system();
     let sim = SimGitlab::start(SimOptions::default().with_clock(clock.clone()))
         .await
@@ -63,7 +67,7 @@ async fn world() -> World {
     }
     sim.add_user("cs-lead");
     sim.add_user("pm-lead");
-    let engine = Engine::load(&config_path()).expect("sweep test config loads");
+    let engine = Engine::load(config).expect("sweep test config loads");
     let dir = tempfile::tempdir().expect("temp dir");
     let db = dir.path().join("labelflow.db").display().to_string();
     let store = store::connect(&db).await.expect("store");
@@ -772,4 +776,102 @@ async fn cli_dry_run_then_live_run() {
         1,
         "unknown workflow"
     );
+}
+
+/// `sweep_visits`: items carrying a visit label are handed to the `on: tick` rules on every
+/// run, however recently they changed; an item a stale listing already took is acted on once;
+/// a visit never takes a stale step (the policy's milestone exemption holds); a re-run the same
+/// day does nothing and the next day visits again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visits_hand_labelled_items_to_tick_rules_whatever_their_idle_time() {
+    let w = world_with(&common::repo_path("tests/configs/sweep/visits.yml")).await;
+    let pending = w.create(3, &["check::pending"]);
+    let retry = w.create(2, &["check::retry"]);
+    let stalled = w.create(2, &[TRIAGE, "check::pending"]);
+    let exempt = w.create(1, &[TRIAGE, "check::pending"])[0];
+    let quiet = w.create(2, &[TRIAGE]);
+    let plain = w.create(2, &["cocreate::other"]);
+    w.sim
+        .set_milestone(w.opps, exempt, Some("FY25-Q3"))
+        .expect("milestone");
+    for (iid, days) in stalled.iter().map(|i| (*i, 14)).chain([(exempt, 20)]) {
+        w.sim
+            .set_updated_at(w.opps, iid, w.clock.now() - Duration::days(days))
+            .expect("backdate");
+    }
+    let rechecked = "Rechecked by the sweep.";
+
+    w.sim.clear_requests();
+    let (dry, dry_acts) = w.sweep(true, 10_000).await;
+    assert!(w.writes().is_empty(), "dry run wrote: {:?}", w.writes());
+    let (r, acts) = w.sweep(false, 10_000).await;
+    assert_eq!(dry_acts, acts, "dry run and live run differ");
+    assert_eq!(dry.counts, r.counts);
+    // 3 + 2 + 1 visits, 2 stalled items nudged and rechecked: each rule's action once.
+    assert_eq!(
+        (r.actions, r.counts.nudged, r.counts.other_actions),
+        (12, 2, 8)
+    );
+    assert_eq!(count(&acts, "recheck"), 8);
+    assert_eq!(count(&acts, ":nudge"), 4);
+    for iid in pending.iter().chain(&retry).chain([&exempt]) {
+        let c = w.bot_comments(w.opps, *iid);
+        assert_eq!(c.len(), 1, "#{iid}: {c:?}");
+        assert!(c[0].starts_with(rechecked), "#{iid}: {c:?}");
+    }
+    for iid in &stalled {
+        let c = w.bot_comments(w.opps, *iid);
+        assert_eq!(c.len(), 2, "#{iid}: {c:?}");
+        assert!(c[0].starts_with(rechecked), "{}", c[0]);
+        assert!(
+            c[1].starts_with("@cs-lead, this item has been at ~\"cocreate::triage\" for 14 days"),
+            "{}",
+            c[1]
+        );
+        assert!(w.has(*iid, NUDGED));
+    }
+    assert!(
+        !w.has(exempt, NUDGED),
+        "the milestone exempts it from the stale policy"
+    );
+    for iid in quiet.iter().chain(&plain) {
+        assert!(w.bot_comments(w.opps, *iid).is_empty(), "#{iid}");
+    }
+    // Listings: the policy's idle one (its stale one only comes with a summary or a close),
+    // then one per visit label; a page each.
+    let pages: Vec<String> = w
+        .reads()
+        .into_iter()
+        .filter(|q| q.path.ends_with("/issues"))
+        .map(|q| q.query)
+        .collect();
+    assert_eq!(pages.len(), 2 * 3, "dry and live run: {pages:#?}");
+    assert!(
+        pages[1].contains("labels=check%3A%3Apending"),
+        "{}",
+        pages[1]
+    );
+    assert!(!pages[1].contains("updated_before"), "{}", pages[1]);
+    assert!(pages[2].contains("labels=check%3A%3Aretry"), "{}", pages[2]);
+
+    let (again, _) = w.sweep(false, 10_000).await;
+    assert_eq!(again.actions, 0, "a re-run the same day does nothing");
+
+    w.advance_days(1);
+    let (next, acts) = w.sweep(false, 10_000).await;
+    assert_eq!((next.actions, next.counts.nudged), (8, 0));
+    assert_eq!(count(&acts, "recheck"), 8);
+    for iid in pending
+        .iter()
+        .chain(&retry)
+        .chain(&stalled)
+        .chain([&exempt])
+    {
+        let c = w.bot_comments(w.opps, *iid);
+        assert_eq!(
+            c.iter().filter(|b| b.starts_with(rechecked)).count(),
+            2,
+            "#{iid}: {c:?}"
+        );
+    }
 }
