@@ -511,19 +511,22 @@ async fn summary_is_created_then_updated_in_place() {
     w.advance_days(7);
     let (r, _) = w.sweep(false, 100).await;
     assert_eq!(r.counts.marked_stale, 9);
+    // The same day again: the stale list shows the same idle days, so nothing is rewritten.
+    let (again, _) = w.sweep(false, 100).await;
+    assert_eq!(again.summaries[0].outcome, "unchanged");
     let summaries = w.sim.issues(w.reports);
     assert_eq!(summaries.len(), 2, "a new week, a new summary");
     let d = &summaries[1].description;
     assert!(d.contains("### Stale items (9)"), "{d}");
     assert!(d.contains("| ~\"cocreate::triage\" | 8 | 6 |"), "{d}");
-    // Idle days: 6 whole days since the nudge (counted from midnight) + the 14 (10) before it.
+    // Idle days: marked today, so the 14 (10) days before the nudge + the 7 (5) after it.
     assert!(
         d.contains(
-            "| co-create/opportunities#1 Opportunity 0 | ~\"cocreate::triage\" | `pm-lead` | 20 |"
+            "| co-create/opportunities#1 Opportunity 0 | ~\"cocreate::triage\" | `pm-lead` | 21 |"
         ),
         "{d}"
     );
-    assert!(d.contains("| co-create/opportunities#7 Opportunity 0 | ~\"cocreate::qualification\" | `cs-lead` | 16 |"), "{d}");
+    assert!(d.contains("| co-create/opportunities#7 Opportunity 0 | ~\"cocreate::qualification\" | `cs-lead` | 15 |"), "{d}");
     assert!(!d.contains("@pm-lead"), "the summary pings nobody");
 }
 

@@ -515,20 +515,21 @@ fn base_query(p: &StalePolicy) -> ListQuery {
     }
 }
 
-/// Days a stale item has gone without human activity, at least: the time since its last
-/// update (the stale mark, or the nudge when this run marks it) plus the quiet days that led
-/// to the nudge and the mark.
+/// Days a stale item has gone without human activity, at least: the quiet days that led to
+/// the nudge and the mark, plus the whole days since the mark (its last update). An item this
+/// run marks counts as marked today, so a second run the same day shows the same figure and
+/// leaves the summary alone.
 fn human_idle_days(
     issue: &IssueState,
     p: &StalePolicy,
     step: Option<StaleStep>,
     at: DateTime<Utc>,
 ) -> i64 {
-    let since_update = idle_days(issue, at);
-    match step {
-        Some(StaleStep::MarkStale) => since_update + i64::from(p.idle_days),
-        _ => since_update + i64::from(p.idle_days) + i64::from(p.grace_days),
-    }
+    let since_mark = match step {
+        Some(StaleStep::MarkStale) => 0,
+        _ => idle_days(issue, at),
+    };
+    since_mark + i64::from(p.idle_days) + i64::from(p.grace_days)
 }
 
 /// Midnight UTC of `t`'s day: idle days in the summary do not change during a day, so a
