@@ -15,7 +15,7 @@ use labelflow::actions::executor::Executor;
 use labelflow::engine::Engine;
 use labelflow::forge::{GitlabForge, RetryPolicy};
 use labelflow::metrics::Metrics;
-use labelflow::sim::SimIssue;
+use labelflow::sim::{FaultRule, SimIssue};
 use labelflow::sweep::{ItemPlan, SweepOptions, SweepReport, Sweeper};
 use std::sync::Arc;
 
@@ -176,9 +176,20 @@ impl World {
             .count()
     }
 
+    /// A sweep that went through without failures.
+    async fn sweep(&self, dry_run: bool) -> (SweepReport, Vec<PlannedAction>) {
+        let (report, actions) = self.sweep_report(dry_run).await;
+        assert!(
+            report.failures.is_empty(),
+            "failures: {:?}",
+            report.failures
+        );
+        (report, actions)
+    }
+
     /// A sweep as `labelflow sweep` runs it from CI: a fresh process (engine, GitLab client,
     /// CLA cache) on the service's database.
-    async fn sweep(&self, dry_run: bool) -> (SweepReport, Vec<PlannedAction>) {
+    async fn sweep_report(&self, dry_run: bool) -> (SweepReport, Vec<PlannedAction>) {
         let engine = Engine::load(&shipped_config()).expect("shipped configuration loads");
         let metrics = Metrics::new();
         let forge = GitlabForge::connect(
@@ -213,11 +224,6 @@ impl World {
             )
             .await;
         assert!(report.aborted.is_none(), "stopped: {:?}", report.aborted);
-        assert!(
-            report.failures.is_empty(),
-            "failures: {:?}",
-            report.failures
-        );
         self.h.settle().await;
         (report, seen)
     }
@@ -613,6 +619,71 @@ async fn shipped_sweeps_nudge_mark_summarise_and_recheck_agreements() {
     );
 
     assert_eq!(w.h.queue().await.parked, 0);
+    w.h.finish();
+    w.h.stop_service().await;
+}
+
+/// While the registry cannot be read, a recheck never guesses: a missing agreement becomes
+/// `cla::unknown` (said once), the run lists the item as a failure so the CI job turns red, and
+/// a later run after the registry recovers finds the signature.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rechecks_during_a_registry_outage_fail_the_run_and_recover_later() {
+    let h = Harness::start(&shipped_config()).await;
+    for u in [CSM, "sam-sa", "alex-ae", "initech-dev"] {
+        h.add_person(u);
+    }
+    h.put_cla_registry(REGISTRY_BEFORE);
+    let mut w = World { h };
+    let initech = w.open(
+        "opportunities",
+        CSM,
+        "Initech: review apps",
+        &opportunity("Initech", "@initech-dev", "cocreate::identified"),
+    );
+    w.h.settle().await;
+    w.expect(initech, "**Co-Create opportunity identified.**");
+    w.expect(initech, "**CLA check: missing.**");
+
+    let outage = w.h.sim.add_fault(
+        FaultRule::status(500)
+            .path_contains("/repository/files/")
+            .times(100_000),
+    );
+    w.advance_days(1);
+    for _ in 0..2 {
+        let (r, acts) = w.sweep_report(false).await;
+        assert_eq!(rules(&acts), vec!["cocreate/cla-sweep"]);
+        assert_eq!(r.failures.len(), 1, "{:?}", r.failures);
+        assert!(
+            r.failures[0].starts_with(&format!(
+                "co-create/opportunities#{}: CLA status unknown: ",
+                initech.iid
+            )),
+            "{}",
+            r.failures[0]
+        );
+        assert!(r.failed(), "the CI job fails");
+        assert_eq!(
+            w.labels(initech),
+            sorted(&["cla::unknown", "cocreate::identified", "group::source code"])
+        );
+    }
+    let unknown = w.expect(initech, "**CLA check: unknown.**");
+    assert!(
+        unknown.contains("cannot read the CLA registry"),
+        "{unknown}"
+    );
+
+    w.h.sim.remove_fault(outage);
+    w.h.put_cla_registry(REGISTRY_AFTER);
+    let (r, acts) = w.sweep(false).await;
+    assert_eq!(rules(&acts), vec!["cocreate/cla-sweep"]);
+    assert!(!r.failed());
+    assert_eq!(
+        w.labels(initech),
+        sorted(&["cla::signed", "cocreate::identified", "group::source code"])
+    );
+    assert_eq!(w.comments(initech), 3, "signed quietly");
     w.h.finish();
     w.h.stop_service().await;
 }

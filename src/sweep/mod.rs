@@ -115,7 +115,7 @@ pub struct Sweeper {
 /// Why a listing stopped: the run cannot go on.
 struct Abort(String);
 
-/// Per-run state: the ceiling's count and the keys already taken (bounded by the ceiling).
+/// Per-run state: the ceiling's count and the keys already taken or failed this run.
 struct Run<'o> {
     opts: &'o SweepOptions,
     now: DateTime<Utc>,
@@ -440,6 +440,9 @@ impl Sweeper {
                     run.report
                         .failures
                         .push(format!("{}: {e}", reference(&issue)));
+                    // Once per run: a later listing that meets the item again (a visit label
+                    // its failure just set) does not retry it.
+                    run.taken_keys.extend(pending.iter().map(|a| a.key.clone()));
                     return Ok(());
                 }
             }
