@@ -4,6 +4,8 @@
 
 mod cla_registry;
 mod scenario;
+
+pub use scenario::fill_template;
 mod timeline;
 
 use crate::clock::Clock;

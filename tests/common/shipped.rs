@@ -21,43 +21,10 @@ pub fn issue_template(name: &str) -> String {
         .unwrap_or_else(|e| panic!("issue template {}: {e}", path.display()))
 }
 
-/// Fills an issue template as a person does: the `<!-- … -->` hint under a `## Field` heading
-/// and after `Field:` is replaced by the value; everything else (quick actions too) stays.
-pub fn fill_template(template: &str, values: &[(&str, &str)]) -> String {
-    let find = |name: &str| {
-        values
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name.trim()))
-            .map(|(_, v)| *v)
-    };
-    let mut out = Vec::new();
-    let mut pending: Option<&str> = None;
-    for line in template.lines() {
-        let t = line.trim();
-        if let Some(h) = t.strip_prefix("## ") {
-            pending = find(h);
-            out.push(line.to_string());
-            continue;
-        }
-        if let Some(v) = pending
-            && t.starts_with("<!--")
-            && t.ends_with("-->")
-        {
-            out.push(v.to_string());
-            pending = None;
-            continue;
-        }
-        if let Some((name, rest)) = line.split_once(':')
-            && rest.trim().starts_with("<!--")
-            && let Some(v) = find(name)
-        {
-            out.push(format!("{name}: {v}"));
-            continue;
-        }
-        out.push(line.to_string());
-    }
-    out.join("\n")
-}
+/// Fills an issue template as a person does (the demo's filler: hints under `## Field` and
+/// after `Field:` replaced, quick actions kept).
+#[allow(unused_imports)]
+pub use labelflow::demo::fill_template;
 
 /// The text without quick-action lines (what GitLab keeps as the description).
 pub fn without_quick_actions(text: &str) -> String {
