@@ -39,62 +39,18 @@ fn assert_contains(text: &str, needles: &[&str]) {
     }
 }
 
-/// An issue in the alliances project.
-#[derive(Clone, Copy)]
-struct Item {
-    p: u64,
-    iid: u64,
-}
+use common::item::Item;
 
-impl Item {
-    async fn open(h: &Harness, who: &str, title: &str, description: &str) -> Item {
-        let p = h.project("alliances");
-        let iid = h
-            .sim
-            .as_user(who)
-            .create_issue(p, title, description, &[])
-            .expect("issue opened");
-        h.settle().await;
-        Item { p, iid }
-    }
-
-    async fn label(self, h: &Harness, who: &str, label: &str) {
-        h.sim
-            .as_user(who)
-            .add_labels(self.p, self.iid, &[label])
-            .expect("label applied");
-        h.settle().await;
-    }
-
-    async fn comment(self, h: &Harness, who: &str, body: &str) {
-        h.sim
-            .as_user(who)
-            .comment(self.p, self.iid, body)
-            .expect("comment posted");
-        h.settle().await;
-    }
-
-    fn sorted_labels(self, h: &Harness) -> Vec<String> {
-        let mut l = h.labels(self.p, self.iid);
-        l.sort();
-        l
-    }
-
-    fn expect_comment(self, h: &mut Harness, text: &str) -> String {
-        h.expect_comment(self.p, self.iid, text)
-    }
-
-    fn bot_comments(self, h: &Harness) -> usize {
-        h.bot_notes(self.p, self.iid).len()
-    }
-
-    fn web_url(self, h: &Harness) -> String {
-        h.sim.issue_state(self.p, self.iid).expect("issue").web_url
-    }
-
-    fn state(self, h: &Harness) -> labelflow::domain::IssueState {
-        h.sim.issue_state(self.p, self.iid).expect("issue")
-    }
+/// Opens an issue in the alliances project.
+async fn open_item(h: &Harness, who: &str, title: &str, description: &str) -> Item {
+    let p = h.project("alliances");
+    let iid = h
+        .sim
+        .as_user(who)
+        .create_issue(p, title, description, &[])
+        .expect("issue opened");
+    h.settle().await;
+    Item { p, iid }
 }
 
 /// The shipped inbound template, filled in; `skip` leaves those fields as the template has them.
@@ -126,7 +82,7 @@ fn inbound(skip: &[&str]) -> String {
 async fn inbound_request_is_acknowledged_claimed_and_classified() {
     let mut h = harness().await;
     let h = &mut h;
-    let item = Item::open(
+    let item = open_item(
         h,
         PARTNER,
         "Partnership request: Nimbus Cloud",
@@ -259,7 +215,7 @@ async fn inbound_request_is_acknowledged_claimed_and_classified() {
 async fn incomplete_inbound_proposal_gets_needs_info_and_a_generic_document_name() {
     let mut h = harness().await;
     let h = &mut h;
-    let item = Item::open(
+    let item = open_item(
         h,
         PARTNER,
         "Partnership request",
@@ -313,7 +269,7 @@ fn mdf(budget: &str, timeline: &str) -> String {
 async fn mdf_request_goes_through_every_stage_and_refuses_the_wrong_acknowledger() {
     let mut h = harness().await;
     let h = &mut h;
-    let item = Item::open(
+    let item = open_item(
         h,
         LEAD,
         "MDF: Nimbus Cloud workshops",
@@ -382,7 +338,7 @@ async fn mdf_request_goes_through_every_stage_and_refuses_the_wrong_acknowledger
 async fn mdf_skipped_stages_are_reverted_and_bad_amounts_need_info() {
     let mut h = harness().await;
     let h = &mut h;
-    let item = Item::open(
+    let item = open_item(
         h,
         LEAD,
         "MDF: Nimbus Cloud workshops",
@@ -489,7 +445,7 @@ async fn self_managed_licenses_default_seats_and_refuse_more_than_ten() {
     let (today, expires) = six_months_from_now(h);
 
     // 11 seats: refused, needs revision.
-    let eleven = Item::open(h, PARTNER, "License: 11 seats", &license("11", "", false)).await;
+    let eleven = open_item(h, PARTNER, "License: 11 seats", &license("11", "", false)).await;
     assert_eq!(
         eleven.sorted_labels(h),
         sorted(&["license-type::self-managed", "license::needs-revision"])
@@ -508,7 +464,7 @@ async fn self_managed_licenses_default_seats_and_refuse_more_than_ten() {
         ("4", "premium", "Premium", 4),
     ];
     for (seats, plan, want_plan, want_seats) in cases {
-        let item = Item::open(
+        let item = open_item(
             h,
             PARTNER,
             &format!("License: seats {seats:?}"),
@@ -547,7 +503,7 @@ async fn gitlab_com_license_opens_a_linked_plan_change_request_in_the_support_pr
     let mut h = harness().await;
     let h = &mut h;
     let (today, expires) = six_months_from_now(h);
-    let item = Item::open(h, PARTNER, "License: GitLab.com", &license("", "", true)).await;
+    let item = open_item(h, PARTNER, "License: GitLab.com", &license("", "", true)).await;
     assert_eq!(
         item.sorted_labels(h),
         sorted(&["license-type::gitlab-com", "license::in-progress"])
@@ -600,7 +556,7 @@ async fn gitlab_com_license_opens_a_linked_plan_change_request_in_the_support_pr
         &[("Partner", "Nimbus Cloud"), ("Purpose", "Testing.")],
     )
     .replace("/label ~\"license-type::self-managed\"", "");
-    let other = Item::open(h, PARTNER, "License: which type?", &untyped).await;
+    let other = open_item(h, PARTNER, "License: which type?", &untyped).await;
     assert_eq!(other.sorted_labels(h), sorted(&["license::request"]));
     other.expect_comment(
         h,
@@ -633,7 +589,7 @@ async fn acquisition_inquiry_is_confidential_before_any_reply() {
 
     // A public issue gets the acquisition label: the bot makes it confidential first.
     let text = without_quick_actions(&acquisition());
-    let item = Item::open(h, VISITOR, "Acquisition inquiry: Tiny Tools", &text).await;
+    let item = open_item(h, VISITOR, "Acquisition inquiry: Tiny Tools", &text).await;
     assert!(!item.state(h).confidential);
     h.sim.clear_requests();
     item.label(h, VISITOR, "alliances::acquisition").await;
@@ -686,7 +642,7 @@ async fn acquisition_inquiry_is_confidential_before_any_reply() {
     assert_eq!(reply_hook, vec!["Confidential Note Hook".to_string()]);
 
     // From the template, the issue is confidential from the start: assigned and answered.
-    let templated = Item::open(
+    let templated = open_item(
         h,
         VISITOR,
         "Acquisition inquiry: Tiny Tools",

@@ -66,63 +66,8 @@ fn complete_opportunity() -> String {
         + "\n/label ~\"group::source code\"\n"
 }
 
-/// The opportunity under test.
-#[derive(Clone, Copy)]
-struct Opp {
-    p: u64,
-    iid: u64,
-}
-
-impl Opp {
-    async fn label(self, h: &Harness, who: &str, label: &str) {
-        h.sim
-            .as_user(who)
-            .add_labels(self.p, self.iid, &[label])
-            .expect("label applied");
-        h.settle().await;
-    }
-
-    async fn comment(self, h: &Harness, who: &str, body: &str) {
-        h.sim
-            .as_user(who)
-            .comment(self.p, self.iid, body)
-            .expect("comment posted");
-        h.settle().await;
-    }
-
-    async fn edit(self, h: &Harness, who: &str, description: &str) {
-        h.sim
-            .as_user(who)
-            .edit_description(self.p, self.iid, description)
-            .expect("description edited");
-        h.settle().await;
-    }
-
-    fn issue(self, h: &Harness) -> SimIssue {
-        h.sim.issue(self.p, self.iid).expect("opportunity")
-    }
-
-    fn sorted_labels(self, h: &Harness) -> Vec<String> {
-        let mut l = h.labels(self.p, self.iid);
-        l.sort();
-        l
-    }
-
-    fn web_url(self, h: &Harness) -> String {
-        h.sim
-            .issue_state(self.p, self.iid)
-            .expect("opportunity")
-            .web_url
-    }
-
-    fn bot_comments(self, h: &Harness) -> usize {
-        h.bot_notes(self.p, self.iid).len()
-    }
-
-    fn expect_comment(self, h: &mut Harness, text: &str) -> String {
-        h.expect_comment(self.p, self.iid, text)
-    }
-}
+// The opportunity under test.
+use common::item::Item as Opp;
 
 fn sorted(items: &[&str]) -> Vec<String> {
     let mut v: Vec<String> = items.iter().map(|s| s.to_string()).collect();

@@ -130,12 +130,8 @@ fn test_policy() -> RetryPolicy {
     }
 }
 
-/// An item and where it lives.
-#[derive(Clone, Copy, Debug)]
-struct Item {
-    p: u64,
-    iid: u64,
-}
+// An item and where it lives.
+use common::item::Item;
 
 struct World {
     h: Harness,

@@ -3,6 +3,7 @@
 //! Every bot comment must be asserted: [`Harness::finish`] fails on any that was not.
 #![allow(dead_code)]
 
+pub mod item;
 pub mod shipped;
 
 use labelflow::clock::Clock;
