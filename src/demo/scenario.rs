@@ -215,17 +215,21 @@ pub async fn alliances(
     log.push(format!("@{lead} applied ~\"partner-type::cloud-platform\""));
     w.settle().await?;
 
-    let license = fill_template(
-        &read_template(templates, "license-request.md")?,
-        &[
-            ("Partner", "Nimbus Cloud"),
-            ("Seats", "11"),
-            (
-                "Purpose",
-                "Build and test the CI/CD component against a self-managed instance.",
-            ),
-        ],
-    );
+    let license_template = read_template(templates, "license-request.md")?;
+    let license_request = |seats: &str| {
+        fill_template(
+            &license_template,
+            &[
+                ("Partner", "Nimbus Cloud"),
+                ("Seats", seats),
+                (
+                    "Purpose",
+                    "Build and test the CI/CD component against a self-managed instance.",
+                ),
+            ],
+        )
+    };
+    let license = license_request("11");
     let lic = w
         .sim
         .as_user("demo-partner")
@@ -235,17 +239,7 @@ pub async fn alliances(
         "@demo-partner opened alliances/partners#{lic} asking for 11 seats"
     ));
     w.settle().await?;
-    let fixed = fill_template(
-        &read_template(templates, "license-request.md")?,
-        &[
-            ("Partner", "Nimbus Cloud"),
-            ("Seats", "4"),
-            (
-                "Purpose",
-                "Build and test the CI/CD component against a self-managed instance.",
-            ),
-        ],
-    );
+    let fixed = license_request("4");
     w.sim
         .as_user("demo-partner")
         .edit_description(project, lic, &strip_quick_actions(&fixed))
