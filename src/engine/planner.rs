@@ -652,11 +652,11 @@ impl WorkflowPlanner<'_, '_> {
                     (!labels.is_empty()).then_some(Action::RemoveLabels { labels })
                 }
                 ActionSpec::Close(t) => self
-                    .target(rule, t)
+                    .target(t)
                     .filter(|t| !(*t == Target::This && self.issue.state == IssueStatus::Closed))
                     .map(|target| Action::Close { target }),
                 ActionSpec::Reopen(t) => self
-                    .target(rule, t)
+                    .target(t)
                     .filter(|t| !(*t == Target::This && self.issue.state == IssueStatus::Opened))
                     .map(|target| Action::Reopen { target }),
                 ActionSpec::AssignRoles(rs) => {
@@ -701,7 +701,7 @@ impl WorkflowPlanner<'_, '_> {
         Ok(())
     }
 
-    fn target(&self, _rule: &Rule, t: &TargetSpec) -> Option<Target> {
+    fn target(&self, t: &TargetSpec) -> Option<Target> {
         match &t.linked {
             None => Some(Target::This),
             Some(id) => {

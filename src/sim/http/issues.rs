@@ -33,16 +33,7 @@ pub(crate) async fn list_group_issues(
     params: Params,
 ) -> ApiResult {
     let state = lock(&app.state);
-    let prefix = format!("{group}/");
-    let projects: Vec<u64> = state
-        .projects
-        .values()
-        .filter(|p| p.path_with_namespace.starts_with(&prefix))
-        .map(|p| p.id)
-        .collect();
-    if projects.is_empty() {
-        return Err(SimError::NotFound("Group"));
-    }
+    let projects = group_projects(&state, &group)?;
     list(&state, user, |i| projects.contains(&i.project_id), &params)
 }
 
@@ -326,6 +317,21 @@ fn list(
     })
 }
 
+/// Ids of the projects under a group path (a group is a path prefix here); 404 when none.
+fn group_projects(state: &SimState, group: &str) -> Result<Vec<u64>, SimError> {
+    let prefix = format!("{group}/");
+    let projects: Vec<u64> = state
+        .projects
+        .values()
+        .filter(|p| p.path_with_namespace.starts_with(&prefix))
+        .map(|p| p.id)
+        .collect();
+    if projects.is_empty() {
+        return Err(SimError::NotFound("Group"));
+    }
+    Ok(projects)
+}
+
 /// `GET /projects/:id/issues_statistics`: counts of the issues the list filters select.
 pub(crate) async fn project_issues_statistics(
     State(app): State<App>,
@@ -346,16 +352,7 @@ pub(crate) async fn group_issues_statistics(
     params: Params,
 ) -> ApiResult {
     let state = lock(&app.state);
-    let prefix = format!("{group}/");
-    let projects: Vec<u64> = state
-        .projects
-        .values()
-        .filter(|p| p.path_with_namespace.starts_with(&prefix))
-        .map(|p| p.id)
-        .collect();
-    if projects.is_empty() {
-        return Err(SimError::NotFound("Group"));
-    }
+    let projects = group_projects(&state, &group)?;
     statistics(&state, user, |i| projects.contains(&i.project_id), &params)
 }
 
