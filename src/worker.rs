@@ -4,13 +4,14 @@
 //! ones are parked with their reason; nothing is dropped.
 
 use crate::actions::executor::{ExecError, Executor, LoopLimit};
+use crate::actions::{Decision, PlanRun, PlannedAction, plan_key};
 use crate::clock::Clock;
 use crate::domain::{Actor, Event, EventKind, IssueKey};
 use crate::engine::{self, Engine};
 use crate::forge::ForgeError;
 use crate::hooks;
 use crate::metrics::Metrics;
-use crate::store::{ClaimedEvent, DynStore};
+use crate::store::{ClaimedEvent, DynStore, PlanSource};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use std::sync::{Arc, RwLock};
@@ -284,24 +285,62 @@ impl Worker {
         for note in &plan.notes {
             tracing::debug!(%note, "planner");
         }
-        *rules = plan_rules(&plan);
+        // Decided once: a retry finishes what an earlier try started, and a second delivery
+        // of a change already handled does nothing.
+        let run = PlanRun {
+            plan_key: plan_key(&event),
+            issue_key: event.issue.to_string(),
+            source: PlanSource::Event,
+            event_id: Some(ev.id),
+        };
+        let remember_empty = matches!(event.kind, EventKind::Comment { .. });
+        let decision = match self
+            .executor
+            .decide_once(&run, plan.actions, remember_empty)
+            .await
+        {
+            Ok(d) => d,
+            Err(e) => return self.exec_outcome(ev, e),
+        };
+        let resumed = match &decision {
+            Decision::AlreadyHandled { event_id } => {
+                let by = event_id
+                    .filter(|id| *id != ev.id)
+                    .map(|id| format!(" by event {id}"))
+                    .unwrap_or_default();
+                return Outcome::Ignored(format!(
+                    "this change was already handled{by}; nothing done again"
+                ));
+            }
+            Decision::Resumed(_) => {
+                tracing::info!("finishing the plan an earlier try started");
+                true
+            }
+            Decision::Fresh(_) => false,
+        };
+        let actions = decision.actions();
+        *rules = plan_rules(actions);
         if !rules.is_empty() {
             let names: Vec<String> = rules.iter().map(|(w, r)| format!("{w}/{r}")).collect();
             tracing::Span::current().record("rule", names.join(",").as_str());
         }
-        if plan.actions.is_empty() {
+        if actions.is_empty() {
             return Outcome::Done;
         }
         let limit = LoopLimit {
             max_actions: engine.config.bot.loop_guard.max_actions,
             window_minutes: engine.config.bot.loop_guard.window_minutes,
         };
-        match self
+        let recovering = ev.attempts > 1 || resumed;
+        let executed = self
             .executor
-            .execute(&plan.actions, &issue, ev.attempts > 1, limit)
-            .await
-        {
+            .execute(actions, &issue, recovering, limit)
+            .await;
+        match executed.map_err(|e| self.exec_outcome(ev, e)) {
             Ok(report) => {
+                if let Err(e) = self.executor.finish_plan(&run).await {
+                    return self.exec_outcome(ev, e);
+                }
                 tracing::info!(
                     executed = report.executed,
                     skipped = report.skipped,
@@ -309,12 +348,16 @@ impl Worker {
                 );
                 Outcome::Done
             }
-            Err(ExecError::Forge(e)) => self.forge_outcome(ev, e),
-            Err(e @ ExecError::LoopGuard { .. }) => Outcome::Parked(e.to_string()),
-            Err(ExecError::Store(e)) => {
-                Outcome::Retry(format!("store: {e}"), self.backoff(ev.attempts))
-            }
-            Err(e @ (ExecError::Chat(_) | ExecError::ClaUnknown(_))) => {
+            Err(outcome) => outcome,
+        }
+    }
+
+    fn exec_outcome(&self, ev: &ClaimedEvent, e: ExecError) -> Outcome {
+        match e {
+            ExecError::Forge(e) => self.forge_outcome(ev, e),
+            e @ ExecError::LoopGuard { .. } => Outcome::Parked(e.to_string()),
+            ExecError::Store(e) => Outcome::Retry(format!("store: {e}"), self.backoff(ev.attempts)),
+            e @ (ExecError::Chat(_) | ExecError::ClaUnknown(_) | ExecError::Plan(_)) => {
                 Outcome::Retry(e.to_string(), self.backoff(ev.attempts))
             }
         }
@@ -334,9 +377,9 @@ impl Worker {
 }
 
 /// The distinct (workflow, rule) pairs of a plan's actions, in plan order.
-fn plan_rules(plan: &engine::Plan) -> Vec<(String, String)> {
+fn plan_rules(actions: &[PlannedAction]) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
-    for a in &plan.actions {
+    for a in actions {
         if !out.iter().any(|(w, r)| *w == a.workflow && *r == a.rule) {
             out.push((a.workflow.clone(), a.rule.clone()));
         }

@@ -12,7 +12,7 @@ use labelflow::ingest::{self, IngestConfig, IngestState, WebhookSecrets};
 use labelflow::metrics::Metrics;
 use labelflow::store::{
     ClaimedEvent, EnqueueOutcome, EventRecord, EventStatus, FollowupRecord, NewFollowup,
-    NewInboxEvent, QueueStats, Store, StoreError, StoreResult,
+    NewInboxEvent, NewPlan, PlanSource, QueueStats, Store, StoreError, StoreResult, StoredPlan,
 };
 use serde_json::{Value, json};
 use sha2::Sha256;
@@ -119,6 +119,36 @@ impl Store for MemStore {
         not_used_by_ingest()
     }
     async fn list_followups(&self, _: i64) -> StoreResult<Vec<FollowupRecord>> {
+        not_used_by_ingest()
+    }
+    async fn plan_get(&self, _: &str) -> StoreResult<Option<StoredPlan>> {
+        not_used_by_ingest()
+    }
+    async fn plan_put(&self, _: NewPlan, _: DateTime<Utc>) -> StoreResult<bool> {
+        not_used_by_ingest()
+    }
+    async fn plan_replace(
+        &self,
+        _: &str,
+        _: &str,
+        _: Option<i64>,
+        _: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        not_used_by_ingest()
+    }
+    async fn plan_finish(&self, _: &str, _: DateTime<Utc>) -> StoreResult<()> {
+        not_used_by_ingest()
+    }
+    async fn unfinished_plans(&self, _: PlanSource, _: i64) -> StoreResult<Vec<StoredPlan>> {
+        not_used_by_ingest()
+    }
+    async fn snapshot_get(&self, _: &str) -> StoreResult<Option<String>> {
+        not_used_by_ingest()
+    }
+    async fn snapshot_put(&self, _: &str, _: &str, _: DateTime<Utc>) -> StoreResult<()> {
+        not_used_by_ingest()
+    }
+    async fn set_event_detail(&self, _: i64, _: &str) -> StoreResult<()> {
         not_used_by_ingest()
     }
 }

@@ -15,12 +15,12 @@ use crate::cla::config::ClaLabels;
 use crate::cla::{Subjects, Verdict, VerdictStatus};
 use crate::domain::IssueState;
 use crate::forge::IssueEdit;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 /// A planned CLA check: everything the executor needs, nothing it must look up in the
 /// configuration (so a reload mid-event cannot change what a retry does).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaCheck {
     pub settings: CheckSettings,
     pub subjects: Subjects,
@@ -31,7 +31,7 @@ pub struct ClaCheck {
 }
 
 /// The three comments, rendered by the planner with [`cla_placeholder`]s.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClaComments {
     pub signed: String,
     pub missing: String,

@@ -40,6 +40,9 @@ pub enum ExecError {
     /// The CLA registry could not be read: the status is `unknown` until a retry succeeds.
     #[error("CLA status unknown: {0}")]
     ClaUnknown(String),
+    /// A stored plan could not be read or settled.
+    #[error("{0}")]
+    Plan(String),
 }
 
 /// Limits for the loop guard.

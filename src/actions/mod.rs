@@ -3,13 +3,16 @@
 
 pub mod cla;
 pub mod executor;
+mod plan_once;
+
+pub use plan_once::{Decision, PlanRun, plan_key};
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// Which issue an action applies to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Target {
     /// The issue the event is about.
@@ -20,7 +23,7 @@ pub enum Target {
 }
 
 /// One concrete, rendered step.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Action {
     Comment {
@@ -85,7 +88,7 @@ impl Action {
 }
 
 /// An action with its provenance and idempotency key.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedAction {
     /// `workflow/rule/project#iid/change/index`: the same change always yields the same key.
     pub key: String,

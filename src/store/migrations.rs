@@ -19,17 +19,31 @@ pub(crate) const CREATE_MIGRATIONS_TABLE: &str =
     applied_at BIGINT NOT NULL
 )";
 
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("migrations/sqlite/0001_init.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("migrations/sqlite/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "plans",
+        sql: include_str!("migrations/sqlite/0002_plans.sql"),
+    },
+];
 
-pub(crate) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "init",
-    sql: include_str!("migrations/postgres/0001_init.sql"),
-}];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "init",
+        sql: include_str!("migrations/postgres/0001_init.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "plans",
+        sql: include_str!("migrations/postgres/0002_plans.sql"),
+    },
+];
 
 /// The version a fully migrated database reports (checked by `ready`).
 pub(crate) fn latest(migrations: &[Migration]) -> i64 {
@@ -48,6 +62,6 @@ mod tests {
         let sqlite: Vec<i64> = SQLITE.iter().map(|m| m.version).collect();
         let postgres: Vec<i64> = POSTGRES.iter().map(|m| m.version).collect();
         assert_eq!(sqlite, postgres);
-        assert_eq!(latest(SQLITE), 1);
+        assert_eq!(latest(SQLITE), 2);
     }
 }

@@ -117,6 +117,52 @@ pub struct EventRecord {
     pub last_error: Option<String>,
     pub received_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// How the event ended, in plain words, when that needs saying (for example that an old
+    /// payload's change could not be known, or that it repeated a change already handled).
+    pub detail: Option<String>,
+}
+
+/// Where a stored plan came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlanSource {
+    /// A webhook delivery or a due follow-up (an inbox event).
+    Event,
+    /// A sweep's visit of an item.
+    Sweep,
+}
+
+impl PlanSource {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PlanSource::Event => "event",
+            PlanSource::Sweep => "sweep",
+        }
+    }
+}
+
+/// A plan to store before its first action runs.
+#[derive(Debug, Clone)]
+pub struct NewPlan {
+    /// The change's identity: one plan per key, ever.
+    pub plan_key: String,
+    pub issue_key: String,
+    pub source: PlanSource,
+    /// The inbox event that decided it (none for sweeps).
+    pub event_id: Option<i64>,
+    /// JSON array of the planned actions.
+    pub actions: String,
+}
+
+/// A plan as stored.
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredPlan {
+    pub plan_key: String,
+    pub issue_key: String,
+    pub event_id: Option<i64>,
+    pub actions: String,
+    pub created_at: DateTime<Utc>,
+    pub finished: bool,
 }
 
 /// Queue depth figures for `/metrics` and `/readyz`.
@@ -242,6 +288,44 @@ pub trait Store: Send + Sync + 'static {
     async fn promote_due_followups(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 
     async fn list_followups(&self, limit: i64) -> StoreResult<Vec<FollowupRecord>>;
+
+    /// The plan stored under `plan_key`, if any.
+    async fn plan_get(&self, plan_key: &str) -> StoreResult<Option<StoredPlan>>;
+
+    /// Stores a plan unless one with its key exists; true if this call stored it. Callers
+    /// then execute whatever plan is stored, so two racing deciders run one plan.
+    async fn plan_put(&self, plan: NewPlan, now: DateTime<Utc>) -> StoreResult<bool>;
+
+    /// Replaces the actions of an unfinished plan (allowed only while none of them ran; the
+    /// caller checks the ledger). False if there is no such unfinished plan.
+    async fn plan_replace(
+        &self,
+        plan_key: &str,
+        actions: &str,
+        event_id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+
+    /// Marks a plan finished: every action is in the ledger.
+    async fn plan_finish(&self, plan_key: &str, now: DateTime<Utc>) -> StoreResult<()>;
+
+    /// Unfinished plans of a source, oldest first (a sweep finishes its half-done steps).
+    async fn unfinished_plans(&self, source: PlanSource, limit: i64)
+    -> StoreResult<Vec<StoredPlan>>;
+
+    /// The labels labelflow last saw on an issue (JSON array), if it saw the issue before.
+    async fn snapshot_get(&self, issue_key: &str) -> StoreResult<Option<String>>;
+
+    /// Records the labels just read from GitLab for an issue.
+    async fn snapshot_put(
+        &self,
+        issue_key: &str,
+        labels: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()>;
+
+    /// Sets an event's plain-words detail (how it ended), whatever its status.
+    async fn set_event_detail(&self, id: i64, detail: &str) -> StoreResult<()>;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -10,10 +10,10 @@
 //! serialised, and each one sees the previous one's commit.
 
 use super::migrations::{self, CREATE_MIGRATIONS_TABLE};
-use super::rows::{self, RECORD_COLUMNS, lease_until_millis, to_millis};
+use super::rows::{self, PLAN_COLUMNS, RECORD_COLUMNS, lease_until_millis, to_millis};
 use super::{
     ClaimedEvent, EnqueueOutcome, EventRecord, EventStatus, FollowupRecord, NewFollowup,
-    NewInboxEvent, QueueStats, Store, StoreError, StoreResult,
+    NewInboxEvent, NewPlan, PlanSource, QueueStats, Store, StoreError, StoreResult, StoredPlan,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -250,7 +250,8 @@ impl Store for PostgresStore {
     async fn complete(&self, id: i64, worker_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
         let statement = sqlx::query(
             "UPDATE inbox_events
-             SET status = 'done', lease_owner = NULL, lease_until = NULL, updated_at = $3
+             SET status = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL,
+                 updated_at = $3
              WHERE id = $1 AND status = 'running' AND lease_owner = $2",
         )
         .bind(id)
@@ -487,4 +488,117 @@ impl Store for PostgresStore {
             .map(rows::followup_record)
             .collect::<Result<_, _>>()?)
     }
+
+    async fn plan_get(&self, plan_key: &str) -> StoreResult<Option<StoredPlan>> {
+        let row = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PLAN_COLUMNS} FROM plans WHERE plan_key = $1"
+        )))
+        .bind(plan_key)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(rows::stored_plan).transpose()?)
+    }
+
+    async fn plan_put(&self, plan: NewPlan, now: DateTime<Utc>) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "INSERT INTO plans (plan_key, issue_key, source, event_id, actions, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (plan_key) DO NOTHING",
+        )
+        .bind(&plan.plan_key)
+        .bind(&plan.issue_key)
+        .bind(plan.source.as_str())
+        .bind(plan.event_id)
+        .bind(&plan.actions)
+        .bind(to_millis(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn plan_replace(
+        &self,
+        plan_key: &str,
+        actions: &str,
+        event_id: Option<i64>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let result = sqlx::query(
+            "UPDATE plans SET actions = $2, event_id = $3, created_at = $4
+             WHERE plan_key = $1 AND finished_at IS NULL",
+        )
+        .bind(plan_key)
+        .bind(actions)
+        .bind(event_id)
+        .bind(to_millis(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(result.rows_affected() == 1)
+    }
+
+    async fn plan_finish(&self, plan_key: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        sqlx::query("UPDATE plans SET finished_at = $2 WHERE plan_key = $1 AND finished_at IS NULL")
+            .bind(plan_key)
+            .bind(to_millis(now))
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn unfinished_plans(
+        &self,
+        source: PlanSource,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredPlan>> {
+        let found = sqlx::query(AssertSqlSafe(format!(
+            "SELECT {PLAN_COLUMNS} FROM plans
+             WHERE source = $1 AND finished_at IS NULL
+             ORDER BY created_at, plan_key LIMIT $2"
+        )))
+        .bind(source.as_str())
+        .bind(limit.max(0))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(found
+            .iter()
+            .map(rows::stored_plan)
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn snapshot_get(&self, issue_key: &str) -> StoreResult<Option<String>> {
+        Ok(
+            sqlx::query_scalar("SELECT labels FROM issue_snapshots WHERE issue_key = $1")
+                .bind(issue_key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    async fn snapshot_put(
+        &self,
+        issue_key: &str,
+        labels: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO issue_snapshots (issue_key, labels, seen_at) VALUES ($1, $2, $3)
+             ON CONFLICT (issue_key) DO UPDATE SET labels = excluded.labels, seen_at = excluded.seen_at",
+        )
+        .bind(issue_key)
+        .bind(labels)
+        .bind(to_millis(now))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn set_event_detail(&self, id: i64, detail: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE inbox_events SET detail = $2 WHERE id = $1")
+            .bind(id)
+            .bind(detail)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
 }

@@ -2,7 +2,7 @@
 //! decoding of rows into the store's record types. The column lists are the same on both
 //! backends, so the decoding is written once, generic over the row type.
 
-use super::{ClaimedEvent, EventRecord, EventStatus, FollowupRecord};
+use super::{ClaimedEvent, EventRecord, EventStatus, FollowupRecord, StoredPlan};
 use chrono::{DateTime, Utc};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 use std::time::Duration;
@@ -48,7 +48,7 @@ where
 
 /// Columns `event_record` reads.
 pub(crate) const RECORD_COLUMNS: &str = "id, delivery_id, event_kind, issue_key, status, attempts, \
-     last_error, received_at, updated_at";
+     last_error, received_at, updated_at, detail";
 
 pub(crate) fn event_record<'r, R>(row: &'r R) -> Result<EventRecord, sqlx::Error>
 where
@@ -68,6 +68,28 @@ where
         last_error: row.try_get::<Option<String>, _>("last_error")?,
         received_at: from_millis(row.try_get("received_at")?)?,
         updated_at: from_millis(row.try_get("updated_at")?)?,
+        detail: row.try_get::<Option<String>, _>("detail")?,
+    })
+}
+
+/// Columns `stored_plan` reads.
+pub(crate) const PLAN_COLUMNS: &str =
+    "plan_key, issue_key, event_id, actions, created_at, finished_at";
+
+pub(crate) fn stored_plan<'r, R>(row: &'r R) -> Result<StoredPlan, sqlx::Error>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    Ok(StoredPlan {
+        plan_key: row.try_get("plan_key")?,
+        issue_key: row.try_get("issue_key")?,
+        event_id: row.try_get::<Option<i64>, _>("event_id")?,
+        actions: row.try_get("actions")?,
+        created_at: from_millis(row.try_get("created_at")?)?,
+        finished: row.try_get::<Option<i64>, _>("finished_at")?.is_some(),
     })
 }
 

@@ -1,0 +1,221 @@
+//! Plans decided once (DESIGN §1.5).
+//!
+//! A step can change the very state its trigger read: after `license::in-progress` replaced
+//! `license::request`, planning again would find nothing to do and drop the rest of the step.
+//! So an event's planned actions are stored before the first of them runs, and every later
+//! try (a retry, a takeover after a crash, `events retry`, a second delivery of the same
+//! change) finishes the stored plan. Only a plan none of whose actions ran may be made again.
+
+use super::PlannedAction;
+use super::executor::{ExecError, Executor};
+use crate::domain::{Event, EventKind};
+use crate::store::{NewPlan, PlanSource};
+use sha2::{Digest, Sha256};
+
+/// Where a plan comes from, and the identity it is stored under.
+#[derive(Debug, Clone)]
+pub struct PlanRun {
+    /// The change's identity ([`plan_key`]).
+    pub plan_key: String,
+    pub issue_key: String,
+    pub source: PlanSource,
+    /// The inbox event deciding it (none for sweeps).
+    pub event_id: Option<i64>,
+}
+
+/// What to execute for a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// A new plan (stored, unless it is empty and nothing needs to remember it).
+    Fresh(Vec<PlannedAction>),
+    /// An earlier try's plan, part of which already ran: finish it.
+    Resumed(Vec<PlannedAction>),
+    /// The change was handled completely before (a second delivery of it): do nothing.
+    AlreadyHandled { event_id: Option<i64> },
+}
+
+impl Decision {
+    /// The actions to execute.
+    pub fn actions(&self) -> &[PlannedAction] {
+        match self {
+            Decision::Fresh(a) | Decision::Resumed(a) => a,
+            Decision::AlreadyHandled { .. } => &[],
+        }
+    }
+}
+
+/// The identity of the change an event reports, for one issue: the same change delivered
+/// twice (under any delivery id) has the same key; two different changes of one issue within
+/// GitLab's one-second `updated_at` differ by what they changed.
+pub fn plan_key(event: &Event) -> String {
+    let mut key = format!("{}/{}", event.issue, event.change_id);
+    if !matches!(event.kind, EventKind::Comment { .. } | EventKind::Tick { .. }) {
+        let mut h = Sha256::new();
+        for l in &event.labels_added {
+            h.update(b"+");
+            h.update(l.as_bytes());
+        }
+        for l in &event.labels_removed {
+            h.update(b"-");
+            h.update(l.as_bytes());
+        }
+        h.update([
+            u8::from(event.title_changed),
+            u8::from(event.description_changed),
+        ]);
+        key.push('/');
+        key.push_str(&hex::encode(&h.finalize()[..6]));
+    }
+    key
+}
+
+impl Executor {
+    /// Decides what to execute for a change: the stored plan if one of its actions already
+    /// ran (or nothing if it finished), otherwise `fresh`, stored first. `remember_empty`
+    /// stores an empty plan too, so that a second delivery of a command note says nothing.
+    pub async fn decide_once(
+        &self,
+        run: &PlanRun,
+        fresh: Vec<PlannedAction>,
+        remember_empty: bool,
+    ) -> Result<Decision, ExecError> {
+        let now = self.clock.now();
+        for _ in 0..2 {
+            let Some(stored) = self.store.plan_get(&run.plan_key).await? else {
+                if fresh.is_empty() && !remember_empty {
+                    return Ok(Decision::Fresh(fresh));
+                }
+                let new = NewPlan {
+                    plan_key: run.plan_key.clone(),
+                    issue_key: run.issue_key.clone(),
+                    source: run.source,
+                    event_id: run.event_id,
+                    actions: encode(&fresh),
+                };
+                if self.store.plan_put(new, now).await? {
+                    return Ok(Decision::Fresh(fresh));
+                }
+                // Another decider stored one first: use that.
+                continue;
+            };
+            if stored.finished {
+                return Ok(Decision::AlreadyHandled {
+                    event_id: stored.event_id,
+                });
+            }
+            let actions = decode(&stored.actions).map_err(ExecError::Plan)?;
+            if self.any_ran(&actions).await? {
+                return Ok(Decision::Resumed(actions));
+            }
+            // Nothing of it ran: the plan may be made again from what GitLab shows now.
+            if actions != fresh {
+                self.store
+                    .plan_replace(&run.plan_key, &encode(&fresh), run.event_id, now)
+                    .await?;
+            }
+            return Ok(Decision::Fresh(fresh));
+        }
+        Err(ExecError::Plan(format!(
+            "the stored plan `{}` changed while it was being read; retrying",
+            run.plan_key
+        )))
+    }
+
+    /// Marks a stored plan finished (every action is in the ledger).
+    pub async fn finish_plan(&self, run: &PlanRun) -> Result<(), ExecError> {
+        Ok(self
+            .store
+            .plan_finish(&run.plan_key, self.clock.now())
+            .await?)
+    }
+
+    async fn any_ran(&self, actions: &[PlannedAction]) -> Result<bool, ExecError> {
+        for a in actions {
+            if self.store.ledger_get(&a.key).await?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+fn encode(actions: &[PlannedAction]) -> String {
+    serde_json::to_string(actions).expect("planned actions always serialise")
+}
+
+fn decode(stored: &str) -> Result<Vec<PlannedAction>, String> {
+    serde_json::from_str(stored).map_err(|e| format!("a stored plan cannot be read: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::{Action, Target};
+    use crate::domain::{Actor, IssueKey};
+
+    fn event(kind: EventKind, added: &[&str]) -> Event {
+        Event {
+            issue: IssueKey {
+                project_id: 14,
+                iid: 3,
+            },
+            project_path: "a/b".into(),
+            actor: Actor {
+                id: None,
+                username: "u".into(),
+            },
+            kind,
+            labels_added: added.iter().map(|s| s.to_string()).collect(),
+            labels_removed: vec![],
+            title_changed: false,
+            description_changed: false,
+            change_id: "update@2026-01-01T00:00:00Z".into(),
+            confidential: false,
+            occurred_at: None,
+        }
+    }
+
+    #[test]
+    fn same_second_changes_differ_and_replays_match() {
+        let a = plan_key(&event(EventKind::Updated, &["x"]));
+        let b = plan_key(&event(EventKind::Updated, &["y"]));
+        assert_ne!(a, b);
+        assert_eq!(a, plan_key(&event(EventKind::Updated, &["x"])));
+        let mut note = event(
+            EventKind::Comment {
+                note_id: 9,
+                body: "hi".into(),
+                internal: false,
+            },
+            &[],
+        );
+        note.change_id = "note:9".into();
+        assert_eq!(plan_key(&note), "14#3/note:9");
+    }
+
+    #[test]
+    fn planned_actions_round_trip_through_json() {
+        let actions = vec![
+            PlannedAction {
+                key: "k/1".into(),
+                workflow: "w".into(),
+                rule: "r".into(),
+                action: Action::Close {
+                    target: Target::Linked {
+                        id: "t".into(),
+                        project: "p/q".into(),
+                    },
+                },
+            },
+            PlannedAction {
+                key: "k/2".into(),
+                workflow: "w".into(),
+                rule: "r".into(),
+                action: Action::Comment {
+                    body: "hello".into(),
+                },
+            },
+        ];
+        assert_eq!(decode(&encode(&actions)).unwrap(), actions);
+    }
+}
