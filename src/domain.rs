@@ -86,6 +86,13 @@ pub struct Event {
     /// Whether GitLab delivered it as a confidential issue / note event.
     pub confidential: bool,
     pub occurred_at: Option<DateTime<Utc>>,
+    /// An update GitLab delivered without `changes` (GitLab before 8.x): which labels changed
+    /// is not in the payload, and the worker works it out from what it last saw.
+    #[serde(default)]
+    pub changes_unknown: bool,
+    /// The labels the payload lists as the issue's after the change (`None`: it lists none).
+    #[serde(default)]
+    pub labels_now: Option<Vec<String>>,
 }
 
 /// Open or closed, as GitLab reports it.

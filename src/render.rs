@@ -29,7 +29,7 @@ pub fn escape_user_text(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '`' => out.push_str("&#96;"),
             '|' => out.push_str("&#124;"),
-            '@' => out.push_str("@\u{2060}"),
+            '@' => push_at(&mut out),
             '\n' | '\r' | '\u{2028}' | '\u{2029}' => out.push(' '),
             '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {}
             c if c.is_control() => {}
@@ -42,6 +42,39 @@ pub fn escape_user_text(s: &str) -> String {
     }
     out
 }
+
+/// An `@`: GitLab reads `@name` as a mention only where no word character comes before it, so
+/// an e-mail address (`eve@example.com`) stays as it is; any other `@` gets a word joiner
+/// after it, which keeps the text readable and mentions nobody.
+fn push_at(out: &mut String) {
+    let in_word = out
+        .chars()
+        .last()
+        .is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '+'));
+    out.push('@');
+    if !in_word {
+        out.push('\u{2060}');
+    }
+}
+
+/// Makes user text safe in an issue title, which GitLab shows as plain text: one line, no
+/// control or bidi characters, no mention; no HTML entities (they would show literally).
+pub fn escape_title_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 4);
+    for c in s.chars() {
+        match c {
+            '@' => push_at(&mut out),
+            '\n' | '\r' | '\u{2028}' | '\u{2029}' => out.push(' '),
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {}
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Template names under this prefix are issue titles: rendered with [`escape_title_text`].
+pub const TITLE_PREFIX: &str = "title:";
 
 /// A GitLab username we are willing to mention: GitLab's charset, no group path, not one of
 /// the special all-member mentions.
@@ -85,6 +118,8 @@ pub fn slug(text: &str) -> String {
 /// A compiled set of templates plus the helpers they may use.
 pub struct Renderer {
     hb: Handlebars<'static>,
+    /// Issue titles: plain text, so a different escape (see [`TITLE_PREFIX`]).
+    titles: Handlebars<'static>,
 }
 
 impl std::fmt::Debug for Renderer {
@@ -97,8 +132,46 @@ impl Renderer {
     /// A renderer knowing the directory's roles (for `{{mention_role "name"}}`).
     pub fn new(roles: BTreeMap<String, Vec<String>>) -> Self {
         let mut hb = Handlebars::new();
-        hb.set_strict_mode(true);
         hb.register_escape_fn(escape_user_text);
+        let mut titles = Handlebars::new();
+        titles.register_escape_fn(escape_title_text);
+        register_helpers(&mut hb, roles.clone());
+        register_helpers(&mut titles, roles);
+        Renderer { hb, titles }
+    }
+
+    fn registry(&self, name: &str) -> &Handlebars<'static> {
+        if name.starts_with(TITLE_PREFIX) {
+            &self.titles
+        } else {
+            &self.hb
+        }
+    }
+
+    /// Compiles and registers a template under `name`.
+    pub fn add(&mut self, name: &str, source: &str) -> Result<(), String> {
+        let hb = if name.starts_with(TITLE_PREFIX) {
+            &mut self.titles
+        } else {
+            &mut self.hb
+        };
+        hb.register_template_string(name, source)
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.registry(name).has_template(name)
+    }
+
+    pub fn render(&self, name: &str, data: &Value) -> Result<String, RenderError> {
+        self.registry(name).render(name, data)
+    }
+}
+
+/// Strict mode and the helpers templates may use.
+fn register_helpers(hb: &mut Handlebars<'static>, roles: BTreeMap<String, Vec<String>>) {
+    {
+        hb.set_strict_mode(true);
         hb.register_helper("mention", Box::new(mention_helper));
         hb.register_helper("slug", Box::new(slug_helper));
         hb.register_helper("quote", Box::new(quote_helper));
@@ -123,22 +196,6 @@ impl Renderer {
                 },
             ),
         );
-        Renderer { hb }
-    }
-
-    /// Compiles and registers a template under `name`.
-    pub fn add(&mut self, name: &str, source: &str) -> Result<(), String> {
-        self.hb
-            .register_template_string(name, source)
-            .map_err(|e| e.to_string())
-    }
-
-    pub fn has(&self, name: &str) -> bool {
-        self.hb.has_template(name)
-    }
-
-    pub fn render(&self, name: &str, data: &Value) -> Result<String, RenderError> {
-        self.hb.render(name, data)
     }
 }
 
@@ -236,6 +293,28 @@ mod tests {
         assert!(!e.contains('\n'));
         assert_eq!(escape_user_text("~~~ rust"), "\u{200B}~~~ rust");
         assert_eq!(escape_user_text("a\u{202E}b\u{2066}c"), "abc");
+    }
+
+    #[test]
+    fn email_addresses_stay_intact_but_mentions_do_not() {
+        assert_eq!(escape_user_text("eve@example.com"), "eve@example.com");
+        assert_eq!(escape_user_text("(@eve)"), "(@\u{2060}eve)");
+    }
+
+    #[test]
+    fn titles_are_plain_text() {
+        let mut r = Renderer::new(BTreeMap::new());
+        r.add("title:w/r/i", "Triage: {{c}}").unwrap();
+        let out = r
+            .render(
+                "title:w/r/i",
+                &json!({"c": "Johnson & Johnson — \"monorepo\" <x> @all\n/close"}),
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            "Triage: Johnson & Johnson — \"monorepo\" <x> @\u{2060}all /close"
+        );
     }
 
     #[test]

@@ -76,6 +76,8 @@ fn issue_open_event() -> Event {
         change_id: "open@2013-12-03T17:15:43Z".to_string(),
         confidential: false,
         occurred_at: Some(utc("2013-12-03T17:15:43Z")),
+        changes_unknown: false,
+        labels_now: None,
     }
 }
 
@@ -135,6 +137,8 @@ fn documented_note_becomes_a_comment_on_5_17() {
         change_id: "note:1241".to_string(),
         confidential: false,
         occurred_at: Some(Utc.with_ymd_and_hms(2015, 5, 17, 17, 6, 40).unwrap()),
+        changes_unknown: false,
+        labels_now: None,
     };
     assert_eq!(hooks::normalise(&hook), expected);
 }

@@ -65,6 +65,8 @@ fn event(issue: &IssueState, actor: &str, kind: EventKind) -> Event {
         change_id: "2024-06-03T12:00:00Z".to_string(),
         confidential: false,
         occurred_at: Some(now()),
+        changes_unknown: false,
+        labels_now: None,
     }
 }
 

@@ -49,7 +49,10 @@ impl Decision {
 /// GitLab's one-second `updated_at` differ by what they changed.
 pub fn plan_key(event: &Event) -> String {
     let mut key = format!("{}/{}", event.issue, event.change_id);
-    if !matches!(event.kind, EventKind::Comment { .. } | EventKind::Tick { .. }) {
+    if !matches!(
+        event.kind,
+        EventKind::Comment { .. } | EventKind::Tick { .. }
+    ) {
         let mut h = Sha256::new();
         for l in &event.labels_added {
             h.update(b"+");
@@ -172,6 +175,8 @@ mod tests {
             change_id: "update@2026-01-01T00:00:00Z".into(),
             confidential: false,
             occurred_at: None,
+            changes_unknown: false,
+            labels_now: None,
         }
     }
 

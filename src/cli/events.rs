@@ -54,7 +54,7 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<i32> {
                 }
             } else {
                 println!(
-                    "{:>6}  {:<8}  {:>3}  {:<12}  {:<18}  {:<20}  last error",
+                    "{:>6}  {:<8}  {:>3}  {:<12}  {:<18}  {:<20}  last error or note",
                     "id", "status", "try", "issue", "kind", "received"
                 );
                 for r in &rows {
@@ -66,7 +66,10 @@ pub async fn run(args: EventsArgs) -> anyhow::Result<i32> {
                         r.issue_key,
                         r.event_kind,
                         r.received_at.format("%Y-%m-%d %H:%M:%S"),
-                        r.last_error.as_deref().unwrap_or("")
+                        r.last_error
+                            .as_deref()
+                            .or(r.detail.as_deref())
+                            .unwrap_or("")
                     );
                 }
                 if rows.is_empty() {

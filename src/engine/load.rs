@@ -214,7 +214,7 @@ impl Engine {
 
     /// Template registry name of a `create_issue` title.
     pub fn title_template(workflow: &str, rule: &str, id: &str) -> String {
-        format!("title:{workflow}/{rule}/{id}")
+        format!("{}{workflow}/{rule}/{id}", crate::render::TITLE_PREFIX)
     }
 }
 

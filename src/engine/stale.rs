@@ -360,6 +360,8 @@ workflows:
             change_id: "c1".into(),
             confidential: false,
             occurred_at: None,
+            changes_unknown: false,
+            labels_now: None,
         }
     }
 

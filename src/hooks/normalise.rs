@@ -50,6 +50,11 @@ fn normalise_issue(hook: &IssueHook) -> Event {
     };
 
     let updated_at = *attrs.updated_at.as_ref();
+    let changes_unknown = kind == EventKind::Updated && p.changes.is_none();
+    let listed = attrs.labels.as_deref().or(p.labels.as_deref());
+    let labels_now = changed_current
+        .clone()
+        .or_else(|| listed.map(|l| titles(Some(l))));
     Event {
         issue: hook.key,
         project_path: project_path(p.project.as_ref()),
@@ -67,6 +72,8 @@ fn normalise_issue(hook: &IssueHook) -> Event {
             || p.event_type.as_deref() == Some("confidential_issue")
             || attrs.confidential == Some(true),
         occurred_at: Some(updated_at),
+        changes_unknown,
+        labels_now,
     }
 }
 
@@ -91,6 +98,8 @@ fn normalise_note(hook: &NoteHook) -> Event {
             || p.event_type.as_deref() == Some("confidential_note")
             || p.issue.confidential == Some(true),
         occurred_at: attrs.updated_at.or(attrs.created_at).map(|d| *d.as_ref()),
+        changes_unknown: false,
+        labels_now: None,
     }
 }
 

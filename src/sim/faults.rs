@@ -56,6 +56,9 @@ pub enum FaultKind {
     /// Perform the request, then wait before answering: the change is made even if the client
     /// gives up or goes away meanwhile (GitLab applied it; the answer was lost).
     SlowResponse(Duration),
+    /// Perform the request, then answer this status instead of the real answer (a proxy's 502
+    /// after GitLab created the object).
+    StatusAfterApply(u16),
 }
 
 /// A fault rule. Build with [`FaultRule::new`] and the narrowing methods:
@@ -63,6 +66,10 @@ pub enum FaultKind {
 #[derive(Debug, Clone)]
 pub struct FaultRule {
     pub method: Option<String>,
+    /// Only writes (POST, PUT, PATCH, DELETE), whatever `method` says.
+    pub writes_only: bool,
+    /// Matching requests to let through before the rule starts firing.
+    pub skip: u32,
     pub path: PathMatch,
     pub trigger: Trigger,
     pub kind: FaultKind,
@@ -73,6 +80,8 @@ impl FaultRule {
     pub fn new(kind: FaultKind) -> Self {
         FaultRule {
             method: None,
+            writes_only: false,
+            skip: 0,
             path: PathMatch::Any,
             trigger: Trigger::Count(1),
             kind,
@@ -112,6 +121,19 @@ impl FaultRule {
         self
     }
 
+    /// Only writes: POST, PUT, PATCH and DELETE.
+    pub fn writes(mut self) -> Self {
+        self.writes_only = true;
+        self
+    }
+
+    /// Lets the first `n` matching requests through (to hit the k-th write of a step, skip
+    /// k - 1).
+    pub fn after(mut self, n: u32) -> Self {
+        self.skip = n;
+        self
+    }
+
     pub fn path_contains(mut self, text: &str) -> Self {
         self.path = PathMatch::Contains(text.to_string());
         self
@@ -147,6 +169,7 @@ struct ActiveRule {
     rule: FaultRule,
     rng: StdRng,
     remaining: Option<u32>,
+    skip: u32,
 }
 
 /// The active rules, consulted for every request in the order they were added.
@@ -164,11 +187,13 @@ impl Faults {
             Trigger::Count(n) => (StdRng::seed_from_u64(0), Some(n)),
             Trigger::Probability { seed, .. } => (StdRng::seed_from_u64(seed), None),
         };
+        let skip = rule.skip;
         self.rules.push(ActiveRule {
             id,
             rule,
             rng,
             remaining,
+            skip,
         });
         id
     }
@@ -190,7 +215,15 @@ impl Faults {
                 .method
                 .as_deref()
                 .is_none_or(|m| m.eq_ignore_ascii_case(method));
-            if !method_ok || !r.rule.path.matches(path) {
+            let write = matches!(
+                method.to_ascii_uppercase().as_str(),
+                "POST" | "PUT" | "PATCH" | "DELETE"
+            );
+            if !method_ok || (r.rule.writes_only && !write) || !r.rule.path.matches(path) {
+                continue;
+            }
+            if r.skip > 0 {
+                r.skip -= 1;
                 continue;
             }
             let fires = match (&mut r.remaining, r.rule.trigger) {

@@ -310,8 +310,11 @@ pub trait Store: Send + Sync + 'static {
     async fn plan_finish(&self, plan_key: &str, now: DateTime<Utc>) -> StoreResult<()>;
 
     /// Unfinished plans of a source, oldest first (a sweep finishes its half-done steps).
-    async fn unfinished_plans(&self, source: PlanSource, limit: i64)
-    -> StoreResult<Vec<StoredPlan>>;
+    async fn unfinished_plans(
+        &self,
+        source: PlanSource,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredPlan>>;
 
     /// The labels labelflow last saw on an issue (JSON array), if it saw the issue before.
     async fn snapshot_get(&self, issue_key: &str) -> StoreResult<Option<String>>;

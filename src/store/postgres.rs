@@ -537,11 +537,13 @@ impl Store for PostgresStore {
     }
 
     async fn plan_finish(&self, plan_key: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("UPDATE plans SET finished_at = $2 WHERE plan_key = $1 AND finished_at IS NULL")
-            .bind(plan_key)
-            .bind(to_millis(now))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE plans SET finished_at = $2 WHERE plan_key = $1 AND finished_at IS NULL",
+        )
+        .bind(plan_key)
+        .bind(to_millis(now))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -600,5 +602,4 @@ impl Store for PostgresStore {
             .await?;
         Ok(())
     }
-
 }

@@ -530,11 +530,13 @@ impl Store for SqliteStore {
     }
 
     async fn plan_finish(&self, plan_key: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("UPDATE plans SET finished_at = ?2 WHERE plan_key = ?1 AND finished_at IS NULL")
-            .bind(plan_key)
-            .bind(to_millis(now))
-            .execute(&self.writer)
-            .await?;
+        sqlx::query(
+            "UPDATE plans SET finished_at = ?2 WHERE plan_key = ?1 AND finished_at IS NULL",
+        )
+        .bind(plan_key)
+        .bind(to_millis(now))
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 
@@ -593,7 +595,6 @@ impl Store for SqliteStore {
             .await?;
         Ok(())
     }
-
 }
 
 #[cfg(test)]

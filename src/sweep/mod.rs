@@ -566,6 +566,8 @@ pub fn tick_event(issue: &IssueState, day: &str, now: DateTime<Utc>) -> Event {
         change_id: format!("sweep:{day}"),
         confidential: issue.confidential,
         occurred_at: Some(now),
+        changes_unknown: false,
+        labels_now: None,
     }
 }
 

@@ -75,6 +75,8 @@ pub struct Harness {
     pub bot_token: String,
     pub projects: BTreeMap<String, u64>,
     pub addr: SocketAddr,
+    /// Changes to the test settings every (re)start applies.
+    pub tweak: fn(&mut ServeSettings),
     asserted: BTreeSet<u64>,
 }
 
@@ -86,6 +88,17 @@ impl Harness {
     }
 
     pub async fn start_with(config: &Path, workers: usize) -> Harness {
+        Self::start_custom(config, workers, None, |_| {}).await
+    }
+
+    /// Like [`Harness::start_with`], on `database` (a SQLite file in a temp directory when
+    /// `None`) and with `tweak` applied to the service's settings.
+    pub async fn start_custom(
+        config: &Path,
+        workers: usize,
+        database: Option<String>,
+        tweak: fn(&mut ServeSettings),
+    ) -> Harness {
         let clock = Clock::system();
         let sim = SimGitlab::start(SimOptions::default().with_clock(clock.clone()))
             .await
@@ -115,7 +128,8 @@ impl Harness {
             }
         }
         let dir = tempfile::tempdir().expect("temp dir");
-        let database = dir.path().join("labelflow.db").display().to_string();
+        let database =
+            database.unwrap_or_else(|| dir.path().join("labelflow.db").display().to_string());
         // Reserve a port so restarts come back on the same address the hooks point at.
         let addr = {
             let l = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
@@ -140,6 +154,7 @@ impl Harness {
             bot_token: bot.token,
             projects,
             addr,
+            tweak,
             asserted: BTreeSet::new(),
         };
         h.start_service(workers).await;
@@ -161,7 +176,7 @@ impl Harness {
     }
 
     pub async fn start_service(&mut self, workers: usize) {
-        let s = settings(
+        let mut s = settings(
             &self.sim,
             &self.bot_token,
             &self.config,
@@ -170,6 +185,7 @@ impl Harness {
             self.clock.clone(),
             workers,
         );
+        (self.tweak)(&mut s);
         self.service = Some(service::start(s).await.expect("service starts"));
     }
 

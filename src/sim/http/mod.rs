@@ -286,7 +286,7 @@ async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Response 
             );
         }
         Some(FaultKind::Latency(d)) => tokio::time::sleep(d).await,
-        Some(FaultKind::SlowResponse(_)) | None => {}
+        Some(FaultKind::SlowResponse(_) | FaultKind::StatusAfterApply(_)) | None => {}
     }
 
     let Some((user_id, _)) = user.clone() else {
@@ -309,6 +309,15 @@ async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Response 
             json!({ "message": format!("500 simulator handler failed: {e}") }),
         ),
     };
+    if let Some(FaultKind::StatusAfterApply(code)) = fault {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::BAD_GATEWAY);
+        let text = format!(
+            "{} {}",
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Error")
+        );
+        rsp = json_status(status, json!({ "message": text }));
+    }
     add_headers(&mut rsp, &rate_headers);
     log(rsp.status().as_u16());
     if let Some(FaultKind::SlowResponse(d)) = fault {

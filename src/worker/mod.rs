@@ -20,6 +20,8 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+mod old_payloads;
+
 /// The current configuration; swapped as a whole on reload.
 pub type EngineHandle = Arc<RwLock<Arc<Engine>>>;
 
@@ -249,17 +251,33 @@ impl Worker {
     /// from, for the per-rule metrics, and records project and rules on the current span.
     async fn process_with_rules(&self, ev: &ClaimedEvent) -> (Outcome, Vec<(String, String)>) {
         let mut rules = Vec::new();
-        let outcome = self.process_inner(ev, &mut rules).await;
+        let mut detail = None;
+        let outcome = self.process_inner(ev, &mut rules, &mut detail).await;
+        if let Some(d) = detail {
+            tracing::warn!(detail = %d, "event note");
+            if let Err(e) = self.store.set_event_detail(ev.id, &d).await {
+                tracing::warn!(error = %e, "could not record the event's detail");
+            }
+        }
         (outcome, rules)
     }
 
-    async fn process_inner(&self, ev: &ClaimedEvent, rules: &mut Vec<(String, String)>) -> Outcome {
+    async fn process_inner(
+        &self,
+        ev: &ClaimedEvent,
+        rules: &mut Vec<(String, String)>,
+        detail: &mut Option<String>,
+    ) -> Outcome {
         let engine = current(&self.engine);
-        let event = match decode(ev) {
+        let mut event = match decode(ev) {
             Ok(Some(e)) => e,
             Ok(None) => return Outcome::Ignored("not an issue event".into()),
             Err(e) => return Outcome::Parked(format!("cannot decode the stored payload: {e}")),
         };
+        match old_payloads::reconcile_labels(&self.store, &mut event, self.clock.now()).await {
+            Ok(note) => *detail = note,
+            Err(e) => return Outcome::Retry(format!("store: {e}"), self.backoff(ev.attempts)),
+        }
         tracing::Span::current().record("project", event.project_path.as_str());
         if event.actor.username.eq_ignore_ascii_case(engine.bot())
             && !engine::planner::reacts_to_own_change(&engine, &event)
@@ -278,6 +296,11 @@ impl Worker {
             Ok(i) => i,
             Err(e) => return self.forge_outcome(ev, e),
         };
+        // Payloads before GitLab 8.x have no `project` object: the issue names its project.
+        if event.project_path.is_empty() {
+            event.project_path = issue.project_path.clone();
+            tracing::Span::current().record("project", event.project_path.as_str());
+        }
         let plan = match engine::plan(&engine, &event, &issue, self.clock.now()) {
             Ok(p) => p,
             Err(e) => return Outcome::Parked(format!("configuration problem: {e}")),
@@ -308,9 +331,9 @@ impl Worker {
                     .filter(|id| *id != ev.id)
                     .map(|id| format!(" by event {id}"))
                     .unwrap_or_default();
-                return Outcome::Ignored(format!(
-                    "this change was already handled{by}; nothing done again"
-                ));
+                let why = format!("this change was already handled{by}; nothing done again");
+                *detail = Some(why.clone());
+                return Outcome::Ignored(why);
             }
             Decision::Resumed(_) => {
                 tracing::info!("finishing the plan an earlier try started");
@@ -450,7 +473,8 @@ fn may_matter(e: &Event, engine: &Engine) -> bool {
             true
         }
         EventKind::Updated => {
-            !e.labels_added.is_empty()
+            e.changes_unknown
+                || !e.labels_added.is_empty()
                 || !e.labels_removed.is_empty()
                 || e.description_changed
                 || e.title_changed
@@ -500,6 +524,8 @@ fn followup_event(p: &FollowupPayload, at: DateTime<Utc>) -> Event {
         change_id: format!("followup:{}", p.key),
         confidential: false,
         occurred_at: Some(at),
+        changes_unknown: false,
+        labels_now: None,
     }
 }
 
