@@ -77,7 +77,8 @@ fn issue_open_event() -> Event {
         confidential: false,
         occurred_at: Some(utc("2013-12-03T17:15:43Z")),
         changes_unknown: false,
-        labels_now: None,
+        // `changes.labels.current`: the labels after the change.
+        labels_now: Some(strings(&["Platform"])),
     }
 }
 
@@ -184,6 +185,7 @@ fn update_with_label_title_and_description_changes() {
         description_changed: true,
         change_id: "update@2013-12-04T09:00:00Z".to_string(),
         occurred_at: Some(utc("2013-12-04T09:00:00Z")),
+        labels_now: Some(strings(&["Platform", "cocreate::identified"])),
         ..issue_open_event()
     };
     assert_eq!(hooks::normalise(&hook), expected);
@@ -196,6 +198,7 @@ fn close_without_label_changes() {
         kind: EventKind::Closed,
         labels_added: vec![],
         labels_removed: vec![],
+        labels_now: Some(strings(&["API"])),
         change_id: "close@2013-12-05T10:00:00Z".to_string(),
         occurred_at: Some(utc("2013-12-05T10:00:00Z")),
         ..issue_open_event()
@@ -210,6 +213,7 @@ fn reopen_without_label_changes() {
         kind: EventKind::Reopened,
         labels_added: vec![],
         labels_removed: vec![],
+        labels_now: Some(strings(&["API"])),
         change_id: "reopen@2013-12-06T11:30:00Z".to_string(),
         occurred_at: Some(utc("2013-12-06T11:30:00Z")),
         ..issue_open_event()

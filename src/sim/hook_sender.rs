@@ -121,6 +121,8 @@ pub struct HookSender {
     tx: mpsc::UnboundedSender<Delivery>,
     shared: Shared,
     paused: watch::Sender<bool>,
+    /// While set, new events are not delivered at all (a test delivers its own payload shape).
+    muted: Arc<std::sync::atomic::AtomicBool>,
     task: JoinHandle<()>,
 }
 
@@ -143,12 +145,16 @@ impl HookSender {
             tx,
             shared,
             paused,
+            muted: Arc::new(std::sync::atomic::AtomicBool::new(false)),
             task,
         }
     }
 
     /// Queues `event` for every hook of its project subscribed to its kind.
     pub fn dispatch<'a>(&self, hooks: impl Iterator<Item = &'a SimHook>, event: &HookEvent) {
+        if self.muted.load(Ordering::SeqCst) {
+            return;
+        }
         let event_uuid = uuid::Uuid::new_v4().to_string();
         let body = event.payload.to_string();
         for hook in hooks.filter(|h| h.project_id == event.project_id) {
@@ -206,6 +212,10 @@ impl HookSender {
             .lock()
             .map(|r| r.clone())
             .unwrap_or_default()
+    }
+
+    pub fn set_muted(&self, muted: bool) {
+        self.muted.store(muted, Ordering::SeqCst);
     }
 
     pub fn set_paused(&self, paused: bool) {

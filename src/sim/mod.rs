@@ -421,6 +421,12 @@ impl SimGitlab {
         self.inner.sender.set_paused(false);
     }
 
+    /// While muted, changes fire no hooks at all (a test then delivers a payload of its own
+    /// shape, as an older GitLab would have sent it).
+    pub fn mute_hooks(&self, muted: bool) {
+        self.inner.sender.set_muted(muted);
+    }
+
     /// Hooks queued or in flight.
     pub fn pending_hooks(&self) -> usize {
         self.inner.sender.pending()
