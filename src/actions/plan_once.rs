@@ -10,7 +10,6 @@ use super::PlannedAction;
 use super::executor::{ExecError, Executor};
 use crate::domain::{Event, EventKind};
 use crate::store::{NewPlan, PlanSource};
-use sha2::{Digest, Sha256};
 
 /// Where a plan comes from, and the identity it is stored under.
 #[derive(Debug, Clone)]
@@ -44,32 +43,20 @@ impl Decision {
     }
 }
 
-/// The identity of the change an event reports, for one issue: the same change delivered
-/// twice (under any delivery id) has the same key; two different changes of one issue within
-/// GitLab's one-second `updated_at` differ by what they changed.
-pub fn plan_key(event: &Event) -> String {
-    let mut key = format!("{}/{}", event.issue, event.change_id);
-    if !matches!(
-        event.kind,
-        EventKind::Comment { .. } | EventKind::Tick { .. }
-    ) {
-        let mut h = Sha256::new();
-        for l in &event.labels_added {
-            h.update(b"+");
-            h.update(l.as_bytes());
+/// The identity a plan is stored under. A comment is identified by its note id and a due
+/// follow-up by its key, so a second delivery of either (under any delivery id) finds the
+/// plan. GitLab gives an issue change no id of its own (its `updated_at` has one-second
+/// resolution, and the same person may apply, lose and re-apply a label within a second), so
+/// an issue change is identified by its stored delivery (`event_id`); a resend of it under a
+/// new delivery id plans again, and the ledger's per-action keys keep what already happened
+/// from happening twice.
+pub fn plan_key(event: &Event, event_id: i64) -> String {
+    match event.kind {
+        EventKind::Comment { .. } | EventKind::Tick { .. } => {
+            format!("{}/{}", event.issue, event.change_id)
         }
-        for l in &event.labels_removed {
-            h.update(b"-");
-            h.update(l.as_bytes());
-        }
-        h.update([
-            u8::from(event.title_changed),
-            u8::from(event.description_changed),
-        ]);
-        key.push('/');
-        key.push_str(&hex::encode(&h.finalize()[..6]));
+        _ => format!("{}/event:{event_id}", event.issue),
     }
-    key
 }
 
 impl Executor {
@@ -181,11 +168,10 @@ mod tests {
     }
 
     #[test]
-    fn same_second_changes_differ_and_replays_match() {
-        let a = plan_key(&event(EventKind::Updated, &["x"]));
-        let b = plan_key(&event(EventKind::Updated, &["y"]));
-        assert_ne!(a, b);
-        assert_eq!(a, plan_key(&event(EventKind::Updated, &["x"])));
+    fn notes_are_keyed_by_note_and_issue_changes_by_delivery() {
+        let update = event(EventKind::Updated, &["x"]);
+        assert_eq!(plan_key(&update, 7), "14#3/event:7");
+        assert_ne!(plan_key(&update, 7), plan_key(&update, 8));
         let mut note = event(
             EventKind::Comment {
                 note_id: 9,
@@ -195,7 +181,8 @@ mod tests {
             &[],
         );
         note.change_id = "note:9".into();
-        assert_eq!(plan_key(&note), "14#3/note:9");
+        assert_eq!(plan_key(&note, 7), "14#3/note:9");
+        assert_eq!(plan_key(&note, 8), "14#3/note:9");
     }
 
     #[test]

@@ -311,7 +311,7 @@ impl Worker {
         // Decided once: a retry finishes what an earlier try started, and a second delivery
         // of a change already handled does nothing.
         let run = PlanRun {
-            plan_key: plan_key(&event),
+            plan_key: plan_key(&event, ev.id),
             issue_key: event.issue.to_string(),
             source: PlanSource::Event,
             event_id: Some(ev.id),
@@ -348,6 +348,10 @@ impl Worker {
             tracing::Span::current().record("rule", names.join(",").as_str());
         }
         if actions.is_empty() {
+            // A remembered empty plan is finished too: a second delivery then says nothing.
+            if remember_empty && let Err(e) = self.executor.finish_plan(&run).await {
+                return self.exec_outcome(ev, e);
+            }
             return Outcome::Done;
         }
         let limit = LoopLimit {
