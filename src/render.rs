@@ -43,14 +43,15 @@ pub fn escape_user_text(s: &str) -> String {
     out
 }
 
-/// An `@`: GitLab reads `@name` as a mention only where no word character comes before it, so
+/// An `@`: GitLab reads `@name` as a mention only where no word character (ASCII letter,
+/// digit, `_`) comes before it (`User.reference_pattern`: `(?<!\w)@…`), so
 /// an e-mail address (`eve@example.com`) stays as it is; any other `@` gets a word joiner
 /// after it, which keeps the text readable and mentions nobody.
 fn push_at(out: &mut String) {
     let in_word = out
         .chars()
         .last()
-        .is_some_and(|c| c.is_alphanumeric() || matches!(c, '_' | '.' | '-' | '+'));
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
     out.push('@');
     if !in_word {
         out.push('\u{2060}');
