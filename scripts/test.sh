@@ -28,7 +28,7 @@ fi
 
 log=$(mktemp /tmp/labelflow-test.XXXXXX)
 status=0
-cargo test "$@" 2>&1 | tee "$log" || status=$?
+cargo test --workspace "$@" 2>&1 | tee "$log" || status=$?
 # One closing line for the whole run, summed over every test binary.
 awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed;?$/) p += $(i-1); if ($i ~ /^failed;?$/) f += $(i-1) } }
      END { printf "%d passed, %d failed\n", p, f }' "$log"

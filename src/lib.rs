@@ -13,17 +13,17 @@ pub mod cla;
 pub mod cli;
 pub mod clock;
 pub mod demo;
-pub mod domain;
-pub mod engine;
 pub mod forge;
 pub mod hooks;
 pub mod ingest;
 pub mod metrics;
 pub mod reload;
-pub mod render;
 pub mod service;
 pub mod setup;
 pub mod sim;
 pub mod store;
 pub mod sweep;
 pub mod worker;
+
+// The pure core, under the names the pipeline uses.
+pub use labelflow_core::{domain, engine, render};

@@ -10,38 +10,13 @@
 
 use super::executor::{ExecError, Executor};
 use super::{PlannedAction, marker, marker_id};
-use crate::cla::check::{CheckSettings, Checker};
-use crate::cla::config::ClaLabels;
-use crate::cla::{Subjects, Verdict, VerdictStatus};
+use crate::cla::check::Checker;
+use crate::cla::{Verdict, VerdictStatus};
 use crate::domain::IssueState;
 use crate::forge::IssueEdit;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-/// A planned CLA check: everything the executor needs, nothing it must look up in the
-/// configuration (so a reload mid-event cannot change what a retry does).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClaCheck {
-    pub settings: CheckSettings,
-    pub subjects: Subjects,
-    pub labels: ClaLabels,
-    pub comments: ClaComments,
-    /// Triggered by a command: bypass caches and always answer.
-    pub recheck: bool,
-}
-
-/// The three comments, rendered by the planner with [`cla_placeholder`]s.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ClaComments {
-    pub signed: String,
-    pub missing: String,
-    pub unknown: String,
-}
-
-/// Placeholder for a value only the lookup knows (`details`, `agreements`).
-pub fn cla_placeholder(field: &str) -> String {
-    format!("⟦cla.{field}⟧")
-}
+pub use labelflow_core::actions::cla::{ClaCheck, ClaComments, cla_placeholder};
 
 impl Executor {
     /// Runs the check; returns the ledger result, or `ClaUnknown` for a retry.

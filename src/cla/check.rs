@@ -2,43 +2,16 @@
 //! the results into one verdict with an explanation.
 
 use super::cache::ClaRuntime;
-use super::github::GithubApi;
 use super::lookup::{Candidate, Coverage, company_candidates, evaluate};
 use super::model::{Agreement, Registry, Version};
 use super::normalise::email_domain;
-use super::parse::RegistryFormat;
-use super::source::SourceSpec;
 use crate::forge::GitlabForge;
 use crate::render::escape_user_text;
 use chrono::{DateTime, Duration, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::collections::BTreeSet;
 
-/// Where to look and what is required: resolved from the `cla:` configuration section.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct CheckSettings {
-    pub source: SourceSpec,
-    pub format: RegistryFormat,
-    pub cache_ttl_seconds: u64,
-    /// Client for GitHub sources and organisation membership checks.
-    pub github: GithubApi,
-    /// Older signed versions count as missing.
-    pub required_version: Option<String>,
-}
-
-/// Who the check is about, as named on the issue.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Subjects {
-    pub company: Option<String>,
-    pub gitlab_users: Vec<String>,
-    pub github_users: Vec<String>,
-}
-
-impl Subjects {
-    pub fn is_empty(&self) -> bool {
-        self.company.is_none() && self.gitlab_users.is_empty() && self.github_users.is_empty()
-    }
-}
+pub use labelflow_core::cla::spec::{CheckSettings, Subjects};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]

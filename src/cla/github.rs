@@ -3,21 +3,8 @@
 
 use base64::Engine as _;
 use octocrab::Octocrab;
-use serde::{Deserialize, Serialize};
 
-/// Which GitHub API to use and where its token is (an environment variable name: the token
-/// itself never appears in configuration, plans or logs).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GithubApi {
-    /// `https://api.github.com` when absent; GitHub Enterprise or a test server otherwise.
-    #[serde(default)]
-    pub api_url: Option<String>,
-    /// Environment variable holding a token. Without one, only public data is visible
-    /// (public files, public organisation membership).
-    #[serde(default)]
-    pub token_env: Option<String>,
-}
+pub use labelflow_core::cla::spec::GithubApi;
 
 /// A connected GitHub client.
 #[derive(Clone)]

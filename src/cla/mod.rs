@@ -12,13 +12,10 @@
 
 pub mod cache;
 pub mod check;
-pub mod config;
 pub mod github;
-pub mod lookup;
-pub mod model;
-pub mod normalise;
-pub mod parse;
 pub mod source;
+
+pub use labelflow_core::cla::{config, lookup, model, normalise, parse};
 
 pub use cache::ClaRuntime;
 pub use check::{SubjectResult, Subjects, Verdict, VerdictStatus};

@@ -5,52 +5,8 @@ use super::github::GithubClient;
 use super::parse::RegistryError;
 use crate::forge::{ForgeError, GitlabForge};
 use async_trait::async_trait;
-use serde::{Deserialize, Serialize};
+pub use labelflow_core::cla::spec::SourceSpec;
 use std::path::PathBuf;
-
-/// A resolved source (project names and relative paths already resolved), as carried by a
-/// planned `cla_check` action and used as the cache key.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum SourceSpec {
-    /// A file in a GitLab repository at a ref (branch, tag or commit).
-    Gitlab {
-        project: String,
-        path: String,
-        git_ref: String,
-    },
-    /// A file in a GitHub repository (`owner/name`); the default branch when no ref.
-    Github {
-        repo: String,
-        path: String,
-        git_ref: Option<String>,
-    },
-    /// A file on the service's disk.
-    Local { path: PathBuf },
-}
-
-impl SourceSpec {
-    /// Where the registry is, for messages, in the forge's own URL path style (no `@`, which
-    /// comments would have to defuse): `gitlab:legal/cla/-/blob/main/registry.yml`.
-    pub fn origin(&self) -> String {
-        match self {
-            SourceSpec::Gitlab {
-                project,
-                path,
-                git_ref,
-            } => format!("gitlab:{project}/-/blob/{git_ref}/{path}"),
-            SourceSpec::Github {
-                repo,
-                path,
-                git_ref,
-            } => format!(
-                "github:{repo}/blob/{}/{path}",
-                git_ref.as_deref().unwrap_or("HEAD")
-            ),
-            SourceSpec::Local { path } => path.display().to_string(),
-        }
-    }
-}
 
 /// Why the registry could not be used. Every case means "unknown", never "missing".
 #[derive(Debug, Clone, thiserror::Error)]

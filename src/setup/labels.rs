@@ -8,6 +8,7 @@
 
 use crate::engine::Engine;
 use crate::engine::config::{ActionSpec, Condition, ConfigFile, LabelSpec, Sp, Trigger, Workflow};
+pub use crate::engine::label_section::{is_hex_color, is_pattern, problems};
 use crate::engine::stale::{nudge_label, stale_label};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -215,10 +216,6 @@ fn val(s: &Sp) -> String {
     s.value.clone()
 }
 
-fn is_pattern(s: &str) -> bool {
-    s.contains(['*', '?', '[', '{'])
-}
-
 fn condition_labels(c: &Condition, out: &mut BTreeSet<String>) {
     match c {
         Condition::HasLabel(l) | Condition::LacksLabel(l) => {
@@ -233,46 +230,6 @@ fn condition_labels(c: &Condition, out: &mut BTreeSet<String>) {
         Condition::Not(c) => condition_labels(c, out),
         _ => {}
     }
-}
-
-/// Problems in the `labels:` section, for configuration validation.
-pub fn problems(config: &ConfigFile) -> Vec<(Option<&Sp>, String)> {
-    let mut out = Vec::new();
-    for (name, spec) in &config.labels {
-        if name.trim().is_empty() {
-            out.push((None, "labels: a label name is empty".to_string()));
-        }
-        if is_pattern(name) {
-            let family_ok = name
-                .strip_suffix("::*")
-                .is_some_and(|s| !s.is_empty() && !is_pattern(s));
-            if !family_ok {
-                out.push((
-                    spec.color.as_ref(),
-                    format!(
-                        "labels: `{name}`: only whole scoped families (`scope::*`) may use a pattern"
-                    ),
-                ));
-            }
-        }
-        if let Some(c) = &spec.color
-            && !is_hex_color(&c.value)
-        {
-            out.push((
-                Some(c),
-                format!(
-                    "labels: `{name}`: colour `{}` is not of the form #RRGGBB",
-                    c.value
-                ),
-            ));
-        }
-    }
-    out
-}
-
-/// `#RRGGBB`, the one form every GitLab version accepts.
-pub fn is_hex_color(s: &str) -> bool {
-    s.len() == 7 && s.starts_with('#') && s[1..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
 #[cfg(test)]

@@ -250,7 +250,11 @@ impl Store for PostgresStore {
     async fn complete(&self, id: i64, worker_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
         let statement = sqlx::query(
             "UPDATE inbox_events
-             SET status = 'done', lease_owner = NULL, lease_until = NULL, last_error = NULL,
+             SET status = 'done', lease_owner = NULL, lease_until = NULL,
+                 detail = CASE WHEN last_error IS NULL THEN detail
+                     ELSE COALESCE(detail || '; ', '') || 'an earlier try failed: ' || last_error
+                     END,
+                 last_error = NULL,
                  updated_at = $3
              WHERE id = $1 AND status = 'running' AND lease_owner = $2",
         )

@@ -104,13 +104,17 @@ impl TestDatabase {
             .expect("list parked events")
     }
 
-    /// Events whose last recorded error contains `text`.
+    /// Events whose last recorded error (or, once done, the earlier failure its detail
+    /// records) contains `text`.
     pub async fn errors_containing(&self, text: &str) -> i64 {
-        sqlx::query_scalar("SELECT COUNT(*) FROM inbox_events WHERE strpos(last_error, $1) > 0")
-            .bind(text)
-            .fetch_one(&self.pool)
-            .await
-            .expect("count errors")
+        sqlx::query_scalar(
+            "SELECT COUNT(*) FROM inbox_events
+             WHERE strpos(COALESCE(last_error, '') || COALESCE(detail, ''), $1) > 0",
+        )
+        .bind(text)
+        .fetch_one(&self.pool)
+        .await
+        .expect("count errors")
     }
 
     /// `(scheduled, fired)` follow-ups.

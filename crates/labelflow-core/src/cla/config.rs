@@ -1,11 +1,9 @@
 //! The optional top-level `cla:` section of `labelflow.yml`: where the registry is, what is
 //! required, who to contact, which labels to use and who the subject of a check is.
 
-use super::check::CheckSettings;
-use super::github::GithubApi;
 use super::model::Version;
 use super::parse::RegistryFormat;
-use super::source::SourceSpec;
+use super::spec::{CheckSettings, GithubApi, SourceSpec};
 use crate::engine::config::Sp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

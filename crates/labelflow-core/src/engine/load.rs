@@ -57,51 +57,51 @@ impl std::error::Error for ConfigErrors {}
 pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
     (
         "builtin/restricted.md.hbs",
-        include_str!("../../templates/builtin/restricted.md.hbs"),
+        include_str!("../../../../templates/builtin/restricted.md.hbs"),
     ),
     (
         "builtin/guard.md.hbs",
-        include_str!("../../templates/builtin/guard.md.hbs"),
+        include_str!("../../../../templates/builtin/guard.md.hbs"),
     ),
     (
         "builtin/required_fields.md.hbs",
-        include_str!("../../templates/builtin/required_fields.md.hbs"),
+        include_str!("../../../../templates/builtin/required_fields.md.hbs"),
     ),
     (
         "builtin/command_refused.md.hbs",
-        include_str!("../../templates/builtin/command_refused.md.hbs"),
+        include_str!("../../../../templates/builtin/command_refused.md.hbs"),
     ),
     (
         "builtin/command_usage.md.hbs",
-        include_str!("../../templates/builtin/command_usage.md.hbs"),
+        include_str!("../../../../templates/builtin/command_usage.md.hbs"),
     ),
     (
         "builtin/command_unknown.md.hbs",
-        include_str!("../../templates/builtin/command_unknown.md.hbs"),
+        include_str!("../../../../templates/builtin/command_unknown.md.hbs"),
     ),
     (
         "builtin/cla_signed.md.hbs",
-        include_str!("../../templates/builtin/cla_signed.md.hbs"),
+        include_str!("../../../../templates/builtin/cla_signed.md.hbs"),
     ),
     (
         "builtin/cla_missing.md.hbs",
-        include_str!("../../templates/builtin/cla_missing.md.hbs"),
+        include_str!("../../../../templates/builtin/cla_missing.md.hbs"),
     ),
     (
         "builtin/cla_unknown.md.hbs",
-        include_str!("../../templates/builtin/cla_unknown.md.hbs"),
+        include_str!("../../../../templates/builtin/cla_unknown.md.hbs"),
     ),
     (
         super::stale::NUDGE_TEMPLATE,
-        include_str!("../../templates/builtin/stale_nudge.md.hbs"),
+        include_str!("../../../../templates/builtin/stale_nudge.md.hbs"),
     ),
     (
         super::stale::MARKED_TEMPLATE,
-        include_str!("../../templates/builtin/stale_marked.md.hbs"),
+        include_str!("../../../../templates/builtin/stale_marked.md.hbs"),
     ),
     (
         super::stale::CLOSED_TEMPLATE,
-        include_str!("../../templates/builtin/stale_closed.md.hbs"),
+        include_str!("../../../../templates/builtin/stale_closed.md.hbs"),
     ),
 ];
 
@@ -169,7 +169,7 @@ impl Engine {
             v.check_workflow(&config, wf_name, wf, &templates_dir, &mut renderer);
             v.check_stale(&config, wf_name, wf);
         }
-        for (at, message) in crate::setup::labels::problems(&config) {
+        for (at, message) in super::label_section::problems(&config) {
             v.err(at, message);
         }
 

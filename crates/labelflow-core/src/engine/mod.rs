@@ -6,6 +6,7 @@ pub mod conditions;
 pub mod config;
 pub mod context;
 pub mod fields;
+pub mod label_section;
 pub mod load;
 pub mod planner;
 pub mod stale;

@@ -1,0 +1,121 @@
+//! Actions: the vocabulary of what the planner decides and the executor (in the service)
+//! performs. Each carries an idempotency
+//! key so a replayed event or a re-run never performs it twice.
+
+pub mod cla;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Which issue an action applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Target {
+    /// The issue the event is about.
+    This,
+    /// An issue an earlier `create_issue` with this id opened for this issue (found through
+    /// the ledger, or through GitLab's issue links when the ledger does not know it).
+    Linked { id: String, project: String },
+}
+
+/// One concrete, rendered step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Action {
+    Comment {
+        body: String,
+    },
+    CreateIssue {
+        /// Name later templates use (`created.<id>`).
+        id: String,
+        project: String,
+        title: String,
+        description: String,
+        labels: Vec<String>,
+        assignees: Vec<String>,
+        confidential: bool,
+    },
+    AddLabels {
+        labels: Vec<String>,
+    },
+    RemoveLabels {
+        labels: Vec<String>,
+    },
+    Close {
+        target: Target,
+    },
+    Reopen {
+        target: Target,
+    },
+    Assign {
+        usernames: Vec<String>,
+    },
+    SetConfidential {
+        confidential: bool,
+    },
+    ScheduleFollowup {
+        name: String,
+        due_at: DateTime<Utc>,
+    },
+    Chat {
+        url_env: String,
+        text: String,
+    },
+    /// Look the issue's company / people up in the CLA registry and label the outcome.
+    ClaCheck(Box<cla::ClaCheck>),
+}
+
+impl Action {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Action::Comment { .. } => "comment",
+            Action::CreateIssue { .. } => "create_issue",
+            Action::AddLabels { .. } => "add_labels",
+            Action::RemoveLabels { .. } => "remove_labels",
+            Action::Close { .. } => "close",
+            Action::Reopen { .. } => "reopen",
+            Action::Assign { .. } => "assign",
+            Action::SetConfidential { .. } => "set_confidential",
+            Action::ScheduleFollowup { .. } => "schedule_followup",
+            Action::Chat { .. } => "chat",
+            Action::ClaCheck(_) => "cla_check",
+        }
+    }
+}
+
+/// An action with its provenance and idempotency key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlannedAction {
+    /// `workflow/rule/project#iid/change/index`: the same change always yields the same key.
+    pub key: String,
+    pub workflow: String,
+    pub rule: String,
+    #[serde(flatten)]
+    pub action: Action,
+}
+
+impl PlannedAction {
+    /// The hidden marker id put into what this action creates: a short hash of the key, so it
+    /// is a single searchable word and reveals nothing.
+    pub fn marker_id(&self) -> String {
+        marker_id(&self.key)
+    }
+}
+
+pub fn marker_id(key: &str) -> String {
+    let digest = Sha256::digest(key.as_bytes());
+    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
+    format!("lf{hex}")
+}
+
+/// The HTML comment appended to bot-created notes and issues.
+pub fn marker(marker_id: &str) -> String {
+    format!("<!-- labelflow:{marker_id} -->")
+}
+
+/// Placeholder for a value only known once an earlier action in the same plan has run (the
+/// URL of a created issue). Rendered plans show it as is; the executor substitutes it.
+pub fn created_placeholder(id: &str, field: &str) -> String {
+    format!("⟦created.{id}.{field}⟧")
+}
