@@ -3,8 +3,8 @@
 
 use super::config::{Allow, Condition, Directory};
 use super::fields::{field_key, parse_number};
+use super::patterns::Patterns;
 use crate::domain::{IssueState, split_scoped};
-use regex::RegexBuilder;
 use std::collections::BTreeMap;
 
 /// Everything a condition may look at.
@@ -15,6 +15,8 @@ pub struct Facts<'a> {
     pub directory: &'a Directory,
     /// Labels the triggering change removed (for `changed_from`).
     pub labels_removed: &'a [String],
+    /// The configuration's compiled patterns.
+    pub patterns: &'a Patterns,
 }
 
 impl Facts<'_> {
@@ -68,11 +70,11 @@ impl Facts<'_> {
             Condition::FieldsMissing(names) => names.iter().any(|n| self.field(n).is_empty()),
             Condition::FieldMatches { field, pattern } => {
                 let v = self.field(field);
-                !v.is_empty() && matches(&pattern.value, v)
+                !v.is_empty() && self.patterns.regex_matches(&pattern.value, v)
             }
             Condition::FieldNotMatches { field, pattern } => {
                 let v = self.field(field);
-                v.is_empty() || !matches(&pattern.value, v)
+                v.is_empty() || !self.patterns.regex_matches(&pattern.value, v)
             }
             Condition::FieldAbove { field, value } => {
                 parse_number(self.field(field)).is_some_and(|n| n > *value)
@@ -86,14 +88,6 @@ impl Facts<'_> {
             Condition::Not(c) => !self.holds(c),
         }
     }
-}
-
-/// Case-insensitive regex match; patterns were validated when the config was loaded.
-fn matches(pattern: &str, value: &str) -> bool {
-    RegexBuilder::new(pattern)
-        .case_insensitive(true)
-        .build()
-        .is_ok_and(|re| re.is_match(value))
 }
 
 /// Describes who holds `allow`, for refusal replies (usernames in code spans: no pings).

@@ -6,6 +6,7 @@ use super::conditions::Facts;
 use super::config::{ActionSpec, Allow, Condition, ConfigFile, Sp, TargetSpec, Trigger, Workflow};
 use super::context::{self, Extra};
 use super::fields::field_key;
+use super::patterns::Patterns;
 use crate::domain::{IssueState, IssueStatus};
 use crate::render::Renderer;
 use chrono::Utc;
@@ -113,6 +114,8 @@ pub struct Engine {
     pub renderer: Renderer,
     /// Per workflow: every description field key templates may use.
     pub known_fields: BTreeMap<String, BTreeSet<String>>,
+    /// Regexes and label globs, compiled once.
+    pub patterns: Patterns,
 }
 
 impl Engine {
@@ -144,6 +147,7 @@ impl Engine {
         let mut v = Validator {
             file: path.to_path_buf(),
             errors: Vec::new(),
+            patterns: Patterns::default(),
         };
         let base = path.parent().unwrap_or(Path::new("."));
         let templates_dir = base.join(&config.templates_dir);
@@ -178,6 +182,7 @@ impl Engine {
             path: path.to_path_buf(),
             renderer,
             known_fields,
+            patterns: std::mem::take(&mut v.patterns),
         };
         if v.errors.is_empty() {
             v.sample_render(&engine);
@@ -288,6 +293,7 @@ mod stale;
 struct Validator {
     file: PathBuf,
     errors: Vec<ConfigError>,
+    patterns: Patterns,
 }
 
 impl Validator {
@@ -365,7 +371,7 @@ impl Validator {
             }
             Condition::FieldMatches { pattern, .. }
             | Condition::FieldNotMatches { pattern, .. } => {
-                if let Err(e) = regex::Regex::new(&pattern.value) {
+                if let Err(e) = self.patterns.add_regex(&pattern.value) {
                     self.err(
                         Some(pattern),
                         format!("{what}: invalid pattern `{}`: {e}", pattern.value),
@@ -402,7 +408,7 @@ impl Validator {
         }
         for r in &wf.restricted_labels {
             for l in &r.labels {
-                if let Err(e) = globset::Glob::new(&l.value) {
+                if let Err(e) = self.patterns.add_glob(&l.value) {
                     self.err(
                         Some(l),
                         format!("workflow `{wf_name}`: invalid label pattern: {e}"),
@@ -607,6 +613,7 @@ impl Validator {
                 actor: "sample-user",
                 directory: &engine.config.directory,
                 labels_removed: &[],
+                patterns: &engine.patterns,
             };
             for rule in &wf.rules {
                 let mut created: Vec<String> = Vec::new();

@@ -8,6 +8,7 @@ pub mod context;
 pub mod fields;
 pub mod label_section;
 pub mod load;
+pub mod patterns;
 pub mod planner;
 pub mod stale;
 

@@ -77,6 +77,7 @@ pub fn plan(
         actor: &event.actor.username,
         directory: &engine.config.directory,
         labels_removed: &event.labels_removed,
+        patterns: &engine.patterns,
     };
 
     for (wf_name, wf) in &engine.config.workflows {
@@ -320,11 +321,10 @@ impl WorkflowPlanner<'_, '_> {
                 continue;
             }
             for r in &self.wf.restricted_labels {
-                let hit = r.labels.iter().any(|g| {
-                    globset::Glob::new(&g.value)
-                        .map(|g| g.compile_matcher().is_match(label))
-                        .unwrap_or(false)
-                });
+                let hit = r
+                    .labels
+                    .iter()
+                    .any(|g| self.engine.patterns.glob_matches(&g.value, label));
                 if !hit {
                     continue;
                 }

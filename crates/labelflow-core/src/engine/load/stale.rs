@@ -187,6 +187,7 @@ impl Validator {
                     actor: "labelflow-sweep",
                     directory: &engine.config.directory,
                     labels_removed: &[],
+                    patterns: &engine.patterns,
                 };
                 let vars = BTreeMap::new();
                 let extra = Extra {
