@@ -36,6 +36,8 @@ pub struct ServeSettings {
     pub webhook_tokens: Vec<String>,
     pub signing_tokens: Vec<String>,
     pub allow_unauthenticated: bool,
+    /// See [`IngestConfig::allow_token_only`].
+    pub allow_token_only: bool,
     pub body_limit: usize,
     pub timestamp_tolerance: Duration,
     pub worker: WorkerSettings,
@@ -158,6 +160,7 @@ pub async fn start(settings: ServeSettings) -> anyhow::Result<Running> {
             body_limit: settings.body_limit,
             timestamp_tolerance: settings.timestamp_tolerance,
             allow_unauthenticated: settings.allow_unauthenticated,
+            allow_token_only: settings.allow_token_only,
         }),
         wake: wake.clone(),
         clock: settings.clock.clone(),

@@ -37,6 +37,7 @@ async fn route() -> Route {
             body_limit: LIMIT,
             timestamp_tolerance: ingest::DEFAULT_TIMESTAMP_TOLERANCE,
             allow_unauthenticated: false,
+            allow_token_only: false,
         }),
         wake: Arc::new(Notify::new()),
         clock: Clock::system(),
