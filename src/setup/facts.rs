@@ -62,7 +62,8 @@ pub struct Facts {
 
 /// What the read phase is asked for.
 pub struct Wanted<'a> {
-    pub project: &'a str,
+    /// Already read: the plan depends on its path.
+    pub project: ApiProject,
     pub branch: Option<&'a str>,
     /// Label names the configuration wants here (group labels of other names are not read).
     pub labels: Vec<&'a str>,
@@ -83,9 +84,7 @@ pub async fn gather(
     let bot = access_api::current_user(client)
         .await
         .map_err(step("reading the bot's own account"))?;
-    let project = api::project(client, wanted.project)
-        .await
-        .map_err(step(format!("reading project {}", wanted.project)))?;
+    let project = wanted.project.clone();
     let branch = wanted
         .branch
         .map(str::to_string)

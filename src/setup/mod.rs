@@ -73,12 +73,18 @@ pub async fn run(
         .clone()
         .unwrap_or_else(|| templates::default_dir(engine));
     let all_templates = templates::read_dir(&dir).map_err(SetupError::Local)?;
-    // The desired labels depend on the project's path, which the read phase confirms; the
-    // configuration names projects by path, so the path given is the one to plan for.
-    let desired = labels::desired_labels(engine, &options.project);
+    // The configuration names projects by path: plan for the path GitLab gives (the option may
+    // be an id, or differ in case).
+    let project = api::project(client, &options.project)
+        .await
+        .map_err(|source| SetupError::Gitlab {
+            step: format!("reading project {}", options.project),
+            source,
+        })?;
+    let desired = labels::desired_labels(engine, &project.path_with_namespace);
     let used = plan::used_here(&desired);
     let wanted = facts::Wanted {
-        project: &options.project,
+        project,
         branch: options.branch.as_deref(),
         labels: desired.iter().map(|l| l.name.as_str()).collect(),
         template_paths: plan::templates_here(&all_templates, &used)

@@ -106,10 +106,23 @@ async fn a_differing_group_label_with_the_bot_outside_the_group_is_left_alone() 
     );
     assert_eq!(writes(&w.sim), Vec::<String>::new());
 
-    // As a Reporter of the group, the bot may: the group label is corrected for the group.
+    // As a Reporter of the group, the bot could, but is not asked to: still left alone.
     w.sim
         .add_group_member(group, "admin", access::REPORTER)
         .expect("member");
+    let report = setup::run(w.forge.client(), &w.engine, &options(PROJECT, false, false))
+        .await
+        .expect("setup");
+    assert_eq!(
+        item(&report, "cocreate::triage").verdict,
+        Verdict::LeftAlone
+    );
+    assert_eq!(
+        w.sim.group(group).expect("group").labels[0].color,
+        "#000000"
+    );
+
+    // Asked to, it corrects the group label, for the whole group.
     let report = setup::run(w.forge.client(), &w.engine, &update)
         .await
         .expect("setup");
@@ -176,6 +189,25 @@ async fn a_token_that_may_not_manage_hooks_is_refused_before_any_write() {
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("Permission problems:"), "{out}");
     assert!(out.contains("would create"), "{out}");
+    // The same report for tools.
+    let (code, out, err) = setup_binary(
+        &w.sim,
+        &dev.token,
+        &[
+            "--branch",
+            "labelflow",
+            "--webhook-url",
+            HOOK_URL,
+            "--format",
+            "json",
+        ],
+    )
+    .await;
+    assert_eq!(code, 1, "{out}{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).expect("JSON report");
+    assert_eq!(json["outcome"]["result"], "refused");
+    assert_eq!(json["permission_problems"], serde_json::json!(expected));
+    assert_eq!(json["items"][0]["status"], "planned");
     assert_eq!(writes(&w.sim), Vec::<String>::new());
 }
 
