@@ -1,14 +1,16 @@
 //! The simulated GitLab's groups, protected branches and hook fields, through the real `gitlab`
 //! client, checked against GitLab's REST docs: Labels API (`include_ancestor_groups` defaults
 //! to true; `is_project_label`), Group labels API, Members API (`members/all` includes
-//! inherited members), Protected branches API (the default branch protected for Maintainers),
-//! Repository files API (400 "You are not allowed to push into this branch"), Project
+//! inherited members), Protected branches API (the default branch protected for Maintainers;
+//! listing the rules needs Maintainer, gitlabhq `app/policies/protected_branch_policy.rb`),
+//! Branches API (`protected`, `developers_can_push`, `can_push`), Repository files API (400 "You are not allowed to push into this branch"), Project
 //! webhooks API (`push_events` defaults to true; `token_present`, `signing_token_present`).
 
 use gitlab::api::projects::hooks::CreateHook;
 use gitlab::api::projects::labels::Labels;
 use gitlab::api::projects::members::AllProjectMember;
 use gitlab::api::projects::protected_branches::ProtectedBranches;
+use gitlab::api::projects::repository::branches::Branch;
 use gitlab::api::projects::repository::files::CreateFile;
 use gitlab::api::{ApiError, AsyncQuery, Pagination};
 use gitlab::{AsyncGitlab, GitlabBuilder};
@@ -96,12 +98,23 @@ async fn the_default_branch_is_protected_for_maintainers() {
     let dev = sim
         .add_member(project, "dev", access::DEVELOPER)
         .expect("member");
+    let boss = sim
+        .add_member(project, "boss", access::MAINTAINER)
+        .expect("member");
     let gl = client(&sim, &dev.token).await;
-    let rules: Value = ProtectedBranches::builder()
-        .project(project)
-        .build()
-        .expect("endpoint")
-        .query_async(&gl)
+    let rules = || {
+        ProtectedBranches::builder()
+            .project(project)
+            .build()
+            .expect("endpoint")
+    };
+    let refused = gitlab::api::ignore(rules()).query_async(&gl).await;
+    assert!(
+        matches!(refused, Err(ApiError::GitlabWithStatus { status, .. }) if status == 403),
+        "a Developer may not read the rules"
+    );
+    let rules: Value = rules()
+        .query_async(&client(&sim, &boss.token).await)
         .await
         .expect("protected branches");
     assert_eq!(rules[0]["name"], "main");
@@ -110,6 +123,19 @@ async fn the_default_branch_is_protected_for_maintainers() {
         rules[0]["push_access_levels"][0]["access_level_description"],
         "Maintainers"
     );
+    // The branch itself tells a Developer it is protected and closed to them.
+    let main: Value = Branch::builder()
+        .project(project)
+        .branch("main")
+        .build()
+        .expect("endpoint")
+        .query_async(&gl)
+        .await
+        .expect("branch");
+    assert_eq!(main["protected"], true);
+    assert_eq!(main["developers_can_push"], false);
+    assert_eq!(main["can_push"], false);
+
     let create = |branch: &'static str| {
         CreateFile::builder()
             .project(project)
@@ -131,10 +157,29 @@ async fn the_default_branch_is_protected_for_maintainers() {
         }
         other => panic!("unexpected error: {other}"),
     }
-    gitlab::api::ignore(create("feature"))
+    // A new branch needs a start branch (GitLab: "You can only create or edit files when you
+    // are on a branch"); started from main, it takes a Developer's push.
+    let err = gitlab::api::ignore(create("feature"))
         .query_async(&gl)
         .await
-        .expect("an unprotected branch takes a Developer's push");
+        .expect_err("no such branch");
+    assert!(
+        err.to_string().contains("only create or edit files"),
+        "{err}"
+    );
+    let started = CreateFile::builder()
+        .project(project)
+        .file_path("a.md")
+        .branch("feature")
+        .start_branch("main")
+        .content(&b"a"[..])
+        .commit_message("add")
+        .build()
+        .expect("endpoint");
+    gitlab::api::ignore(started)
+        .query_async(&gl)
+        .await
+        .expect("an unprotected new branch takes a Developer's push");
 }
 
 #[tokio::test]

@@ -419,6 +419,12 @@ impl SimState {
         format!("{path}#{}", issue.iid)
     }
 
+    /// Whether the branch exists: the default branch always does, others once they hold a file.
+    pub fn branch_exists(&self, project_id: u64, branch: &str) -> Result<bool, SimError> {
+        let project = self.project(project_id)?;
+        Ok(project.default_branch == branch || project.files.keys().any(|(b, _)| b == branch))
+    }
+
     /// Writes a file on a branch (creating or replacing it) and returns the new commit id.
     pub fn write_file(
         &mut self,

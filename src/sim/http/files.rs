@@ -81,6 +81,23 @@ fn may_push(state: &SimState, pid: u64, user: u64, branch: &str) -> Result<(), S
     }
 }
 
+/// Commits go to an existing branch, or to a new one started from an existing `start_branch`
+/// (GitLab's message otherwise, as quoted in gitlab4j-api PR 892).
+fn on_a_branch(
+    state: &SimState,
+    pid: u64,
+    branch: &str,
+    start: Option<&str>,
+) -> Result<(), SimError> {
+    let from = start.unwrap_or(branch);
+    if state.branch_exists(pid, branch)? || state.branch_exists(pid, from)? {
+        return Ok(());
+    }
+    Err(SimError::BadRequest(
+        "You can only create or edit files when you are on a branch".into(),
+    ))
+}
+
 /// The decoded `content` parameter (`encoding` is `text`, the default, or `base64`).
 fn content(p: &Params) -> Result<Vec<u8>, SimError> {
     let raw = p.require("content")?;
@@ -108,6 +125,7 @@ pub(crate) async fn create_file(
     let pid = project_id(&state, &id)?;
     state.require_access(pid, user, access::DEVELOPER)?;
     may_push(&state, pid, user, &branch)?;
+    on_a_branch(&state, pid, &branch, p.get("start_branch"))?;
     if find(&state, pid, &branch, &file_path).is_ok() {
         return Err(SimError::BadRequest(
             "A file with this name already exists".into(),

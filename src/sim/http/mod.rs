@@ -117,6 +117,10 @@ pub(crate) fn router(app: App) -> Router {
             "/api/v4/projects/{id}/protected_branches",
             get(branches::list_protected_branches),
         )
+        .route(
+            "/api/v4/projects/{id}/repository/branches/{branch}",
+            get(branches::get_branch),
+        )
         .route("/api/v4/groups/{id}/issues", get(issues::list_group_issues))
         .route(
             "/api/v4/projects/{id}/issues_statistics",
