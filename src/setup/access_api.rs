@@ -4,13 +4,16 @@
 //! `/groups/:id/members/all/:user_id`: inherited members included, 404 for non-members;
 //! access levels 10 Guest, 15 Planner, 20 Reporter, 30 Developer, 40 Maintainer, 50 Owner),
 //! Group labels API (`GET /groups/:id/labels`, `PUT /groups/:id/labels/:label_id`) and
-//! Protected branches API (`GET /projects/:id/protected_branches`, `push_access_levels`).
+//! Protected branches API (`GET /projects/:id/protected_branches`, `push_access_levels`; it
+//! needs Maintainer) and Branches API (`GET /projects/:id/repository/branches/:branch`:
+//! `protected`, `developers_can_push`, `can_push`; Reporters may read it).
 
 use super::api::builder_err;
 use crate::forge::ForgeError;
 use crate::forge::retry::RetryingClient;
 use gitlab::api::projects::members::AllProjectMember;
 use gitlab::api::projects::protected_branches::ProtectedBranches;
+use gitlab::api::projects::repository::branches::Branch;
 use gitlab::api::users::CurrentUser;
 use gitlab::api::{self, AsyncQuery, BodyError, Endpoint, FormParams, Pageable, Pagination};
 use gitlab::api::{QueryParams, common::NameOrId};
@@ -50,6 +53,43 @@ pub struct ApiProtectedBranch {
     pub name: String,
     #[serde(default)]
     pub push_access_levels: Vec<ApiAccessLevel>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct ApiBranch {
+    #[serde(default)]
+    pub protected: bool,
+    #[serde(default)]
+    pub developers_can_push: bool,
+}
+
+/// What the Branches API says about a branch.
+#[derive(Debug, Clone)]
+pub enum BranchInfo {
+    Found(ApiBranch),
+    Missing,
+    /// The bot may not read the repository.
+    Unreadable,
+}
+
+pub async fn branch(
+    client: &RetryingClient,
+    project: u64,
+    name: &str,
+) -> Result<BranchInfo, ForgeError> {
+    let endpoint = Branch::builder()
+        .project(project)
+        .branch(name)
+        .build()
+        .map_err(builder_err)?;
+    match endpoint.query_async(client).await {
+        Ok(b) => Ok(BranchInfo::Found(b)),
+        Err(e) => match ForgeError::from(e) {
+            ForgeError::NotFound(_) => Ok(BranchInfo::Missing),
+            ForgeError::Permanent { status: 403, .. } => Ok(BranchInfo::Unreadable),
+            other => Err(other),
+        },
+    }
 }
 
 pub async fn current_user(client: &RetryingClient) -> Result<ApiUser, ForgeError> {

@@ -170,22 +170,26 @@ pub async fn file(
     }))
 }
 
+/// Commits a new file; `start_branch` creates `branch` from it first.
 pub async fn create_file(
     client: &RetryingClient,
     project: u64,
     path: &str,
     branch: &str,
+    start_branch: Option<&str>,
     content: &[u8],
     message: &str,
 ) -> Result<(), ForgeError> {
-    let endpoint = CreateFile::builder()
-        .project(project)
+    let mut b = CreateFile::builder();
+    b.project(project)
         .file_path(path)
         .branch(branch)
         .content(content)
-        .commit_message(message)
-        .build()
-        .map_err(builder_err)?;
+        .commit_message(message);
+    if let Some(start) = start_branch {
+        b.start_branch(start);
+    }
+    let endpoint = b.build().map_err(builder_err)?;
     api::ignore(endpoint).query_async(client).await?;
     Ok(())
 }

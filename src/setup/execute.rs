@@ -116,10 +116,15 @@ async fn write(
             )
             .await
         }
-        Op::CreateFile { path, content } => {
+        Op::CreateFile {
+            path,
+            content,
+            start_branch,
+        } => {
             let name = path.rsplit('/').next().unwrap_or(path);
             let message = format!("Add issue template {name} (labelflow setup)");
-            api::create_file(client, project, path, branch, content, &message).await
+            let start = start_branch.as_deref();
+            api::create_file(client, project, path, branch, start, content, &message).await
         }
         Op::UpdateFile {
             path,

@@ -3,7 +3,7 @@
 //! project's labels with the inherited group labels, the templates' files, the branch's
 //! protection and the project's hooks.
 
-use super::access_api::{self, ApiUser};
+use super::access_api::{self, ApiUser, BranchInfo};
 use super::api::{self, ApiLabel, ApiProject, RepoFile};
 use super::hook_api::{self, ApiHook};
 use super::roles::{self as access, branch_matches};
@@ -29,8 +29,8 @@ pub enum Push {
     Protected(u32),
     /// Protected with "No one" allowed to push.
     Nobody,
-    /// Protected branches could not be read; GitLab protects the default branch for
-    /// Maintainers unless changed.
+    /// Neither the branch nor its protection could be read; GitLab protects the default
+    /// branch for Maintainers unless changed.
     Unknown,
 }
 
@@ -55,6 +55,9 @@ pub struct Facts {
     pub project_labels: Vec<ApiLabel>,
     pub group_labels: Vec<GroupLabel>,
     pub push: Push,
+    /// `None` when the branch does not exist yet: templates then start it from this branch
+    /// (the default branch).
+    pub start_branch: Option<String>,
     /// Template path → the file on the branch, if there.
     pub files: BTreeMap<String, Option<RepoFile>>,
     pub hooks: HookFacts,
@@ -120,9 +123,18 @@ pub async fn gather(
             .map_err(step(format!("reading {path} on {branch}")))?;
         files.insert(path.clone(), file);
     }
-    let push = match wanted.template_paths.is_empty() {
-        true => Push::Open,
+    let (push, exists) = match wanted.template_paths.is_empty() {
+        true => (Push::Open, true),
         false => push_rule(client, project.id, &branch).await?,
+    };
+    let start_branch = match exists {
+        true => None,
+        false => Some(
+            project
+                .default_branch
+                .clone()
+                .unwrap_or_else(|| "main".into()),
+        ),
     };
     let hooks = match (wanted.webhook, project_level >= access::MAINTAINER) {
         (false, _) => HookFacts::NotAsked,
@@ -142,6 +154,7 @@ pub async fn gather(
         project_labels,
         group_labels,
         push,
+        start_branch,
         files,
         hooks,
     })
@@ -200,31 +213,45 @@ async fn owners(
     Ok((out, levels))
 }
 
-/// Who may push to `branch`, from the project's protected branches.
+/// Who may push to `branch`, and whether it exists. The protected-branch rules are exact but
+/// need Maintainer to read; the branch itself says whether it is protected and whether
+/// Developers may push.
 async fn push_rule(
     client: &RetryingClient,
     project: u64,
     branch: &str,
-) -> Result<Push, (String, ForgeError)> {
-    let Some(rules) = access_api::protected_branches(client, project)
+) -> Result<(Push, bool), (String, ForgeError)> {
+    let found = access_api::branch(client, project, branch)
         .await
-        .map_err(step("listing the project's protected branches"))?
-    else {
-        return Ok(Push::Unknown);
+        .map_err(step(format!("reading branch {branch}")))?;
+    let rules = access_api::protected_branches(client, project)
+        .await
+        .map_err(step("listing the project's protected branches"))?;
+    let push = match (rules, &found) {
+        (Some(rules), _) => {
+            let matching: Vec<_> = rules
+                .iter()
+                .filter(|r| branch_matches(&r.name, branch))
+                .collect();
+            let levels = matching
+                .iter()
+                .flat_map(|r| &r.push_access_levels)
+                .filter(|l| l.user_id.is_none() && l.group_id.is_none() && l.access_level > 0)
+                .map(|l| l.access_level);
+            match (levels.min(), matching.is_empty()) {
+                (Some(level), _) => Push::Protected(level),
+                (None, true) => Push::Open,
+                (None, false) => Push::Nobody,
+            }
+        }
+        (None, BranchInfo::Found(b)) if !b.protected => Push::Open,
+        (None, BranchInfo::Found(b)) if b.developers_can_push => Push::Protected(access::DEVELOPER),
+        (None, BranchInfo::Found(_)) => Push::Protected(access::MAINTAINER),
+        // A new branch: unprotected, unless a wildcard rule the bot cannot see covers it.
+        (None, BranchInfo::Missing) => Push::Open,
+        (None, BranchInfo::Unreadable) => Push::Unknown,
     };
-    let matching: Vec<u32> = rules
-        .iter()
-        .filter(|r| branch_matches(&r.name, branch))
-        .flat_map(|r| &r.push_access_levels)
-        .filter(|l| l.user_id.is_none() && l.group_id.is_none())
-        .map(|l| l.access_level)
-        .collect();
-    let any_rule = rules.iter().any(|r| branch_matches(&r.name, branch));
-    Ok(match matching.iter().filter(|l| **l > 0).min() {
-        Some(level) => Push::Protected(*level),
-        None if any_rule => Push::Nobody,
-        None => Push::Open,
-    })
+    Ok((push, !matches!(found, BranchInfo::Missing)))
 }
 
 #[cfg(test)]

@@ -37,6 +37,8 @@ pub enum Op {
     CreateFile {
         path: String,
         content: Vec<u8>,
+        /// Creates the branch from this one first.
+        start_branch: Option<String>,
     },
     UpdateFile {
         path: String,
@@ -264,11 +266,16 @@ pub fn templates(templates: &[IssueTemplate], used: &BTreeSet<&str>, facts: &Fac
         let branch = &facts.branch;
         let (item, op) = match facts.files.get(&path).cloned().flatten() {
             None => (
-                Item::new(ItemKind::Template, &path, Verdict::Create)
-                    .detail(format!("on {branch}")),
+                Item::new(ItemKind::Template, &path, Verdict::Create).detail(
+                    match &facts.start_branch {
+                        None => format!("on {branch}"),
+                        Some(from) => format!("on {branch} (a new branch from {from})"),
+                    },
+                ),
                 Op::CreateFile {
                     path: path.clone(),
                     content: t.content.clone(),
+                    start_branch: facts.start_branch.clone(),
                 },
             ),
             Some(f) if f.content == t.content => (

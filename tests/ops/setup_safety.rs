@@ -219,9 +219,17 @@ async fn a_developer_cannot_commit_to_the_protected_default_branch() {
         .expect("member");
     let forge = forge_as(&w.sim, "developer-bot").await;
     // GitLab's own answer, through the real client.
-    let err = api::create_file(forge.client(), w.opportunities, "x.md", "main", b"x", "try")
-        .await
-        .expect_err("protected");
+    let err = api::create_file(
+        forge.client(),
+        w.opportunities,
+        "x.md",
+        "main",
+        None,
+        b"x",
+        "try",
+    )
+    .await
+    .expect_err("protected");
     assert_eq!(
         err.to_string(),
         "GitLab refused the request (400): You are not allowed to push into this branch"
@@ -242,6 +250,29 @@ async fn a_developer_cannot_commit_to_the_protected_default_branch() {
         ]
     );
     assert_eq!(writes(&w.sim), Vec::<String>::new());
+
+    // On a branch of its own (started from main), a Developer may commit them.
+    let own_branch = SetupOptions {
+        branch: Some("labelflow-templates".to_string()),
+        ..options(PROJECT, false, false)
+    };
+    let report = setup::run(forge.client(), &w.engine, &own_branch)
+        .await
+        .expect("setup");
+    assert_eq!(report.outcome, Outcome::Done, "{report}");
+    assert_eq!(
+        item(&report, ".gitlab/issue_templates/opportunity.md").detail,
+        "on labelflow-templates (a new branch from main)"
+    );
+    assert!(
+        w.sim
+            .file(
+                w.opportunities,
+                "labelflow-templates",
+                ".gitlab/issue_templates/opportunity.md"
+            )
+            .is_some()
+    );
 }
 
 #[tokio::test]
