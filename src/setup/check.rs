@@ -4,7 +4,7 @@
 
 use super::facts::Facts;
 use super::plan::{NOBODY, Step};
-use super::report::ItemKind;
+use super::report::{ItemKind, Place};
 use super::roles::role_name;
 
 /// One line per planned write the bot may not make.
@@ -14,10 +14,10 @@ pub fn permission_problems(steps: &[Step], facts: &Facts) -> Vec<String> {
         let Some(need) = &s.item.needs else {
             continue;
         };
-        let has = match need.place.strip_prefix("group ") {
-            Some(group) => facts.group_levels.get(group).copied().unwrap_or(0),
-            None if need.place.starts_with("project ") => facts.project_level,
-            None => 0,
+        let has = match &need.place {
+            Place::Project(_) => facts.project_level,
+            Place::Group(group) => facts.group_levels.get(group).copied().unwrap_or(0),
+            Place::UnknownGroup(_) => 0,
         };
         if has >= need.level {
             continue;

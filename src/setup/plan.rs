@@ -5,7 +5,7 @@
 use super::facts::{Facts, GroupLabel, HookFacts, Push};
 use super::hook_api::ApiHook;
 use super::labels::DesiredLabel;
-use super::report::{Item, ItemKind, Verdict};
+use super::report::{Item, ItemKind, Place, Verdict};
 use super::roles::{DEVELOPER, MAINTAINER, REPORTER};
 use super::templates::{IssueTemplate, missing_labels};
 use super::{ISSUE_TEMPLATES_DIR, SetupOptions};
@@ -95,7 +95,7 @@ const HOOKS_BECAUSE: &str = "GitLab lets only Maintainers and up manage project 
 /// Labels: a project label is created or corrected; an inherited group label of that name
 /// satisfies the configuration and is never shadowed by a project label.
 pub fn labels(desired: &[DesiredLabel], facts: &Facts, options: &SetupOptions) -> Vec<Step> {
-    let project = format!("project {}", facts.project.path_with_namespace);
+    let project = Place::Project(facts.project.path_with_namespace.clone());
     let mut out = Vec::new();
     for want in desired {
         let find = |name: &str| name == want.name;
@@ -116,7 +116,7 @@ pub fn labels(desired: &[DesiredLabel], facts: &Facts, options: &SetupOptions) -
             }
             let item = Item::new(ItemKind::Label, &want.name, Verdict::Update)
                 .detail(describe(&have.color, &color, &description))
-                .needs(REPORTER, &project, LABELS_BECAUSE);
+                .needs(REPORTER, project.clone(), LABELS_BECAUSE);
             let op = Op::EditLabel {
                 id: have.id,
                 color,
@@ -135,7 +135,7 @@ pub fn labels(desired: &[DesiredLabel], facts: &Facts, options: &SetupOptions) -
             None => {
                 let item = Item::new(ItemKind::Label, &want.name, Verdict::Create)
                     .detail(format!("{} \"{}\"", want.color, want.description))
-                    .needs(REPORTER, &project, LABELS_BECAUSE);
+                    .needs(REPORTER, project.clone(), LABELS_BECAUSE);
                 let op = Op::CreateLabel {
                     name: want.name.clone(),
                     color: want.color.clone(),
@@ -150,11 +150,8 @@ pub fn labels(desired: &[DesiredLabel], facts: &Facts, options: &SetupOptions) -
 
 fn group_label(want: &DesiredLabel, g: &GroupLabel, facts: &Facts, options: &SetupOptions) -> Step {
     let group = match &g.owner {
-        Some((path, _)) => format!("group {path}"),
-        None => format!(
-            "the ancestor group of {} that owns it (its labels could not be read)",
-            facts.project.path_with_namespace
-        ),
+        Some((path, _)) => Place::Group(path.clone()),
+        None => Place::UnknownGroup(facts.project.path_with_namespace.clone()),
     };
     let (color, description) = differences(want, &g.label.color, g.label.description.as_deref());
     if color.is_none() && description.is_none() {
@@ -172,7 +169,7 @@ fn group_label(want: &DesiredLabel, g: &GroupLabel, facts: &Facts, options: &Set
     }
     let item = Item::new(ItemKind::GroupLabel, &want.name, Verdict::Update)
         .detail(format!("{diff}, for every project in {group}"))
-        .needs(REPORTER, &group, GROUP_LABELS_BECAUSE);
+        .needs(REPORTER, group, GROUP_LABELS_BECAUSE);
     let op = match &g.owner {
         Some((path, id)) => Op::EditGroupLabel {
             group: path.clone(),
@@ -242,7 +239,7 @@ fn push_need(facts: &Facts) -> (u32, String) {
 
 /// Templates: committed where their labels are used, skipped (and said so) elsewhere.
 pub fn templates(templates: &[IssueTemplate], used: &BTreeSet<&str>, facts: &Facts) -> Vec<Step> {
-    let project = format!("project {}", facts.project.path_with_namespace);
+    let project = Place::Project(facts.project.path_with_namespace.clone());
     let (level, because) = push_need(facts);
     let mut out = Vec::new();
     for t in templates {
@@ -293,7 +290,7 @@ pub fn templates(templates: &[IssueTemplate], used: &BTreeSet<&str>, facts: &Fac
             ),
         };
         let item = match item.verdict.is_write() {
-            true => item.needs(level, &project, &because),
+            true => item.needs(level, project.clone(), &because),
             false => item,
         };
         out.push(step(item, op));
@@ -305,11 +302,11 @@ pub fn templates(templates: &[IssueTemplate], used: &BTreeSet<&str>, facts: &Fac
 /// problem, fixed only with `--fix-webhook`.
 pub fn webhook(facts: &Facts, options: &SetupOptions) -> Option<Step> {
     let url = options.webhook_url.as_deref()?;
-    let project = format!("project {}", facts.project.path_with_namespace);
+    let project = Place::Project(facts.project.path_with_namespace.clone());
     let create = || {
         Item::new(ItemKind::Webhook, url, Verdict::Create)
             .detail("issue and comment events, with a new signing token and secret token")
-            .needs(MAINTAINER, &project, HOOKS_BECAUSE)
+            .needs(MAINTAINER, project.clone(), HOOKS_BECAUSE)
     };
     let hooks = match &facts.hooks {
         HookFacts::NotAsked => return None,
@@ -322,10 +319,10 @@ pub fn webhook(facts: &Facts, options: &SetupOptions) -> Option<Step> {
     let Some(hook) = hooks.iter().find(|h| h.url == url) else {
         return Some(step(create(), Op::CreateHook));
     };
-    Some(existing_hook(hook, url, &project, options))
+    Some(existing_hook(hook, url, project, options))
 }
 
-fn existing_hook(hook: &ApiHook, url: &str, project: &str, options: &SetupOptions) -> Step {
+fn existing_hook(hook: &ApiHook, url: &str, project: Place, options: &SetupOptions) -> Step {
     let shortcomings = hook.shortcomings();
     if shortcomings.is_empty() {
         let secret = match (hook.token_present, hook.signing_token_present) {

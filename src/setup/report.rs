@@ -49,13 +49,36 @@ pub enum Status {
     NotDone,
 }
 
-/// A role a write needs, where, and what the bot has there.
+/// Where a role is needed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "path", rename_all = "snake_case")]
+pub enum Place {
+    Project(String),
+    Group(String),
+    /// The ancestor group of this project that owns an inherited label: its labels could not
+    /// be read, so which one is not known.
+    UnknownGroup(String),
+}
+
+impl fmt::Display for Place {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Place::Project(p) => write!(f, "project {p}"),
+            Place::Group(g) => write!(f, "group {g}"),
+            Place::UnknownGroup(p) => write!(
+                f,
+                "the ancestor group of {p} that owns it (its labels could not be read)"
+            ),
+        }
+    }
+}
+
+/// A role a write needs, where, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Need {
     /// GitLab access level (10 Guest … 50 Owner).
     pub level: u32,
-    /// `project a/b` or `group a`.
-    pub place: String,
+    pub place: Place,
     /// Why this role: GitLab's rule, in words.
     pub because: String,
 }
@@ -90,10 +113,10 @@ impl Item {
         self
     }
 
-    pub fn needs(mut self, level: u32, place: impl Into<String>, because: &str) -> Self {
+    pub fn needs(mut self, level: u32, place: Place, because: &str) -> Self {
         self.needs = Some(Need {
             level,
-            place: place.into(),
+            place,
             because: because.to_string(),
         });
         self
