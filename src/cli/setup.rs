@@ -22,14 +22,15 @@ pub struct SetupArgs {
     /// The project to set up, `group/project`.
     #[arg(long)]
     pub project: String,
-    /// Show what would change without writing anything.
+    /// Show the whole plan, permission problems included, without writing anything.
     #[arg(long)]
     pub dry_run: bool,
     /// Also create the project webhook pointing at this URL (`https://…/webhooks/gitlab`);
     /// its new tokens are printed once.
     #[arg(long)]
     pub webhook_url: Option<String>,
-    /// Branch to commit the issue templates to (default: the project's default branch).
+    /// Branch to commit the issue templates to (default: the project's default branch); one
+    /// that does not exist yet is started from the default branch.
     #[arg(long)]
     pub branch: Option<String>,
     /// Directory of `*.md` issue templates (default: `issue_templates/` in the
