@@ -145,6 +145,19 @@ pub async fn start(settings: ServeSettings) -> anyhow::Result<Running> {
              (only for local testing)"
         );
     }
+    if settings.allow_token_only {
+        if secrets.has_signing_keys() && secrets.has_tokens() {
+            tracing::warn!(
+                "unsigned webhook deliveries are accepted on the secret token alone \
+                 (--allow-token-only-webhooks); turn this off once every hook signs"
+            );
+        } else {
+            tracing::warn!(
+                "--allow-token-only-webhooks changes nothing: it applies only when both a \
+                 signing token and a secret token are configured"
+            );
+        }
+    }
     let store = store::connect(&settings.database)
         .await
         .with_context(|| format!("opening the database `{}`", redact_url(&settings.database)))?;
