@@ -36,6 +36,8 @@ pub struct ServeSettings {
     pub webhook_tokens: Vec<String>,
     pub signing_tokens: Vec<String>,
     pub allow_unauthenticated: bool,
+    /// See [`IngestConfig::allow_token_only`].
+    pub allow_token_only: bool,
     pub body_limit: usize,
     pub timestamp_tolerance: Duration,
     pub worker: WorkerSettings,
@@ -143,6 +145,19 @@ pub async fn start(settings: ServeSettings) -> anyhow::Result<Running> {
              (only for local testing)"
         );
     }
+    if settings.allow_token_only {
+        if secrets.has_signing_keys() && secrets.has_tokens() {
+            tracing::warn!(
+                "unsigned webhook deliveries are accepted on the secret token alone \
+                 (--allow-token-only-webhooks); turn this off once every hook signs"
+            );
+        } else {
+            tracing::warn!(
+                "--allow-token-only-webhooks changes nothing: it applies only when both a \
+                 signing token and a secret token are configured"
+            );
+        }
+    }
     let store = store::connect(&settings.database)
         .await
         .with_context(|| format!("opening the database `{}`", redact_url(&settings.database)))?;
@@ -158,6 +173,7 @@ pub async fn start(settings: ServeSettings) -> anyhow::Result<Running> {
             body_limit: settings.body_limit,
             timestamp_tolerance: settings.timestamp_tolerance,
             allow_unauthenticated: settings.allow_unauthenticated,
+            allow_token_only: settings.allow_token_only,
         }),
         wake: wake.clone(),
         clock: settings.clock.clone(),

@@ -170,6 +170,15 @@ struct Harness {
 
 impl Harness {
     fn new(secrets: WebhookSecrets, allow_unauthenticated: bool, body_limit: usize) -> Self {
+        Self::build(secrets, allow_unauthenticated, false, body_limit)
+    }
+
+    fn build(
+        secrets: WebhookSecrets,
+        allow_unauthenticated: bool,
+        allow_token_only: bool,
+        body_limit: usize,
+    ) -> Self {
         let store = Arc::new(MemStore::default());
         let state = IngestState {
             store: store.clone(),
@@ -178,6 +187,7 @@ impl Harness {
                 body_limit,
                 timestamp_tolerance: ingest::DEFAULT_TIMESTAMP_TOLERANCE,
                 allow_unauthenticated,
+                allow_token_only,
             }),
             wake: Arc::new(Notify::new()),
             clock: Clock::system(),
@@ -193,6 +203,19 @@ impl Harness {
             vec![signing_token(OLD_KEY), signing_token(NEW_KEY)],
         )
         .expect("valid secrets");
+        Self::new(secrets, false, ingest::GITLAB_MAX_PAYLOAD)
+    }
+
+    /// Both configured, and token-only deliveries allowed for a migration.
+    fn migrating() -> Self {
+        let secrets = WebhookSecrets::new(vec![TOKEN.to_string()], vec![signing_token(OLD_KEY)])
+            .expect("valid secrets");
+        Self::build(secrets, false, true, ingest::GITLAB_MAX_PAYLOAD)
+    }
+
+    /// Only a signing key configured.
+    fn signing_only() -> Self {
+        let secrets = WebhookSecrets::new(vec![], vec![signing_token(OLD_KEY)]).expect("valid");
         Self::new(secrets, false, ingest::GITLAB_MAX_PAYLOAD)
     }
 
@@ -267,7 +290,15 @@ fn sign(key: &[u8], id: &str, timestamp: i64, body: &[u8]) -> String {
     format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
 }
 
+/// The headers GitLab sends for a hook with both a signing token and a secret token.
 fn signed_headers(id: &str, timestamp: i64, signature: String) -> Vec<(&'static str, String)> {
+    let mut headers = signed_only_headers(id, timestamp, signature);
+    headers.push(token(TOKEN));
+    headers
+}
+
+/// The headers of a hook with a signing token only.
+fn signed_only_headers(id: &str, timestamp: i64, signature: String) -> Vec<(&'static str, String)> {
     vec![
         ("webhook-id", id.to_string()),
         ("idempotency-key", id.to_string()),
@@ -393,8 +424,7 @@ async fn bad_signature_is_401_even_with_a_valid_token() {
     // Signed over other bytes than those sent: the signature is checked on the raw body.
     let mut signed_body = body.clone();
     signed_body.push(b'\n');
-    let mut headers = signed_headers("msg-4", ts, sign(OLD_KEY, "msg-4", ts, &signed_body));
-    headers.push(token(TOKEN));
+    let headers = signed_headers("msg-4", ts, sign(OLD_KEY, "msg-4", ts, &signed_body));
     let (status, reply) = h.send(webhook(body, "Issue Hook", &headers)).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
@@ -455,17 +485,89 @@ async fn signature_without_timestamp_is_401() {
     assert_eq!(h.metric("rejected", "incomplete_signature_headers"), 1);
 }
 
+/// The policy in docs/operations.md: with a signing token configured, the plain token alone is
+/// refused (it travels in every delivery, so whoever saw one could forge others).
 #[tokio::test]
-async fn signing_keys_configured_but_unsigned_delivery_falls_back_to_the_token() {
+async fn token_only_delivery_is_refused_when_a_signing_token_is_configured() {
     let h = Harness::standard();
+    let (status, reply) = h
+        .send(webhook(issue_open(), "Issue Hook", &[token(TOKEN)]))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reply,
+        json!({ "error": "webhook-signature is required: configure the webhook's signing token in GitLab" })
+    );
+    let (status, _) = h.send(webhook(issue_open(), "Issue Hook", &[])).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.store.stored().len(), 0);
+    assert_eq!(h.metric("rejected", "missing_signature"), 2);
+}
+
+#[tokio::test]
+async fn with_both_configured_a_valid_signature_needs_the_valid_token_too() {
+    let h = Harness::standard();
+    let ts = h.now();
+    let body = issue_open();
+    let mut headers = signed_only_headers("msg-w", ts, sign(OLD_KEY, "msg-w", ts, &body));
+    headers.push(token("guess"));
+    let (status, reply) = h.send(webhook(body.clone(), "Issue Hook", &headers)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reply,
+        json!({ "error": "X-Gitlab-Token does not match any configured secret token" })
+    );
+    let headers = signed_only_headers("msg-m", ts, sign(OLD_KEY, "msg-m", ts, &body));
+    let (status, reply) = h.send(webhook(body, "Issue Hook", &headers)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        reply,
+        json!({ "error": "X-Gitlab-Token is required as well: configure the webhook's secret token in GitLab" })
+    );
+    assert_eq!(h.store.stored().len(), 0);
+    assert_eq!(h.metric("rejected", "bad_token"), 1);
+    assert_eq!(h.metric("rejected", "missing_token"), 1);
+}
+
+#[tokio::test]
+async fn signing_only_configuration_accepts_a_signature_alone() {
+    let h = Harness::signing_only();
+    let ts = h.now();
+    let body = issue_open();
+    let headers = signed_only_headers("msg-s", ts, sign(OLD_KEY, "msg-s", ts, &body));
+    let (status, reply) = h.send(webhook(body, "Issue Hook", &headers)).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{reply}");
+    let (status, _) = h
+        .send(webhook(issue_open(), "Issue Hook", &[token(TOKEN)]))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.metric("rejected", "missing_signature"), 1);
+}
+
+/// `--allow-token-only-webhooks`: an unsigned delivery gets in on the valid token; a signed one
+/// is still checked in full, and a wrong token is still refused.
+#[tokio::test]
+async fn the_migration_setting_lets_a_valid_token_alone_in_and_nothing_else() {
+    let h = Harness::migrating();
     let (status, _) = h
         .send(webhook(issue_open(), "Issue Hook", &[token(TOKEN)]))
         .await;
     assert_eq!(status, StatusCode::ACCEPTED);
-
+    let (status, _) = h
+        .send(webhook(issue_open(), "Issue Hook", &[token("guess")]))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     let (status, _) = h.send(webhook(issue_open(), "Issue Hook", &[])).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let ts = h.now();
+    let body = issue_open();
+    let mut headers = signed_only_headers("msg-x", ts, sign(OLD_KEY, "msg-x", ts, &body));
+    headers.push(token("guess"));
+    let (status, _) = h.send(webhook(body, "Issue Hook", &headers)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(h.store.stored().len(), 1);
+    assert_eq!(h.metric("rejected", "bad_token"), 2);
+    assert_eq!(h.metric("rejected", "missing_signature"), 1);
 }
 
 #[tokio::test]

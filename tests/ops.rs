@@ -18,3 +18,5 @@ mod readyz;
 mod reload;
 #[path = "ops/setup.rs"]
 mod setup;
+#[path = "ops/setup_safety.rs"]
+mod setup_safety;

@@ -46,7 +46,8 @@ pub enum Command {
     CheckConfig(check_config::CheckConfigArgs),
     /// Inspect and re-run stored events (`list`, `show`, `retry`).
     Events(events::EventsArgs),
-    /// Create the labels, issue templates and webhook a project needs (idempotent).
+    /// Create the labels, issue templates and webhook a project needs: plans, checks the bot's
+    /// roles, then writes only what differs (idempotent).
     Setup(setup::SetupArgs),
     /// CLA registry tools (`check`).
     Cla(cla::ClaArgs),

@@ -49,6 +49,11 @@ pub struct ServeArgs {
     /// Accept webhooks without any secret (local experiments only).
     #[arg(long, env = "LABELFLOW_ALLOW_UNAUTHENTICATED_WEBHOOKS")]
     pub allow_unauthenticated_webhooks: bool,
+    /// While migrating to signed webhooks: accept a delivery that has no signature but a
+    /// valid X-Gitlab-Token, although a signing token is configured. Off by default: with a
+    /// signing token configured, a signature is required.
+    #[arg(long, env = "LABELFLOW_ALLOW_TOKEN_ONLY_WEBHOOKS")]
+    pub allow_token_only_webhooks: bool,
     /// Largest webhook body accepted, bytes.
     #[arg(long, env = "LABELFLOW_BODY_LIMIT", default_value_t = crate::ingest::GITLAB_MAX_PAYLOAD)]
     pub body_limit: usize,
@@ -109,6 +114,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
         webhook_tokens: args.webhook_secret,
         signing_tokens: args.webhook_signing_token,
         allow_unauthenticated: args.allow_unauthenticated_webhooks,
+        allow_token_only: args.allow_token_only_webhooks,
         body_limit: args.body_limit,
         timestamp_tolerance: crate::ingest::DEFAULT_TIMESTAMP_TOLERANCE,
         worker: WorkerSettings {

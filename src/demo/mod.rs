@@ -83,6 +83,7 @@ impl DemoWorld {
             webhook_tokens: vec![],
             signing_tokens: vec![signing.clone()],
             allow_unauthenticated: false,
+            allow_token_only: false,
             body_limit: crate::ingest::GITLAB_MAX_PAYLOAD,
             timestamp_tolerance: crate::ingest::DEFAULT_TIMESTAMP_TOLERANCE,
             worker: WorkerSettings {

@@ -41,6 +41,9 @@ pub struct IngestConfig {
     /// Accept unauthenticated deliveries; only honoured when no secret is configured at all,
     /// and only when the operator asked for it explicitly.
     pub allow_unauthenticated: bool,
+    /// Accept a valid `X-Gitlab-Token` without a signature although signing tokens are
+    /// configured: for the migration to signing only (older GitLab sends no signature).
+    pub allow_token_only: bool,
 }
 
 /// What the ingest routes share.

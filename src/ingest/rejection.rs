@@ -15,6 +15,10 @@ pub enum AuthFailure {
     MissingCredentials,
     /// `X-Gitlab-Token` matched no configured token.
     BadToken,
+    /// A signing token is configured but the delivery carries no `webhook-signature`.
+    MissingSignature,
+    /// A signature came, and a secret token is configured too, but `X-Gitlab-Token` did not.
+    MissingToken,
     /// `webhook-signature` came, but `webhook-id` or `webhook-timestamp` did not (or is not a
     /// number).
     IncompleteSignatureHeaders,
@@ -31,6 +35,8 @@ impl AuthFailure {
         match self {
             AuthFailure::MissingCredentials => "missing_credentials",
             AuthFailure::BadToken => "bad_token",
+            AuthFailure::MissingSignature => "missing_signature",
+            AuthFailure::MissingToken => "missing_token",
             AuthFailure::IncompleteSignatureHeaders => "incomplete_signature_headers",
             AuthFailure::TimestampOutOfTolerance => "timestamp_out_of_tolerance",
             AuthFailure::BadSignature => "bad_signature",
@@ -44,6 +50,12 @@ impl AuthFailure {
                 "missing credentials: send webhook-signature or X-Gitlab-Token"
             }
             AuthFailure::BadToken => "X-Gitlab-Token does not match any configured secret token",
+            AuthFailure::MissingSignature => {
+                "webhook-signature is required: configure the webhook's signing token in GitLab"
+            }
+            AuthFailure::MissingToken => {
+                "X-Gitlab-Token is required as well: configure the webhook's secret token in GitLab"
+            }
             AuthFailure::IncompleteSignatureHeaders => {
                 "webhook-signature needs webhook-id and a numeric webhook-timestamp"
             }

@@ -1,9 +1,12 @@
 //! Authenticates a delivery on its raw bytes, before anything is parsed.
 //!
 //! GitLab 19.0+ signs deliveries (Standard Webhooks) when a signing token is configured, and
-//! still sends `X-Gitlab-Token` when a secret token is configured too. As GitLab's docs advise
-//! for the migration: verify the signature when `webhook-signature` is present (and keys are
-//! configured), otherwise fall back to the secret token.
+//! still sends `X-Gitlab-Token` when a secret token is configured too. The policy
+//! (`docs/operations.md`): once a signing token is configured, a delivery needs a valid
+//! signature, because the plain token travels in every delivery and anyone who saw one could
+//! forge others; when a secret token is configured as well, it must match too. Only
+//! `allow_token_only` (an explicit migration setting) lets a delivery without any signature
+//! in on a valid token.
 
 use super::IngestConfig;
 use super::rejection::AuthFailure;
@@ -52,19 +55,34 @@ pub fn authenticate(
         };
     }
 
-    if secrets.has_signing_keys()
-        && let Some(signature) = headers.get(SIGNATURE)
-    {
-        verify_signature(headers, signature.as_bytes(), body, config, now)?;
-        return Ok(Authenticated::Signature);
+    let token = headers.get(TOKEN).map(|v| v.as_bytes());
+    if !secrets.has_signing_keys() {
+        return match token {
+            None => Err(AuthFailure::MissingCredentials),
+            Some(t) => check_token(config, Some(t)).map(|()| Authenticated::Token),
+        };
     }
-
-    match headers.get(TOKEN) {
-        Some(token) if secrets.has_tokens() && secrets.token_matches(token.as_bytes()) => {
-            Ok(Authenticated::Token)
+    match headers.get(SIGNATURE) {
+        Some(signature) => {
+            verify_signature(headers, signature.as_bytes(), body, config, now)?;
+            if secrets.has_tokens() {
+                check_token(config, token)?;
+            }
+            Ok(Authenticated::Signature)
         }
+        None if config.allow_token_only && secrets.has_tokens() && token.is_some() => {
+            check_token(config, token).map(|()| Authenticated::Token)
+        }
+        None => Err(AuthFailure::MissingSignature),
+    }
+}
+
+/// The secret token must be present and match one configured token.
+fn check_token(config: &IngestConfig, token: Option<&[u8]>) -> Result<(), AuthFailure> {
+    match token {
+        Some(t) if config.secrets.token_matches(t) => Ok(()),
         Some(_) => Err(AuthFailure::BadToken),
-        None => Err(AuthFailure::MissingCredentials),
+        None => Err(AuthFailure::MissingToken),
     }
 }
 

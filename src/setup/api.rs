@@ -1,19 +1,18 @@
-//! The GitLab calls `labelflow setup` makes, over the `gitlab` crate's endpoints and the one
-//! retrying client. Hook creation is our own endpoint: the crate's `CreateHook` has no
-//! `signing_token` parameter (GitLab 19.0+).
+//! The project, label and file calls `labelflow setup` makes, over the `gitlab` crate's
+//! endpoints and the one retrying client (hooks: [`super::hook_api`]; roles and group labels:
+//! [`super::access_api`]).
 
 use crate::forge::ForgeError;
 use crate::forge::retry::RetryingClient;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
+use gitlab::api::projects::Project;
 use gitlab::api::projects::labels::{CreateLabel, EditLabel, Labels};
 use gitlab::api::projects::repository::files::{CreateFile, File, UpdateFile};
-use gitlab::api::projects::{Project, hooks::Hooks};
-use gitlab::api::{self, AsyncQuery, BodyError, Endpoint, FormParams, Pagination};
+use gitlab::api::{self, AsyncQuery, Pagination};
 use serde::Deserialize;
-use std::borrow::Cow;
 
-fn builder_err(e: impl std::fmt::Display) -> ForgeError {
+pub(crate) fn builder_err(e: impl std::fmt::Display) -> ForgeError {
     ForgeError::Permanent {
         status: 0,
         message: format!("cannot build the request: {e}"),
@@ -37,12 +36,14 @@ pub struct ApiLabel {
     pub color: String,
     #[serde(default)]
     pub description: Option<String>,
+    /// `false` for a label inherited from an ancestor group (the list includes them by default:
+    /// `include_ancestor_groups` is true unless said otherwise). Older GitLab omits the field.
+    #[serde(default = "yes")]
+    pub is_project_label: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct ApiHook {
-    pub id: u64,
-    pub url: String,
+fn yes() -> bool {
+    true
 }
 
 /// A repository file's text and the commit that last changed it.
@@ -169,22 +170,26 @@ pub async fn file(
     }))
 }
 
+/// Commits a new file; `start_branch` creates `branch` from it first.
 pub async fn create_file(
     client: &RetryingClient,
     project: u64,
     path: &str,
     branch: &str,
+    start_branch: Option<&str>,
     content: &[u8],
     message: &str,
 ) -> Result<(), ForgeError> {
-    let endpoint = CreateFile::builder()
-        .project(project)
+    let mut b = CreateFile::builder();
+    b.project(project)
         .file_path(path)
         .branch(branch)
         .content(content)
-        .commit_message(message)
-        .build()
-        .map_err(builder_err)?;
+        .commit_message(message);
+    if let Some(start) = start_branch {
+        b.start_branch(start);
+    }
+    let endpoint = b.build().map_err(builder_err)?;
     api::ignore(endpoint).query_async(client).await?;
     Ok(())
 }
@@ -212,70 +217,6 @@ pub async fn update_file(
     Ok(())
 }
 
-pub async fn hooks(client: &RetryingClient, project: u64) -> Result<Vec<ApiHook>, ForgeError> {
-    let endpoint = Hooks::builder()
-        .project(project)
-        .build()
-        .map_err(builder_err)?;
-    Ok(api::paged(endpoint, Pagination::All)
-        .query_async(client)
-        .await?)
-}
-
-/// `POST /projects/:id/hooks` for issue and note events (confidential ones too), with both a
-/// signing token (GitLab 19.0+, `webhook-signature`) and a secret token (`X-Gitlab-Token`, which
-/// older GitLab versions send instead; GitLab documents setting both during migration).
-struct CreateSignedHook<'a> {
-    project: u64,
-    url: &'a str,
-    signing_token: &'a str,
-    secret_token: &'a str,
-}
-
-impl Endpoint for CreateSignedHook<'_> {
-    fn method(&self) -> http::Method {
-        http::Method::POST
-    }
-
-    fn endpoint(&self) -> Cow<'static, str> {
-        format!("projects/{}/hooks", self.project).into()
-    }
-
-    fn body(&self) -> Result<Option<(&'static str, Vec<u8>)>, BodyError> {
-        let mut params = FormParams::default();
-        params
-            .push("url", self.url)
-            .push("name", "labelflow")
-            .push("description", "labelflow workflow automation")
-            .push("push_events", false)
-            .push("issues_events", true)
-            .push("confidential_issues_events", true)
-            .push("note_events", true)
-            .push("confidential_note_events", true)
-            .push("enable_ssl_verification", true)
-            .push("token", self.secret_token)
-            .push("signing_token", self.signing_token);
-        params.into_body()
-    }
-}
-
-pub async fn create_hook(
-    client: &RetryingClient,
-    project: u64,
-    url: &str,
-    signing_token: &str,
-    secret_token: &str,
-) -> Result<(), ForgeError> {
-    let endpoint = CreateSignedHook {
-        project,
-        url,
-        signing_token,
-        secret_token,
-    };
-    api::ignore(endpoint).query_async(client).await?;
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,32 +227,5 @@ mod tests {
         assert!(color("red").is_err());
         assert!(color("#12345").is_err());
         assert!(color("#12345g").is_err());
-    }
-
-    #[test]
-    fn the_hook_body_carries_both_tokens_and_issue_events_only() {
-        let e = CreateSignedHook {
-            project: 7,
-            url: "https://lf.example.com/webhooks/gitlab",
-            signing_token: "whsec_abc",
-            secret_token: "s3cret",
-        };
-        assert_eq!(e.endpoint(), "projects/7/hooks");
-        let (_, body) = e.body().expect("body").expect("some body");
-        let pairs: Vec<(String, String)> = url::form_urlencoded::parse(&body)
-            .map(|(k, v)| (k.into_owned(), v.into_owned()))
-            .collect();
-        let get = |k: &str| {
-            pairs
-                .iter()
-                .find(|(key, _)| key == k)
-                .map(|(_, v)| v.as_str())
-        };
-        assert_eq!(get("url"), Some("https://lf.example.com/webhooks/gitlab"));
-        assert_eq!(get("signing_token"), Some("whsec_abc"));
-        assert_eq!(get("token"), Some("s3cret"));
-        assert_eq!(get("issues_events"), Some("true"));
-        assert_eq!(get("note_events"), Some("true"));
-        assert_eq!(get("push_events"), Some("false"));
     }
 }

@@ -245,7 +245,7 @@ pub fn label(state: &SimState, l: &SimLabel) -> Value {
         "open_merge_requests_count": 0,
         "subscribed": false,
         "priority": null,
-        "is_project_label": true,
+        "is_project_label": l.group_id.is_none(),
     })
 }
 
@@ -290,7 +290,7 @@ pub fn hook(h: &SimHook) -> Value {
         "name": null,
         "description": null,
         "project_id": h.project_id,
-        "push_events": false,
+        "push_events": h.config.push_events,
         "issues_events": h.config.issues_events,
         "confidential_issues_events": h.config.confidential_issues_events,
         "merge_requests_events": false,
@@ -301,6 +301,9 @@ pub fn hook(h: &SimHook) -> Value {
         "pipeline_events": false,
         "wiki_page_events": false,
         "enable_ssl_verification": true,
+        // GitLab MR 231325 (with signing tokens): whether each secret is set, never its value.
+        "token_present": h.config.token.is_some(),
+        "signing_token_present": h.config.signing_token.is_some(),
         "created_at": api(h.created_at),
         "alert_status": "executable",
         "disabled_until": null,

@@ -7,6 +7,7 @@
 
 mod actor;
 mod faults;
+mod groups;
 mod hook_payload;
 mod hook_sender;
 mod http;
@@ -34,8 +35,8 @@ pub use hook_sender::{DeliveryRecord, GITLAB_VERSION, new_signing_token, sign};
 pub use http::RequestRecord;
 pub use issue_ops::{IssueUpdate, NewIssue, StateEvent};
 pub use model::{
-    HookConfig, IssueStatus, LabelAction, SimFile, SimHook, SimIssue, SimIssueLink, SimLabel,
-    SimLabelEvent, SimMilestone, SimNote, SimProject, SimUser, access,
+    HookConfig, IssueStatus, LabelAction, SimFile, SimGroup, SimHook, SimIssue, SimIssueLink,
+    SimLabel, SimLabelEvent, SimMilestone, SimNote, SimProject, SimUser, access,
 };
 pub use note_ops::NoteOutcome;
 pub use quick_actions::{Extracted, QuickAction, extract as extract_quick_actions};
@@ -198,7 +199,10 @@ impl SimGitlab {
         description: &str,
     ) -> Result<SimLabel, SimError> {
         let mut state = lock(&self.inner.state);
-        let mut label = state.ensure_label(project, title)?;
+        let mut label = match state.project(project)?.label(title) {
+            Some(l) => l.clone(),
+            None => state.create_project_label(project, title)?,
+        };
         label.color = color.to_string();
         label.description = Some(description.to_string()).filter(|d| !d.is_empty());
         if let Some(slot) = state

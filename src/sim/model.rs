@@ -9,6 +9,8 @@ pub use crate::domain::IssueStatus;
 /// GitLab access levels, as the members API reports them.
 pub mod access {
     pub const GUEST: u32 = 10;
+    /// GitLab 17.7+.
+    pub const PLANNER: u32 = 15;
     pub const REPORTER: u32 = 20;
     pub const DEVELOPER: u32 = 30;
     pub const MAINTAINER: u32 = 40;
@@ -29,7 +31,10 @@ pub struct SimUser {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SimLabel {
     pub id: u64,
+    /// `0` for a group label.
     pub project_id: u64,
+    /// The group of a group label.
+    pub group_id: Option<u64>,
     pub title: String,
     pub color: String,
     pub description: Option<String>,
@@ -56,6 +61,9 @@ pub struct SimProject {
     pub labels: Vec<SimLabel>,
     /// (branch, file path) → file.
     pub files: BTreeMap<(String, String), SimFile>,
+    /// Protected branch name (or `*` wildcard) → the lowest access level that may push
+    /// (`0`: no one). GitLab protects the default branch with "Maintainers" by default.
+    pub protected_branches: BTreeMap<String, u32>,
     pub created_at: DateTime<Utc>,
     pub(crate) next_iid: u64,
 }
@@ -63,6 +71,65 @@ pub struct SimProject {
 impl SimProject {
     pub fn label(&self, title: &str) -> Option<&SimLabel> {
         self.labels.iter().find(|l| l.title == title)
+    }
+
+    /// The group path the project is in (`a/b` for `a/b/app`).
+    pub fn namespace(&self) -> &str {
+        self.path_with_namespace
+            .rsplit_once('/')
+            .map_or("", |(ns, _)| ns)
+    }
+
+    /// The push access level a protected branch requires (`0`: no one); `None` when it is not
+    /// protected. Several matching rules: the most permissive applies, as GitLab's protected
+    /// branches docs say.
+    pub fn push_level(&self, branch: &str) -> Option<u32> {
+        let levels: Vec<u32> = self
+            .protected_branches
+            .iter()
+            .filter(|(pattern, _)| wildcard_match(pattern, branch))
+            .map(|(_, level)| *level)
+            .collect();
+        let open = levels.iter().copied().filter(|l| *l > 0).min();
+        open.or_else(|| levels.first().map(|_| 0))
+    }
+}
+
+/// GitLab's protected-branch wildcards: `*` matches any run of characters.
+pub fn wildcard_match(pattern: &str, name: &str) -> bool {
+    match pattern.split_once('*') {
+        None => pattern == name,
+        Some((head, rest)) => {
+            let Some(tail) = name.strip_prefix(head) else {
+                return false;
+            };
+            (0..=tail.len())
+                .filter(|i| tail.is_char_boundary(*i))
+                .any(|i| wildcard_match(rest, &tail[i..]))
+        }
+    }
+}
+
+/// A group (and, through its path, its subgroups' and projects' parent): members and labels
+/// that every project below it inherits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimGroup {
+    pub id: u64,
+    /// `parent/child`.
+    pub full_path: String,
+    /// user id → access level.
+    pub members: BTreeMap<u64, u32>,
+    pub labels: Vec<SimLabel>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl SimGroup {
+    /// Whether this group is `path` or one of its ancestors.
+    pub fn contains(&self, path: &str) -> bool {
+        path == self.full_path
+            || path
+                .strip_prefix(&self.full_path)
+                .is_some_and(|rest| rest.starts_with('/'))
     }
 }
 
@@ -151,6 +218,7 @@ pub struct SimIssueLink {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookConfig {
     pub url: String,
+    pub push_events: bool,
     /// Sent as `X-Gitlab-Token`.
     pub token: Option<String>,
     /// `whsec_` + base64 key; signs deliveries with `webhook-signature`.
@@ -162,11 +230,12 @@ pub struct HookConfig {
 }
 
 impl HookConfig {
-    /// A hook with every event flag off, as GitLab creates one when no flag is given
-    /// (GitLab turns `push_events` on by default, which the simulator does not model).
+    /// A hook with every event flag off (the API, like GitLab, turns `push_events` on when the
+    /// request does not say).
     pub fn new(url: impl Into<String>) -> Self {
         HookConfig {
             url: url.into(),
+            push_events: false,
             token: None,
             signing_token: None,
             issues_events: false,

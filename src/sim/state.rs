@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, Utc};
 
 use super::model::{
-    SimFile, SimHook, SimIssue, SimIssueLink, SimLabel, SimLabelEvent, SimNote, SimProject,
-    SimUser, access,
+    SimFile, SimGroup, SimHook, SimIssue, SimIssueLink, SimLabel, SimLabelEvent, SimNote,
+    SimProject, SimUser, access,
 };
 use crate::clock::Clock;
 
@@ -48,6 +48,7 @@ pub struct SimState {
     pub users: BTreeMap<u64, SimUser>,
     tokens: HashMap<String, u64>,
     pub projects: BTreeMap<u64, SimProject>,
+    pub groups: BTreeMap<u64, SimGroup>,
     pub issues: BTreeMap<u64, SimIssue>,
     pub notes: BTreeMap<u64, SimNote>,
     pub label_events: Vec<SimLabelEvent>,
@@ -66,6 +67,7 @@ impl SimState {
             users: BTreeMap::new(),
             tokens: HashMap::new(),
             projects: BTreeMap::new(),
+            groups: BTreeMap::new(),
             issues: BTreeMap::new(),
             notes: BTreeMap::new(),
             label_events: Vec::new(),
@@ -147,6 +149,7 @@ impl SimState {
             members: BTreeMap::new(),
             labels: Vec::new(),
             files: BTreeMap::new(),
+            protected_branches: BTreeMap::from([("main".to_string(), access::MAINTAINER)]),
             created_at: self.now(),
             next_iid: 1,
         };
@@ -184,12 +187,85 @@ impl SimState {
         format!("{}/{}", self.base_url, project.path_with_namespace)
     }
 
-    /// The user's access level in the project (0 when not a member).
+    /// The user's access level in the project (0 when not a member): the higher of the
+    /// project's own membership and any ancestor group's, as GitLab's `members/all` shows it.
     pub fn access_level(&self, project_id: u64, user_id: u64) -> u32 {
-        self.projects
-            .get(&project_id)
-            .and_then(|p| p.members.get(&user_id).copied())
+        let Some(project) = self.projects.get(&project_id) else {
+            return 0;
+        };
+        let inherited = self.group_access_level(project.namespace(), user_id);
+        project
+            .members
+            .get(&user_id)
+            .copied()
             .unwrap_or(0)
+            .max(inherited)
+    }
+
+    // ---- groups ----
+
+    /// Adds a group at `path` and any missing parent (or returns the existing one's id).
+    pub fn add_group(&mut self, path: &str) -> u64 {
+        if let Some((parent, _)) = path.rsplit_once('/') {
+            self.add_group(parent);
+        }
+        if let Some(g) = self.groups.values().find(|g| g.full_path == path) {
+            return g.id;
+        }
+        let id = self.next_id();
+        let group = SimGroup {
+            id,
+            full_path: path.to_string(),
+            members: BTreeMap::new(),
+            labels: Vec::new(),
+            created_at: self.now(),
+        };
+        self.groups.insert(id, group);
+        id
+    }
+
+    /// Resolves a group `:id`: a number or a (decoded) full path.
+    pub fn resolve_group(&self, id_or_path: &str) -> Result<u64, SimError> {
+        let found = match id_or_path.parse::<u64>() {
+            Ok(id) => self.groups.get(&id),
+            Err(_) => self.groups.values().find(|g| g.full_path == id_or_path),
+        };
+        found.map(|g| g.id).ok_or(SimError::NotFound("Group"))
+    }
+
+    pub fn group(&self, id: u64) -> Result<&SimGroup, SimError> {
+        self.groups.get(&id).ok_or(SimError::NotFound("Group"))
+    }
+
+    pub fn group_mut(&mut self, id: u64) -> Result<&mut SimGroup, SimError> {
+        self.groups.get_mut(&id).ok_or(SimError::NotFound("Group"))
+    }
+
+    /// The groups `path` is in, nearest first (`a/b` → `a/b`, `a`).
+    pub fn ancestor_groups(&self, path: &str) -> Vec<&SimGroup> {
+        let mut out: Vec<&SimGroup> = self.groups.values().filter(|g| g.contains(path)).collect();
+        out.sort_by_key(|g| std::cmp::Reverse(g.full_path.len()));
+        out
+    }
+
+    /// The user's access level in the group at `path`, inherited from its ancestors too.
+    pub fn group_access_level(&self, path: &str, user_id: u64) -> u32 {
+        self.ancestor_groups(path)
+            .iter()
+            .filter_map(|g| g.members.get(&user_id).copied())
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// Labels of the project's ancestor groups, nearest group first.
+    pub fn inherited_labels(&self, project_id: u64) -> Vec<&SimLabel> {
+        let Some(project) = self.projects.get(&project_id) else {
+            return Vec::new();
+        };
+        self.ancestor_groups(project.namespace())
+            .into_iter()
+            .flat_map(|g| g.labels.iter())
+            .collect()
     }
 
     pub fn require_access(
@@ -207,17 +283,35 @@ impl SimState {
 
     // ---- labels ----
 
-    /// The project's label with this title, created with GitLab's default colour if missing
-    /// (as `labels` / `add_labels` do).
+    /// The project's label with this title, else an ancestor group's, else a new project label
+    /// with GitLab's default colour (as `labels` / `add_labels` do: they find group labels).
     pub fn ensure_label(&mut self, project_id: u64, title: &str) -> Result<SimLabel, SimError> {
         if let Some(l) = self.project(project_id)?.label(title) {
             return Ok(l.clone());
         }
+        if let Some(l) = self
+            .inherited_labels(project_id)
+            .into_iter()
+            .find(|l| l.title == title)
+        {
+            return Ok(l.clone());
+        }
+        self.create_project_label(project_id, title)
+    }
+
+    /// A new project label with GitLab's default colour, even where a group label of that
+    /// title exists (GitLab allows a project label to shadow a group label).
+    pub fn create_project_label(
+        &mut self,
+        project_id: u64,
+        title: &str,
+    ) -> Result<SimLabel, SimError> {
         let id = self.next_id();
         let now = self.now();
         let label = SimLabel {
             id,
             project_id,
+            group_id: None,
             title: title.to_string(),
             color: DEFAULT_LABEL_COLOR.to_string(),
             description: None,
@@ -233,9 +327,15 @@ impl SimState {
         let Ok(project) = self.project(project_id) else {
             return Vec::new();
         };
+        let inherited = self.inherited_labels(project_id);
         titles
             .iter()
-            .filter_map(|t| project.label(t).cloned())
+            .filter_map(|t| {
+                project
+                    .label(t)
+                    .or_else(|| inherited.iter().copied().find(|l| l.title == *t))
+                    .cloned()
+            })
             .collect()
     }
 
@@ -317,6 +417,12 @@ impl SimState {
             .map(|p| p.path_with_namespace.as_str())
             .unwrap_or("");
         format!("{path}#{}", issue.iid)
+    }
+
+    /// Whether the branch exists: the default branch always does, others once they hold a file.
+    pub fn branch_exists(&self, project_id: u64, branch: &str) -> Result<bool, SimError> {
+        let project = self.project(project_id)?;
+        Ok(project.default_branch == branch || project.files.keys().any(|(b, _)| b == branch))
     }
 
     /// Writes a file on a branch (creating or replacing it) and returns the new commit id.

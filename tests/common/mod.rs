@@ -42,6 +42,7 @@ pub fn settings(
         webhook_tokens: vec![],
         signing_tokens: vec![SIGNING_TOKEN.to_string()],
         allow_unauthenticated: false,
+        allow_token_only: false,
         body_limit: 1024 * 1024,
         timestamp_tolerance: Duration::from_secs(300),
         worker: WorkerSettings {

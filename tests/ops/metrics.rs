@@ -87,7 +87,8 @@ async fn metrics_follow_a_scripted_sequence() {
             &[("outcome", outcome), ("reason", reason)],
         )
     };
-    assert_eq!(webhooks("rejected", "missing_credentials"), 1.0);
+    // A signing token is configured, so an unsigned delivery is refused for want of a signature.
+    assert_eq!(webhooks("rejected", "missing_signature"), 1.0);
     assert_eq!(webhooks("accepted", "Issue Hook"), 2.0);
     assert_eq!(webhooks("duplicate", "Issue Hook"), 1.0);
     assert_eq!(webhooks("accepted", "Note Hook"), 1.0);

@@ -1,33 +1,39 @@
 //! `labelflow setup` against the simulated GitLab: labels (derived and configured colours),
 //! issue templates and the webhook are created or corrected; a second run writes nothing.
+//! (Group labels, roles, hooks that cannot serve, aborts: `setup_safety.rs`.)
 
 use crate::common::repo_path;
 use labelflow::engine::Engine;
 use labelflow::forge::{GitlabForge, RetryPolicy};
 use labelflow::metrics::Metrics;
-use labelflow::setup::{self, ItemKind, SetupOptions, Verdict, labels::derived_color};
+use labelflow::setup::{self, ItemKind, Outcome, SetupOptions, Verdict, labels::derived_color};
 use labelflow::sim::{SimGitlab, SimOptions, access, sign};
 use secrecy::ExposeSecret;
 
-const HOOK_URL: &str = "http://127.0.0.1:9/webhooks/gitlab";
+pub const HOOK_URL: &str = "http://127.0.0.1:9/webhooks/gitlab";
 
-struct World {
-    sim: SimGitlab,
-    forge: GitlabForge,
-    engine: Engine,
-    opportunities: u64,
-    triage: u64,
+pub struct World {
+    pub sim: SimGitlab,
+    pub forge: GitlabForge,
+    pub engine: Engine,
+    pub opportunities: u64,
+    pub triage: u64,
+    pub mdf: u64,
 }
 
-async fn world() -> World {
+/// Three projects with the bot `admin` as Maintainer in each (not a member of any group).
+pub async fn world() -> World {
     let sim = SimGitlab::start(SimOptions::default()).await.expect("sim");
     let opportunities = sim.add_project("co-create/opportunities");
     let triage = sim.add_project("contributor-success/co-create-triage");
+    let mdf = sim.add_project("alliances/mdf");
     let admin = sim
         .add_member(opportunities, "admin", access::MAINTAINER)
         .expect("maintainer");
-    sim.add_member(triage, "admin", access::MAINTAINER)
-        .expect("maintainer");
+    for p in [triage, mdf] {
+        sim.add_member(p, "admin", access::MAINTAINER)
+            .expect("maintainer");
+    }
     let forge = GitlabForge::connect(
         &sim.base_url(),
         &admin.token,
@@ -43,20 +49,20 @@ async fn world() -> World {
         engine,
         opportunities,
         triage,
+        mdf,
     }
 }
 
-fn options(project: &str, dry_run: bool, webhook: bool) -> SetupOptions {
+pub fn options(project: &str, dry_run: bool, webhook: bool) -> SetupOptions {
     SetupOptions {
         project: project.to_string(),
         dry_run,
         webhook_url: webhook.then(|| HOOK_URL.to_string()),
-        branch: None,
-        issue_templates: None,
+        ..SetupOptions::default()
     }
 }
 
-fn writes(sim: &SimGitlab) -> Vec<String> {
+pub fn writes(sim: &SimGitlab) -> Vec<String> {
     sim.requests()
         .iter()
         .filter(|r| r.is_write())
@@ -76,7 +82,8 @@ async fn setup_creates_labels_templates_and_webhook_then_changes_nothing() {
     let w = world().await;
     let p = w.opportunities;
     // Existing state: a label with the wrong colour and description, a family member with a
-    // colour of its own, an outdated template.
+    // colour of its own, an outdated template, and a template of another workflow that is not
+    // for this project (left alone).
     w.sim
         .add_label(p, "needs-info", "#000000", "old")
         .expect("label");
@@ -84,7 +91,12 @@ async fn setup_creates_labels_templates_and_webhook_then_changes_nothing() {
         .add_label(p, "cocreate::triage", "#123456", "Co-Create stage")
         .expect("label");
     w.sim
-        .put_file(p, ".gitlab/issue_templates/mdf.md", "main", "outdated\n")
+        .put_file(
+            p,
+            ".gitlab/issue_templates/opportunity.md",
+            "main",
+            "outdated\n",
+        )
         .expect("file");
 
     // Dry run: reads only, reports the same changes the real run makes.
@@ -101,10 +113,10 @@ async fn setup_creates_labels_templates_and_webhook_then_changes_nothing() {
         Vec::<String>::new(),
         "a dry run writes nothing"
     );
-    assert_eq!(dry.changes(), 10, "{dry}");
+    assert_eq!(dry.changes(), 9, "{dry}");
     assert!(dry.webhook_tokens.is_none());
     assert!(dry.to_string().ends_with(
-        "Dry run: 10 change(s) would be made to co-create/opportunities; nothing was written."
+        "Dry run: 9 change(s) would be made to co-create/opportunities; nothing was written."
     ));
 
     let report = setup::run(
@@ -115,6 +127,7 @@ async fn setup_creates_labels_templates_and_webhook_then_changes_nothing() {
     .await
     .expect("setup");
     assert_eq!(report.warnings, Vec::<String>::new());
+    assert_eq!(report.outcome, Outcome::Done);
     assert_eq!(
         report.count(ItemKind::Label, Verdict::Create),
         5,
@@ -125,11 +138,12 @@ async fn setup_creates_labels_templates_and_webhook_then_changes_nothing() {
         2,
         "{report}"
     );
-    assert_eq!(report.count(ItemKind::Template, Verdict::Create), 1);
+    assert_eq!(report.count(ItemKind::Template, Verdict::Create), 0);
     assert_eq!(report.count(ItemKind::Template, Verdict::Update), 1);
+    assert_eq!(report.count(ItemKind::Template, Verdict::Skip), 1);
     assert_eq!(report.count(ItemKind::Webhook, Verdict::Create), 1);
     let w_writes = writes(&w.sim);
-    assert_eq!(w_writes.len(), 5 + 2 + 2 + 1, "{w_writes:#?}");
+    assert_eq!(w_writes.len(), 5 + 2 + 1 + 1, "{w_writes:#?}");
 
     let mut labels: Vec<(String, String, String)> = w
         .sim
@@ -186,14 +200,16 @@ async fn setup_creates_labels_templates_and_webhook_then_changes_nothing() {
             ),
         ]
     );
-    for name in ["opportunity.md", "mdf.md"] {
-        assert_eq!(
-            w.sim
-                .file(p, "main", &format!(".gitlab/issue_templates/{name}"))
-                .as_deref(),
-            Some(template(name).as_str())
-        );
-    }
+    assert_eq!(
+        w.sim
+            .file(p, "main", ".gitlab/issue_templates/opportunity.md")
+            .as_deref(),
+        Some(template("opportunity.md").as_str())
+    );
+    assert_eq!(
+        w.sim.file(p, "main", ".gitlab/issue_templates/mdf.md"),
+        None
+    );
 
     // The hook signs with the printed signing token and sends the printed secret token.
     let tokens = report.webhook_tokens.as_ref().expect("tokens printed once");
@@ -240,10 +256,11 @@ async fn setup_creates_labels_templates_and_webhook_then_changes_nothing() {
     assert_eq!(writes(&w.sim), Vec::<String>::new());
     assert_eq!(again.changes(), 0, "{again}");
     assert_eq!(again.items.len(), 7 + 2 + 1);
+    assert!(again.succeeded());
     assert!(again.webhook_tokens.is_none());
     assert!(
         again.to_string().ends_with(
-            "Nothing to change: co-create/opportunities is already set up (7 labels, 2 issue templates)."
+            "Nothing to change: co-create/opportunities is already set up (7 labels, 1 issue templates)."
         ),
         "{again}"
     );
@@ -267,32 +284,54 @@ async fn labels_of_created_issues_go_to_their_project() {
         .collect();
     assert_eq!(labels, vec!["cocreate-triage".to_string()]);
     assert_eq!(report.count(ItemKind::Label, Verdict::Create), 1);
-    // Templates are committed to every project set up (people open issues there too).
-    assert_eq!(report.count(ItemKind::Template, Verdict::Create), 2);
+    // Neither template applies a label this project's workflows use.
+    assert_eq!(report.count(ItemKind::Template, Verdict::Create), 0);
+    assert_eq!(report.count(ItemKind::Template, Verdict::Skip), 2);
     assert_eq!(report.count(ItemKind::Webhook, Verdict::Create), 0);
     assert_eq!(w.sim.labels(w.opportunities).len(), 0);
 }
 
 #[tokio::test]
-async fn a_project_without_access_fails_with_gitlabs_reason() {
+async fn a_bot_without_access_is_refused_before_any_write() {
     let w = world().await;
-    w.sim.add_project("elsewhere/private");
-    let err = setup::run(
-        w.forge.client(),
-        &w.engine,
-        &options("elsewhere/private", false, false),
+    let outsider = w.sim.add_user("outsider");
+    let forge = GitlabForge::connect(
+        &w.sim.base_url(),
+        &outsider.token,
+        RetryPolicy::default(),
+        Metrics::new(),
     )
     .await
-    .expect_err("no access");
-    assert_eq!(
-        err.to_string(),
-        "committing .gitlab/issue_templates/mdf.md to main: GitLab refused the request (403): 403 Forbidden \
-         (setup needs a token of a Maintainer of the project, with the `api` scope)"
+    .expect("connects");
+    w.sim.clear_requests();
+    let report = setup::run(
+        forge.client(),
+        &w.engine,
+        &options("co-create/opportunities", false, false),
+    )
+    .await
+    .expect("planned");
+    assert_eq!(writes(&w.sim), Vec::<String>::new());
+    assert_eq!(report.outcome, Outcome::Refused, "{report}");
+    assert_eq!(report.permission_problems.len(), 8, "{report}");
+    assert!(
+        report
+            .permission_problems
+            .iter()
+            .all(|p| p.ends_with("the bot has no role there")),
+        "{report}"
+    );
+    assert!(
+        report.to_string().contains(
+            "Refused: the bot lacks a role this setup needs (above); nothing was written to \
+             co-create/opportunities. Left to do: 8 change(s)."
+        ),
+        "{report}"
     );
 }
 
 /// Runs `labelflow setup` (the real binary) and returns (exit code, stdout, stderr).
-async fn setup_binary(sim: &SimGitlab, token: &str, extra: &[&str]) -> (i32, String, String) {
+pub async fn setup_binary(sim: &SimGitlab, token: &str, extra: &[&str]) -> (i32, String, String) {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_labelflow"));
     cmd.arg("setup")
         .arg("--config")
@@ -318,13 +357,13 @@ async fn the_setup_command_prints_its_changes_and_the_tokens_once() {
     let token = w.sim.user("admin").expect("admin").token;
     let (code, out, err) = setup_binary(&w.sim, &token, &["--dry-run"]).await;
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("Dry run: 9 change(s) would be made"), "{out}");
+    assert!(out.contains("Dry run: 8 change(s) would be made"), "{out}");
     assert_eq!(w.sim.labels(w.opportunities).len(), 0);
 
     let (code, out, err) = setup_binary(&w.sim, &token, &["--webhook-url", HOOK_URL]).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("Made 10 change(s) to co-create/opportunities."),
+        out.contains("Made 9 change(s) to co-create/opportunities."),
         "{out}"
     );
     let printed: Vec<&str> = out
@@ -340,7 +379,7 @@ async fn the_setup_command_prints_its_changes_and_the_tokens_once() {
     let (code, out, err) = setup_binary(&w.sim, &token, &["--webhook-url", HOOK_URL]).await;
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("Nothing to change: co-create/opportunities is already set up (7 labels, 2 issue templates)."),
+        out.contains("Nothing to change: co-create/opportunities is already set up (7 labels, 1 issue templates)."),
         "{out}"
     );
     assert!(!out.contains("whsec_"), "{out}");

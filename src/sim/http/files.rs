@@ -69,6 +69,35 @@ pub(crate) async fn get_raw(
     Ok(raw_body(StatusCode::OK, "text/plain", file.content.clone()))
 }
 
+/// A protected branch takes pushes only from its push access level and up. GitLab's files API
+/// answers 400 with this message (gitlabhq `app/services/files/update_service.rb` returns the
+/// error, `lib/api/files.rb` renders it with status 400).
+fn may_push(state: &SimState, pid: u64, user: u64, branch: &str) -> Result<(), SimError> {
+    match state.project(pid)?.push_level(branch) {
+        Some(level) if level == 0 || state.access_level(pid, user) < level => Err(
+            SimError::BadRequest("You are not allowed to push into this branch".into()),
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// Commits go to an existing branch, or to a new one started from an existing `start_branch`
+/// (GitLab's message otherwise, as quoted in gitlab4j-api PR 892).
+fn on_a_branch(
+    state: &SimState,
+    pid: u64,
+    branch: &str,
+    start: Option<&str>,
+) -> Result<(), SimError> {
+    let from = start.unwrap_or(branch);
+    if state.branch_exists(pid, branch)? || state.branch_exists(pid, from)? {
+        return Ok(());
+    }
+    Err(SimError::BadRequest(
+        "You can only create or edit files when you are on a branch".into(),
+    ))
+}
+
 /// The decoded `content` parameter (`encoding` is `text`, the default, or `base64`).
 fn content(p: &Params) -> Result<Vec<u8>, SimError> {
     let raw = p.require("content")?;
@@ -95,6 +124,8 @@ pub(crate) async fn create_file(
     let mut state = lock(&app.state);
     let pid = project_id(&state, &id)?;
     state.require_access(pid, user, access::DEVELOPER)?;
+    may_push(&state, pid, user, &branch)?;
+    on_a_branch(&state, pid, &branch, p.get("start_branch"))?;
     if find(&state, pid, &branch, &file_path).is_ok() {
         return Err(SimError::BadRequest(
             "A file with this name already exists".into(),
@@ -116,6 +147,7 @@ pub(crate) async fn update_file(
     let mut state = lock(&app.state);
     let pid = project_id(&state, &id)?;
     state.require_access(pid, user, access::DEVELOPER)?;
+    may_push(&state, pid, user, &branch)?;
     let current = find(&state, pid, &branch, &file_path)
         .map_err(|_| SimError::BadRequest("A file with this name doesn't exist".into()))?;
     if let Some(expected) = p.get("last_commit_id")

@@ -48,6 +48,9 @@ fn apply(config: &mut HookConfig, p: &Params) -> Result<(), SimError> {
     if let Some(url) = p.get("url") {
         config.url = url.to_string();
     }
+    if let Some(v) = p.bool("push_events")? {
+        config.push_events = v;
+    }
     if let Some(v) = p.bool("issues_events")? {
         config.issues_events = v;
     }
@@ -79,7 +82,11 @@ pub(crate) async fn create_hook(
     let mut state = lock(&app.state);
     let pid = project_id(&state, &id)?;
     state.require_access(pid, user, access::MAINTAINER)?;
-    let mut config = HookConfig::new(url);
+    // GitLab's "Add a webhook" docs: `push_events` defaults to true.
+    let mut config = HookConfig {
+        push_events: true,
+        ..HookConfig::new(url)
+    };
     apply(&mut config, &p)?;
     let hook = SimHook {
         id: state.next_id(),

@@ -16,11 +16,24 @@ pub(crate) async fn list_labels(
 ) -> ApiResult {
     let state = lock(&app.state);
     let pid = project_id(&state, &id)?;
+    // GitLab's default: `include_ancestor_groups=true` lists the inherited group labels too,
+    // with `is_project_label: false`.
+    let inherited = match p.bool("include_ancestor_groups")?.unwrap_or(true) {
+        true => state.inherited_labels(pid),
+        false => Vec::new(),
+    };
+    let labels = state.project(pid)?.labels.iter().chain(inherited);
+    label_page(&state, labels, &p)
+}
+
+/// A page of labels as the list endpoints answer: `search` applied, sorted by title.
+pub(crate) fn label_page<'a>(
+    state: &SimState,
+    labels: impl Iterator<Item = &'a SimLabel>,
+    p: &Params,
+) -> ApiResult {
     let search = p.get("search").map(str::to_lowercase);
-    let mut labels: Vec<&SimLabel> = state
-        .project(pid)?
-        .labels
-        .iter()
+    let mut labels: Vec<&SimLabel> = labels
         .filter(|l| {
             search
                 .as_deref()
@@ -28,7 +41,7 @@ pub(crate) async fn list_labels(
         })
         .collect();
     labels.sort_by_key(|l| l.title.to_lowercase());
-    let items: Vec<Value> = labels.iter().map(|l| json::label(&state, l)).collect();
+    let items: Vec<Value> = labels.iter().map(|l| json::label(state, l)).collect();
     p.offset_page(items)
 }
 
@@ -72,7 +85,7 @@ pub(crate) async fn create_label(
     if state.project(pid)?.label(&name).is_some() {
         return Err(SimError::Conflict("Label already exists".into()));
     }
-    let mut label = state.ensure_label(pid, &name)?;
+    let mut label = state.create_project_label(pid, &name)?;
     label.color = color;
     label.description = p.get("description").map(str::to_string);
     store(&mut state, pid, &label)?;

@@ -1,7 +1,9 @@
 //! The REST API (`/api/v4/...`): router, the gate every request passes (latency, rate limit,
 //! faults, authentication, request log), parameter parsing and GitLab's error bodies.
 
+mod branches;
 mod files;
+mod groups;
 mod hooks;
 mod issues;
 mod labels;
@@ -100,6 +102,24 @@ pub(crate) fn router(app: App) -> Router {
         .route(
             "/api/v4/projects/{id}/issues",
             get(issues::list_project_issues).post(issues::create_issue),
+        )
+        .route("/api/v4/groups/{id}", get(groups::get_group))
+        .route("/api/v4/groups/{id}/labels", get(groups::list_group_labels))
+        .route(
+            "/api/v4/groups/{id}/labels/{label_id}",
+            axum::routing::put(groups::edit_group_label),
+        )
+        .route(
+            "/api/v4/groups/{id}/members/all/{user_id}",
+            get(groups::get_group_member),
+        )
+        .route(
+            "/api/v4/projects/{id}/protected_branches",
+            get(branches::list_protected_branches),
+        )
+        .route(
+            "/api/v4/projects/{id}/repository/branches/{branch}",
+            get(branches::get_branch),
         )
         .route("/api/v4/groups/{id}/issues", get(issues::list_group_issues))
         .route(

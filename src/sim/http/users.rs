@@ -81,12 +81,11 @@ pub(crate) async fn get_member(
 ) -> ApiResult {
     let state = lock(&app.state);
     let pid = project_id(&state, &id)?;
-    let level = state
-        .project(pid)?
-        .members
-        .get(&user_id)
-        .copied()
-        .ok_or(SimError::NotFound("Member"))?;
+    // `members/all` includes members inherited from ancestor groups.
+    let level = state.access_level(pid, user_id);
+    if level == 0 {
+        return Err(SimError::NotFound("Member"));
+    }
     let u = state.user(user_id)?;
     ok(json::member(&state, u, level))
 }
