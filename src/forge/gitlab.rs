@@ -467,7 +467,7 @@ impl GitlabForge {
 /// at the very end counts: user text the bot rendered is escaped (no `<!--`) and never last.
 fn ends_with_marker(body: &str, marker_id: &str) -> bool {
     body.trim_end()
-        .ends_with(&crate::actions::marker(marker_id))
+        .ends_with(&labelflow_core::actions::marker(marker_id))
 }
 
 fn created(i: ApiIssue) -> CreatedIssue {

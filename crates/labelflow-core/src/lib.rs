@@ -8,3 +8,4 @@ pub mod cla;
 pub mod domain;
 pub mod engine;
 pub mod render;
+pub mod spanned;

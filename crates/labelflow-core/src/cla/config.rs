@@ -4,7 +4,7 @@
 use super::model::Version;
 use super::parse::RegistryFormat;
 use super::spec::{CheckSettings, GithubApi, SourceSpec};
-use crate::engine::config::Sp;
+use crate::spanned::Sp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! can know; the executor reads the registry and picks the outcome.
 
 use super::conditions::Facts;
-use super::load::Engine;
+use super::Engine;
 use super::planner::PlanError;
 use crate::actions::Action;
 use crate::actions::cla::{ClaCheck, ClaComments, cla_placeholder};

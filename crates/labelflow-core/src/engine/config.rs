@@ -4,11 +4,9 @@
 //! A missing optional section means the feature is off, as in triagebot.
 
 use serde::{Deserialize, Serialize};
-use serde_saphyr::Spanned;
 use std::collections::BTreeMap;
 
-/// A string with the line/column where it appeared in the YAML file.
-pub type Sp = Spanned<String>;
+pub use crate::spanned::Sp;
 
 /// The whole configuration file.
 #[derive(Debug, Clone, Deserialize)]

@@ -2,6 +2,7 @@
 //! (roles, projects, templates, follow-ups, linked ids, patterns), compile every template and
 //! render it once against a sample issue so an unknown variable fails here, not in production.
 
+use super::Engine;
 use super::conditions::Facts;
 use super::config::{ActionSpec, Allow, Condition, ConfigFile, Sp, TargetSpec, Trigger, Workflow};
 use super::context::{self, Extra};
@@ -106,18 +107,6 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
     ),
 ];
 
-/// A validated configuration with its compiled templates.
-#[derive(Debug)]
-pub struct Engine {
-    pub config: ConfigFile,
-    pub path: PathBuf,
-    pub renderer: Renderer,
-    /// Per workflow: every description field key templates may use.
-    pub known_fields: BTreeMap<String, BTreeSet<String>>,
-    /// Regexes and label globs, compiled once.
-    pub patterns: Patterns,
-}
-
 impl Engine {
     /// Reads, parses and validates the configuration at `path`.
     pub fn load(path: &Path) -> Result<Engine, ConfigErrors> {
@@ -194,33 +183,6 @@ impl Engine {
             Err(ConfigErrors(v.errors))
         }
     }
-
-    pub fn bot(&self) -> &str {
-        &self.config.bot.username
-    }
-
-    /// Resolves a project name from `projects:` (or passes a path through).
-    pub fn project_path(&self, name_or_path: &str) -> Option<String> {
-        match self.config.projects.get(name_or_path) {
-            Some(p) => Some(p.clone()),
-            None if name_or_path.contains('/') => Some(name_or_path.to_string()),
-            None => None,
-        }
-    }
-
-    /// Whether a workflow applies to issues of `project_path`.
-    pub fn workflow_applies(&self, wf: &Workflow, project_path: &str) -> bool {
-        wf.projects.is_empty()
-            || wf.projects.iter().any(|p| {
-                self.project_path(&p.value)
-                    .is_some_and(|path| path.eq_ignore_ascii_case(project_path))
-            })
-    }
-
-    /// Template registry name of a `create_issue` title.
-    pub fn title_template(workflow: &str, rule: &str, id: &str) -> String {
-        format!("{}{workflow}/{rule}/{id}", crate::render::TITLE_PREFIX)
-    }
 }
 
 fn first_line(s: &str) -> String {
@@ -288,7 +250,7 @@ fn workflow_fields(wf: &Workflow) -> BTreeSet<String> {
     out
 }
 
-mod stale;
+mod stale_policies;
 
 struct Validator {
     file: PathBuf,

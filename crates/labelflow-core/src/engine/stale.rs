@@ -11,7 +11,8 @@
 use super::conditions::Facts;
 use super::config::{StalePolicy, Workflow};
 use super::context::{self, Extra};
-use super::load::{Engine, render_error};
+use super::Engine;
+use super::load::render_error;
 use super::planner::PlanError;
 use crate::actions::Action;
 use crate::domain::{Event, EventKind, IssueState, IssueStatus};

@@ -1,7 +1,8 @@
 //! Validation of `stale:` policies, `sweep_visits:` and `sweep_summary:` (part of loading a
 //! configuration).
 
-use super::{Engine, Validator, render_error, sample_issue};
+use super::{Validator, render_error, sample_issue};
+use crate::engine::Engine;
 use crate::domain::split_scoped;
 use crate::engine::conditions::Facts;
 use crate::engine::config::{ConfigFile, Sp, SweepVisits, Trigger, Workflow};
