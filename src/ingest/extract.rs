@@ -10,12 +10,10 @@ use super::verify::authenticate;
 use crate::hooks::{self, Hook};
 use axum::body::Body;
 use axum::extract::{FromRequest, Request};
-use bytes::{Bytes, BytesMut};
-use futures::StreamExt;
+use bytes::Bytes;
 use http::HeaderMap;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use sha2::{Digest, Sha256};
-use std::fmt::Write;
 use tracing::Instrument;
 use tracing::field::Empty;
 
@@ -113,16 +111,13 @@ async fn extract(
 /// Reads the body, refusing as soon as it grows past `limit` (a missing or lying
 /// `Content-Length` must not let a client make us buffer more).
 async fn read_limited(body: Body, limit: usize) -> Result<Bytes, Rejection> {
-    let mut stream = body.into_data_stream();
-    let mut buffer = BytesMut::new();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|_| Rejection::BodyUnreadable)?;
-        if buffer.len() + chunk.len() > limit {
-            return Err(Rejection::PayloadTooLarge { limit });
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        if e.into_inner().is::<http_body_util::LengthLimitError>() {
+            Rejection::PayloadTooLarge { limit }
+        } else {
+            Rejection::BodyUnreadable
         }
-        buffer.extend_from_slice(&chunk);
-    }
-    Ok(buffer.freeze())
+    })
 }
 
 /// `application/json`, with or without parameters such as `charset`.
@@ -148,14 +143,7 @@ fn delivery_id(headers: &HeaderMap, body: &[u8]) -> String {
 }
 
 fn body_hash_id(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
-    let mut id = String::with_capacity(7 + 64);
-    id.push_str("sha256:");
-    for byte in digest {
-        // Writing into a String cannot fail.
-        let _ = write!(id, "{byte:02x}");
-    }
-    id
+    format!("sha256:{}", hex::encode(Sha256::digest(body)))
 }
 
 #[cfg(test)]

@@ -154,5 +154,5 @@ pub fn new_signing_token() -> String {
 /// 32 random bytes as hex, for `X-Gitlab-Token`.
 pub fn new_secret_token() -> String {
     let bytes: [u8; 32] = rand::random();
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }

@@ -105,8 +105,7 @@ impl PlannedAction {
 
 pub fn marker_id(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
-    let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
-    format!("lf{hex}")
+    format!("lf{}", hex::encode(&digest[..12]))
 }
 
 /// The HTML comment appended to bot-created notes and issues.
