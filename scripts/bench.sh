@@ -24,7 +24,7 @@ venv="$out_dir/venv"
 mkdir -p "$out_dir"
 
 echo "bench.sh: building ($profile)" >&2
-cargo build "${build_flag[@]}" --bin labelflow --bin labelflow-bench
+cargo build "${build_flag[@]}" -p labelflow -p labelflow-bench
 
 if [[ ! -x "$venv/bin/python" ]]; then
     echo "bench.sh: creating the peer's virtualenv in $venv" >&2
@@ -84,7 +84,7 @@ section="$out_dir/section.md"
     echo '```'
     echo "scripts/bench.sh $*"
     echo "# which ran:"
-    echo "cargo build ${build_flag[*]} --bin labelflow --bin labelflow-bench"
+    echo "cargo build ${build_flag[*]} -p labelflow -p labelflow-bench"
     echo "python3 -m venv $venv && $venv/bin/pip install -r benches/peer/requirements.txt"
     echo "${bench_cmd[*]}"
     echo '```'

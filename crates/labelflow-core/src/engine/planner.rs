@@ -4,12 +4,12 @@
 //! what would happen. Order within a workflow: restricted labels, guards, required fields,
 //! then rules; a label reverted by the first two triggers no rule.
 
+use super::Engine;
 use super::command::{CommandLine, parse_commands};
 use super::conditions::{Facts, describe_allow};
 use super::config::{ActionSpec, Allow, Rule, TargetSpec, Trigger, Workflow};
 use super::context::{self, Extra};
 use super::fields::parse_fields;
-use super::Engine;
 use super::load::render_error;
 use crate::actions::{Action, PlannedAction, Target};
 use crate::domain::{Event, EventKind, IssueState, IssueStatus, split_scoped};

@@ -81,7 +81,8 @@ mod tests {
     use super::*;
 
     fn fixture() -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gitlab-docs/issue_open.json")
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../tests/fixtures/gitlab-docs/issue_open.json")
     }
 
     #[test]

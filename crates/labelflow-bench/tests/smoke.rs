@@ -4,7 +4,27 @@
 //! measurement is `scripts/bench.sh`, not part of the test command.
 
 use serde_json::Value;
+use std::path::PathBuf;
 use std::process::Command;
+
+/// The service binary: built by `cargo test --workspace` into the same directory as this
+/// package's `labelflow-bench` (a test of one package cannot name another package's binary).
+fn labelflow_bin() -> PathBuf {
+    let bench = PathBuf::from(env!("CARGO_BIN_EXE_labelflow-bench"));
+    let bin = bench.with_file_name(format!("labelflow{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: build the service first (`cargo build -p labelflow`, or run \
+         `cargo test --workspace`)",
+        bin.display()
+    );
+    bin
+}
+
+/// The repository root: the benchmark reads the shipped configuration from there.
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
 
 fn count(statuses: &Value, status: &str) -> u64 {
     statuses[status].as_u64().unwrap_or(0)
@@ -16,8 +36,9 @@ fn bench_harness_runs_every_phase_and_reports_exact_counts() {
     let json = dir.path().join("results.json");
     let markdown = dir.path().join("results.md");
     let output = Command::new(env!("CARGO_BIN_EXE_labelflow-bench"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["--labelflow-bin", env!("CARGO_BIN_EXE_labelflow")])
+        .current_dir(repo_root())
+        .arg("--labelflow-bin")
+        .arg(labelflow_bin())
         .args(["--rates", "100", "--rate-seconds", "0.5"])
         .args(["--saturation-seconds", "0.5", "--connections", "4"])
         .args(["--e2e-events", "5", "--e2e-rate", "50"])
