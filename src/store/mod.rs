@@ -5,12 +5,14 @@
 //! All timestamps cross this interface as `DateTime<Utc>` and are stored as Unix milliseconds
 //! (`BIGINT`) in both backends, so the SQL stays the same shape on both.
 
+mod hold;
 mod migrations;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
 mod target;
 
+pub use hold::SWEEP_HOLD_KIND;
 pub use target::DatabaseTarget;
 
 use async_trait::async_trait;
@@ -310,8 +312,11 @@ pub trait Store: Send + Sync + 'static {
     async fn plan_finish(&self, plan_key: &str, now: DateTime<Utc>) -> StoreResult<()>;
 
     /// Unfinished plans of a source, oldest first (a sweep finishes its half-done steps).
-    async fn unfinished_plans(&self, source: PlanSource, limit: i64)
-    -> StoreResult<Vec<StoredPlan>>;
+    async fn unfinished_plans(
+        &self,
+        source: PlanSource,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredPlan>>;
 
     /// The labels labelflow last saw on an issue (JSON array), if it saw the issue before.
     async fn snapshot_get(&self, issue_key: &str) -> StoreResult<Option<String>>;
@@ -326,6 +331,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets an event's plain-words detail (how it ended), whatever its status.
     async fn set_event_detail(&self, id: i64, detail: &str) -> StoreResult<()>;
+
+    /// Holds an issue for one sweep step: stores a running inbox event of kind
+    /// [`SWEEP_HOLD_KIND`] leased to `holder` until `now + lease`, granted only while no event
+    /// of the issue is pending or running, so the worker starts none of its events meanwhile.
+    /// `None`: the issue is busy. Released with [`Store::complete`].
+    async fn hold_issue(
+        &self,
+        issue_key: &str,
+        holder: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>>;
 }
 
 pub type DynStore = Arc<dyn Store>;

@@ -537,11 +537,13 @@ impl Store for PostgresStore {
     }
 
     async fn plan_finish(&self, plan_key: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("UPDATE plans SET finished_at = $2 WHERE plan_key = $1 AND finished_at IS NULL")
-            .bind(plan_key)
-            .bind(to_millis(now))
-            .execute(&self.pool)
-            .await?;
+        sqlx::query(
+            "UPDATE plans SET finished_at = $2 WHERE plan_key = $1 AND finished_at IS NULL",
+        )
+        .bind(plan_key)
+        .bind(to_millis(now))
+        .execute(&self.pool)
+        .await?;
         Ok(())
     }
 
@@ -601,4 +603,14 @@ impl Store for PostgresStore {
         Ok(())
     }
 
+    async fn hold_issue(
+        &self,
+        issue_key: &str,
+        holder: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        super::hold::hold_postgres(&self.pool, ISSUE_LOCK_SPACE, issue_key, holder, lease, now)
+            .await
+    }
 }

@@ -530,11 +530,13 @@ impl Store for SqliteStore {
     }
 
     async fn plan_finish(&self, plan_key: &str, now: DateTime<Utc>) -> StoreResult<()> {
-        sqlx::query("UPDATE plans SET finished_at = ?2 WHERE plan_key = ?1 AND finished_at IS NULL")
-            .bind(plan_key)
-            .bind(to_millis(now))
-            .execute(&self.writer)
-            .await?;
+        sqlx::query(
+            "UPDATE plans SET finished_at = ?2 WHERE plan_key = ?1 AND finished_at IS NULL",
+        )
+        .bind(plan_key)
+        .bind(to_millis(now))
+        .execute(&self.writer)
+        .await?;
         Ok(())
     }
 
@@ -594,6 +596,15 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn hold_issue(
+        &self,
+        issue_key: &str,
+        holder: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        super::hold::hold_sqlite(&self.writer, issue_key, holder, lease, now).await
+    }
 }
 
 #[cfg(test)]
