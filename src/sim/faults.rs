@@ -56,6 +56,9 @@ pub enum FaultKind {
     /// Perform the request, then wait before answering: the change is made even if the client
     /// gives up or goes away meanwhile (GitLab applied it; the answer was lost).
     SlowResponse(Duration),
+    /// Perform the request and answer its status and headers with the body cut in half: a
+    /// proxy or a broken connection garbling a `200` page.
+    Malformed,
 }
 
 /// A fault rule. Build with [`FaultRule::new`] and the narrowing methods:
