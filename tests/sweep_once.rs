@@ -1,5 +1,6 @@
 //! Sweeps act exactly once, on SQLite and on PostgreSQL: two runs at once nudge every item
-//! once and write one summary, and a step cut short (its label write failing, or its
+//! once and write one summary, an item the service is handling is left to it, and a step cut
+//! short (its label write failing, or its
 //! comment's answer lost) is finished by the next run without a second comment.
 //!
 //! The PostgreSQL half needs `LABELFLOW_TEST_POSTGRES_URL` (scripts/test.sh sets it); without
@@ -64,6 +65,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     two_sweeps_at_once_act_once,
     a_half_done_nudge_is_finished_without_a_second_comment,
+    an_item_the_service_is_handling_is_left_to_it,
 );
 
 async fn two_sweeps_at_once_act_once(database: Option<String>) {
@@ -154,4 +156,51 @@ async fn a_half_done_nudge_is_finished_without_a_second_comment(database: Option
     let (third, _) = sweep(&s, 100, &[]).await;
     assert_eq!(third.half_done_finished, 0);
     assert_eq!(third.actions, 0);
+}
+
+/// While the service processes an event of an item, a sweep leaves the item to it; the next
+/// run takes the step.
+async fn an_item_the_service_is_handling_is_left_to_it(database: Option<String>) {
+    use labelflow::store::NewInboxEvent;
+    let w = world(database).await;
+    let opps = w.projects[0];
+    let items = w.create(opps, 2, "Opportunity", &[TRIAGE]);
+    w.advance_days(15);
+    let s = w.sweeper(test_policy()).await;
+    let store = &s.executor.store;
+    let issue_key = w
+        .sim
+        .issue_state(opps, items[0])
+        .expect("issue")
+        .key()
+        .to_string();
+    store
+        .enqueue(NewInboxEvent {
+            delivery_id: "webhook-1".into(),
+            event_kind: "Issue Hook".into(),
+            issue_key,
+            payload: "{}".into(),
+            received_at: w.clock.now(),
+        })
+        .await
+        .expect("enqueue");
+    // The service is processing it (a sweep's own worker pass would take a pending one).
+    let ev = store
+        .claim("serve", Duration::from_secs(60), w.clock.now())
+        .await
+        .expect("claim")
+        .expect("the webhook event");
+    let (r, _) = sweep(&s, 100, &[]).await;
+    assert_eq!(r.items_busy.len(), 1, "{:?}", r.items_busy);
+    assert_eq!(r.counts.nudged, 1);
+    assert!(w.bot_comments(opps, items[0]).is_empty());
+
+    store
+        .complete(ev.id, "serve", w.clock.now())
+        .await
+        .expect("done");
+    let (r, _) = sweep(&s, 100, &[]).await;
+    assert!(r.items_busy.is_empty());
+    assert_eq!(r.counts.nudged, 1);
+    assert_eq!(w.bot_comments(opps, items[0]).len(), 1);
 }
