@@ -75,6 +75,9 @@ pub struct RetryingClient {
     inner: gitlab::AsyncGitlab,
     policy: RetryPolicy,
     metrics: Arc<Metrics>,
+    /// `PRIVATE-TOKEN` sent with every request, when the inner client was built without one
+    /// (so that building it does not spend a `GET /user` of its own).
+    token: Option<http::HeaderValue>,
 }
 
 impl RetryingClient {
@@ -83,7 +86,17 @@ impl RetryingClient {
             inner,
             policy,
             metrics,
+            token: None,
         }
+    }
+
+    /// Sends `token` as `PRIVATE-TOKEN` with every request (marked sensitive: never logged).
+    pub fn with_token(mut self, token: &str) -> Result<Self, TransportError> {
+        let mut value = http::HeaderValue::from_str(token)
+            .map_err(|_| TransportError::Request("the token is not a valid header value".into()))?;
+        value.set_sensitive(true);
+        self.token = Some(value);
+        Ok(self)
     }
 
     pub fn policy(&self) -> &RetryPolicy {
@@ -195,6 +208,9 @@ impl AsyncClient for RetryingClient {
                 .uri(uri.clone());
             for (k, v) in &headers {
                 b = b.header(k, v);
+            }
+            if let Some(token) = &self.token {
+                b = b.header("PRIVATE-TOKEN", token.clone());
             }
             let outcome =
                 tokio::time::timeout(p.request_timeout, self.inner.rest_async(b, body.clone()))
