@@ -78,7 +78,7 @@ mod tests {
         );
         assert_eq!(
             body_excerpt(b"[{\"title\":\"Secret"),
-            "an answer of 18 bytes that is not shown"
+            "an answer of 17 bytes that is not shown"
         );
         let long = format!(r#"{{"message":"{}"}}"#, "x".repeat(5000));
         assert!(body_excerpt(long.as_bytes()).chars().count() <= MAX_EXCERPT + 1);
