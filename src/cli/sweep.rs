@@ -25,10 +25,12 @@ pub enum Format {
 }
 
 #[derive(Debug, clap::Args)]
-#[command(after_help = "Exit status: 0 the run went through (the ceiling may have left work for \
+#[command(
+    after_help = "Exit status: 0 the run went through (the ceiling may have left work for \
 the next run); 1 invalid configuration or command line; 2 some items failed or the run stopped \
 early (each is printed); 3 the run could not start (GitLab or the database unreachable, token \
-refused).")]
+refused)."
+)]
 pub struct SweepArgs {
     #[command(flatten)]
     pub config: ConfigArg,
