@@ -151,6 +151,15 @@ impl Store for MemStore {
     async fn set_event_detail(&self, _: i64, _: &str) -> StoreResult<()> {
         not_used_by_ingest()
     }
+    async fn hold_issue(
+        &self,
+        _: &str,
+        _: &str,
+        _: std::time::Duration,
+        _: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        not_used_by_ingest()
+    }
 }
 
 // ---- harness ------------------------------------------------------------------------------

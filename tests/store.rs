@@ -8,6 +8,8 @@ mod concurrency;
 mod followups;
 #[path = "store/harness.rs"]
 mod harness;
+#[path = "store/holds.rs"]
+mod holds;
 #[path = "store/ledger.rs"]
 mod ledger;
 #[path = "store/postgres_only.rs"]
@@ -59,4 +61,7 @@ on_both_backends!(
     followups::concurrent_promoters_fire_each_followup_once,
     concurrency::concurrent_claimers_keep_one_holder_per_issue,
     concurrency::claim_stays_fast_with_a_large_history,
+    holds::holds_and_claims_exclude_each_other,
+    holds::a_dead_sweeps_hold_expires,
+    holds::of_many_sweeps_at_once_one_holds,
 );

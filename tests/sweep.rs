@@ -5,12 +5,14 @@
 
 mod common;
 
+use common::sweep_world::test_policy;
+
 use chrono::Duration;
 use labelflow::actions::PlannedAction;
 use labelflow::actions::executor::Executor;
 use labelflow::clock::Clock;
 use labelflow::engine::Engine;
-use labelflow::forge::{GitlabForge, RetryPolicy};
+use labelflow::forge::GitlabForge;
 use labelflow::metrics::Metrics;
 use labelflow::sim::{
     FaultKind, FaultRule, NewIssue, RateLimit, RequestRecord, SimGitlab, SimOptions, access,
@@ -26,17 +28,6 @@ const STALE: &str = "cocreate-sweep::stale";
 
 fn config_path() -> std::path::PathBuf {
     common::repo_path("tests/configs/sweep/labelflow.yml")
-}
-
-fn test_policy() -> RetryPolicy {
-    RetryPolicy {
-        base_delay: std::time::Duration::from_millis(20),
-        max_delay: std::time::Duration::from_millis(200),
-        request_timeout: std::time::Duration::from_secs(5),
-        default_retry_after: std::time::Duration::from_millis(300),
-        max_rate_limit_wait: std::time::Duration::from_secs(30),
-        ..RetryPolicy::default()
-    }
 }
 
 struct World {

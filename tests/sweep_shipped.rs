@@ -7,13 +7,15 @@
 
 mod common;
 
+use common::sweep_world::test_policy;
+
 use chrono::{Datelike, Duration};
 use common::Harness;
 use common::shipped::{fill_template, issue_template, shipped_config};
 use labelflow::actions::PlannedAction;
 use labelflow::actions::executor::Executor;
 use labelflow::engine::Engine;
-use labelflow::forge::{GitlabForge, RetryPolicy};
+use labelflow::forge::GitlabForge;
 use labelflow::metrics::Metrics;
 use labelflow::sim::{FaultRule, SimIssue};
 use labelflow::sweep::{ItemPlan, SweepOptions, SweepReport, Sweeper};
@@ -117,17 +119,6 @@ fn license() -> String {
             ("Purpose", "Build and test the Nimbus CI/CD component."),
         ],
     )
-}
-
-fn test_policy() -> RetryPolicy {
-    RetryPolicy {
-        base_delay: std::time::Duration::from_millis(20),
-        max_delay: std::time::Duration::from_millis(200),
-        request_timeout: std::time::Duration::from_secs(5),
-        default_retry_after: std::time::Duration::from_millis(300),
-        max_rate_limit_wait: std::time::Duration::from_secs(30),
-        ..RetryPolicy::default()
-    }
 }
 
 // An item and where it lives.

@@ -11,7 +11,6 @@ use crate::forge::{GitlabForge, RetryPolicy};
 use crate::metrics::Metrics;
 use crate::store;
 use crate::sweep::{ItemPlan, SweepOptions, SweepReport, Sweeper};
-use anyhow::Context;
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -26,6 +25,12 @@ pub enum Format {
 }
 
 #[derive(Debug, clap::Args)]
+#[command(
+    after_help = "Exit status: 0 the run went through (the ceiling may have left work for \
+the next run); 1 invalid configuration or command line; 2 some items failed or the run stopped \
+early (each is printed); 3 the run could not start (GitLab or the database unreachable, token \
+refused)."
+)]
 pub struct SweepArgs {
     #[command(flatten)]
     pub config: ConfigArg,
@@ -76,25 +81,36 @@ pub async fn run(args: SweepArgs) -> anyhow::Result<i32> {
         anyhow::bail!("--max-actions must be at least 1 (use --dry-run to change nothing)");
     }
     let token = read_token(args.gitlab_token.clone(), args.gitlab_token_file.as_ref())?;
-    let store = store::connect(&args.database).await.with_context(|| {
-        format!(
-            "opening the database `{}`",
-            crate::service::redact_url(&args.database)
-        )
-    })?;
+    let store = match store::connect(&args.database).await {
+        Ok(s) => s,
+        Err(e) => {
+            return Ok(could_not_start(&format!(
+                "opening the database `{}`: {e}",
+                crate::service::redact_url(&args.database)
+            )));
+        }
+    };
     let metrics = Metrics::new();
     let retry = RetryPolicy {
         request_timeout: Duration::from_secs(args.gitlab_timeout_seconds.max(1)),
         ..RetryPolicy::default()
     };
-    let forge = GitlabForge::connect(
+    let forge = match GitlabForge::connect(
         &args.gitlab_url,
         token.expose_secret(),
         retry,
         metrics.clone(),
     )
     .await
-    .with_context(|| format!("connecting to GitLab at {}", args.gitlab_url))?;
+    {
+        Ok(f) => f,
+        Err(e) => {
+            return Ok(could_not_start(&format!(
+                "connecting to GitLab at {}: {e}",
+                args.gitlab_url
+            )));
+        }
+    };
     let sweeper = Sweeper {
         engine: Arc::new(engine),
         executor: Executor {
@@ -132,7 +148,17 @@ pub async fn run(args: SweepArgs) -> anyhow::Result<i32> {
         Format::Json => println!("{}", json!({ "report": report })),
         Format::Text => print_report(&report),
     }
-    Ok(if report.failed() { 2 } else { 0 })
+    Ok(if report.failed() { EXIT_PARTWAY } else { 0 })
+}
+
+/// Exit status: the run went wrong part-way (items failed, or it stopped early).
+pub const EXIT_PARTWAY: i32 = 2;
+/// Exit status: the run could not start (GitLab or the database unreachable, token refused).
+pub const EXIT_NO_START: i32 = 3;
+
+fn could_not_start(why: &str) -> i32 {
+    eprintln!("error: the sweep could not start: {why}");
+    EXIT_NO_START
 }
 
 /// One item's actions, in the same shape `labelflow plan` uses.
@@ -221,6 +247,27 @@ fn print_report(r: &SweepReport) {
                 println!("   | {line}");
             }
         }
+    }
+    if r.half_done_finished > 0 {
+        println!(
+            "{} steps an earlier run left half-done {}",
+            r.half_done_finished,
+            if r.dry_run {
+                "are on record (a live run finishes them first)"
+            } else {
+                "were finished"
+            }
+        );
+    }
+    if !r.items_busy.is_empty() {
+        println!(
+            "{} items were being handled by another sweep or by the service and were left to it: {}",
+            r.items_busy.len(),
+            r.items_busy.join(", ")
+        );
+    }
+    for w in &r.warnings {
+        println!("warning: {w}");
     }
     for f in &r.failures {
         println!("failed: {f}");

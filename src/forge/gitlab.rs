@@ -186,28 +186,36 @@ impl GitlabForge {
                 });
             }
         };
-        let mut builder = gitlab::GitlabBuilder::new(host, token);
+        // Built without the token, so the crate does not check it with a `GET /user` of its
+        // own: the one below checks it and tells us the bot's username.
+        let mut builder = gitlab::GitlabBuilder::new_unauthenticated(host);
         if url.scheme() == "http" {
             builder.insecure();
         }
         let inner = tokio::time::timeout(policy.request_timeout * 2, builder.build_async())
             .await
             .map_err(|_| ForgeError::Transient(format!("GitLab at {base_url} did not answer")))?
-            .map_err(|e| match e {
-                gitlab::GitlabError::AuthError { source } => ForgeError::Permanent {
-                    status: 401,
-                    message: format!("GitLab rejected the bot token: {source}"),
-                },
-                other => {
-                    ForgeError::Transient(format!("cannot reach GitLab at {base_url}: {other}"))
-                }
+            .map_err(|e| {
+                ForgeError::Transient(format!("cannot reach GitLab at {base_url}: {e}"))
             })?;
-        let client = RetryingClient::new(inner, policy, metrics);
+        let client = RetryingClient::new(inner, policy, metrics)
+            .with_token(token)
+            .map_err(|e| ForgeError::Permanent {
+                status: 0,
+                message: e.to_string(),
+            })?;
         let me: ApiUser = users::CurrentUser::builder()
             .build()
             .map_err(builder_err)?
             .query_async(&client)
-            .await?;
+            .await
+            .map_err(|e| match ForgeError::from(e) {
+                ForgeError::Permanent { status: 401, .. } => ForgeError::Permanent {
+                    status: 401,
+                    message: "GitLab rejected the bot token (401 Unauthorized)".into(),
+                },
+                other => other,
+            })?;
         Ok(GitlabForge {
             client,
             bot_username: me.username,

@@ -2,9 +2,12 @@
 //! ([`retry`]), and the typed operations the executor, worker, sweeps and setup need
 //! ([`gitlab`]).
 
+mod excerpt;
 pub mod files;
 pub mod gitlab;
 pub mod retry;
+
+pub use excerpt::{body_excerpt, plain_duration};
 
 pub use self::gitlab::{CreatedIssue, GitlabForge, IssueEdit, LinkedIssue};
 pub use retry::RetryPolicy;
@@ -23,7 +26,7 @@ pub enum ForgeError {
     #[error("not found on GitLab: {0}")]
     NotFound(String),
     /// Rate limited for longer than we wait in-line; retry the event after this long.
-    #[error("rate limited by GitLab; retry in {retry_after:?}")]
+    #[error("rate limited by GitLab; retry in {}", plain_duration(*retry_after))]
     RateLimited { retry_after: Duration },
     /// 5xx, timeouts, connection problems: retried with backoff.
     #[error("GitLab is unavailable: {0}")]
@@ -50,24 +53,30 @@ fn status_error(status: http::StatusCode, message: String) -> ForgeError {
 impl From<ApiError<TransportError>> for ForgeError {
     fn from(e: ApiError<TransportError>) -> Self {
         match e {
-            ApiError::GitlabWithStatus { status, msg } => status_error(status, msg),
+            ApiError::GitlabWithStatus { status, msg } => {
+                status_error(status, excerpt::short_line(&msg))
+            }
             ApiError::GitlabObjectWithStatus { status, obj }
             | ApiError::GitlabUnrecognizedWithStatus { status, obj } => {
-                status_error(status, obj.to_string())
+                status_error(status, excerpt::value_excerpt(&obj))
             }
-            ApiError::GitlabService { status, data } => {
-                status_error(status, String::from_utf8_lossy(&data).into_owned())
+            // A success status with a body that is no JSON: a garbled answer (a proxy cut it
+            // short), retried like a 5xx. Its content is never quoted: it may be issue text.
+            ApiError::GitlabService { status, data } if status.is_success() => {
+                ForgeError::Transient(excerpt::malformed(status.as_u16(), data.len()))
             }
+            ApiError::GitlabService { status, data } => status_error(status, body_excerpt(&data)),
             ApiError::GitlabRateLimited { retry_after, .. } => ForgeError::RateLimited {
                 retry_after: retry_after.max(Duration::from_secs(1)),
             },
             ApiError::Client {
                 source: TransportError::RateLimitedTooLong(d),
             } => ForgeError::RateLimited { retry_after: d },
-            ApiError::DataType { source, typename } => ForgeError::Permanent {
-                status: 200,
-                message: format!("unexpected {typename} data from GitLab: {source}"),
-            },
+            // The parser's message would quote the data (issue text): name the type only.
+            ApiError::DataType { typename, .. } => ForgeError::Transient(format!(
+                "GitLab's answer did not have the shape of a {}",
+                typename.rsplit("::").next().unwrap_or(typename)
+            )),
             other => ForgeError::Transient(other.to_string()),
         }
     }

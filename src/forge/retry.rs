@@ -60,9 +60,10 @@ impl Default for RetryPolicy {
 pub enum TransportError {
     #[error("{0}")]
     Gitlab(#[from] gitlab::RestError),
-    #[error("GitLab did not answer within {0:?}")]
+    #[error("GitLab did not answer within {}", super::plain_duration(*.0))]
     Timeout(Duration),
-    #[error("rate limited by GitLab for longer than {0:?}; will retry later")]
+    /// Holds the wait GitLab asked for last, so the message says when to come back.
+    #[error("rate limited by GitLab; it asked to wait {}", super::plain_duration(*.0))]
     RateLimitedTooLong(Duration),
     #[error("cannot rebuild request: {0}")]
     Request(String),
@@ -74,6 +75,9 @@ pub struct RetryingClient {
     inner: gitlab::AsyncGitlab,
     policy: RetryPolicy,
     metrics: Arc<Metrics>,
+    /// `PRIVATE-TOKEN` sent with every request, when the inner client was built without one
+    /// (so that building it does not spend a `GET /user` of its own).
+    token: Option<http::HeaderValue>,
 }
 
 impl RetryingClient {
@@ -82,7 +86,17 @@ impl RetryingClient {
             inner,
             policy,
             metrics,
+            token: None,
         }
+    }
+
+    /// Sends `token` as `PRIVATE-TOKEN` with every request (marked sensitive: never logged).
+    pub fn with_token(mut self, token: &str) -> Result<Self, TransportError> {
+        let mut value = http::HeaderValue::from_str(token)
+            .map_err(|_| TransportError::Request("the token is not a valid header value".into()))?;
+        value.set_sensitive(true);
+        self.token = Some(value);
+        Ok(self)
     }
 
     pub fn policy(&self) -> &RetryPolicy {
@@ -131,6 +145,18 @@ pub fn retry_after(h: &HeaderMap, default: Duration) -> Duration {
         return Duration::from_secs(1);
     }
     default
+}
+
+/// A success answer that says it is JSON but does not parse: cut short or garbled on the way,
+/// so worth another try like a 5xx.
+fn excerpt_is_garbled(resp: &Response<Bytes>) -> bool {
+    let json = resp
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    json && resp.status().is_success()
+        && serde_json::from_slice::<serde::de::IgnoredAny>(resp.body()).is_err()
 }
 
 /// Full-jitter exponential backoff: a random delay in `[0, min(max, base * 2^attempt)]`.
@@ -183,6 +209,9 @@ impl AsyncClient for RetryingClient {
             for (k, v) in &headers {
                 b = b.header(k, v);
             }
+            if let Some(token) = &self.token {
+                b = b.header("PRIVATE-TOKEN", token.clone());
+            }
             let outcome =
                 tokio::time::timeout(p.request_timeout, self.inner.rest_async(b, body.clone()))
                     .await;
@@ -208,9 +237,9 @@ impl AsyncClient for RetryingClient {
                 Ok(resp) if resp.status() == StatusCode::TOO_MANY_REQUESTS => {
                     let wait = retry_after(resp.headers(), p.default_retry_after);
                     if waited + wait > p.max_rate_limit_wait {
-                        // Let the gitlab crate turn it into `GitlabRateLimited`; the worker
-                        // retries the event later.
-                        return Ok(resp);
+                        // Waiting longer is the caller's call (the worker retries the event
+                        // later): tell it how long GitLab asked for.
+                        return Err(ApiError::client(TransportError::RateLimitedTooLong(wait)));
                     }
                     waited += wait;
                     self.metrics.rate_limit_wait(wait);
@@ -223,6 +252,16 @@ impl AsyncClient for RetryingClient {
                     if is_idempotent(&method) && attempt < p.max_attempts {
                         let d = backoff(p, attempt);
                         tracing::warn!(%endpoint, status = resp.status().as_u16(), attempt, delay_ms = d.as_millis() as u64, "GitLab server error; retrying");
+                        tokio::time::sleep(d).await;
+                        continue;
+                    }
+                    return Ok(resp);
+                }
+                Ok(resp) if is_idempotent(&method) && excerpt_is_garbled(&resp) => {
+                    attempt += 1;
+                    if attempt < p.max_attempts {
+                        let d = backoff(p, attempt);
+                        tracing::warn!(%endpoint, status = resp.status().as_u16(), bytes = resp.body().len(), attempt, delay_ms = d.as_millis() as u64, "GitLab sent a malformed answer; retrying");
                         tokio::time::sleep(d).await;
                         continue;
                     }

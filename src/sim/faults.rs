@@ -59,6 +59,9 @@ pub enum FaultKind {
     /// Perform the request, then answer this status instead of the real answer (a proxy's 502
     /// after GitLab created the object).
     StatusAfterApply(u16),
+    /// Perform the request and answer its status and headers with the body cut in half: a
+    /// proxy or a broken connection garbling a `200` page.
+    Malformed,
 }
 
 /// A fault rule. Build with [`FaultRule::new`] and the narrowing methods:

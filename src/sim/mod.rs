@@ -122,6 +122,7 @@ impl SimGitlab {
             faults: Mutex::new(Faults::default()),
             limiter: Mutex::new(limiter),
             latency: Mutex::new(options.latency),
+            project_issues_keyset: std::sync::atomic::AtomicBool::new(true),
             requests: Mutex::new(Vec::new()),
             sender: HookSender::start(
                 base_url.clone(),
@@ -463,6 +464,15 @@ impl SimGitlab {
     /// Delay added to every request.
     pub fn set_latency(&self, latency: Duration) {
         *lock(&self.inner.latency) = latency;
+    }
+
+    /// Whether project issue listings honour `pagination=keyset` (default yes). `false` acts
+    /// like a GitLab from before keyset pagination of project issues: the parameter is
+    /// ignored and pages are numbered, as group issue listings always are.
+    pub fn set_project_issues_keyset(&self, on: bool) {
+        self.inner
+            .project_issues_keyset
+            .store(on, std::sync::atomic::Ordering::SeqCst);
     }
 }
 

@@ -5,12 +5,14 @@
 //! All timestamps cross this interface as `DateTime<Utc>` and are stored as Unix milliseconds
 //! (`BIGINT`) in both backends, so the SQL stays the same shape on both.
 
+mod hold;
 mod migrations;
 pub mod postgres;
 mod rows;
 pub mod sqlite;
 mod target;
 
+pub use hold::SWEEP_HOLD_KIND;
 pub use target::DatabaseTarget;
 
 use async_trait::async_trait;
@@ -329,15 +331,63 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets an event's plain-words detail (how it ended), whatever its status.
     async fn set_event_detail(&self, id: i64, detail: &str) -> StoreResult<()>;
+
+    /// Holds an issue for one sweep step: stores a running inbox event of kind
+    /// [`SWEEP_HOLD_KIND`] leased to `holder` until `now + lease`, granted only while no event
+    /// of the issue is pending or running, so the worker starts none of its events meanwhile.
+    /// `None`: the issue is busy. Released with [`Store::complete`].
+    async fn hold_issue(
+        &self,
+        issue_key: &str,
+        holder: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>>;
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// Opens and migrates a SQLite file. Two processes creating the same new file at once (two
+/// sweeps started together) can meet SQLite's lock while one of them switches the file to WAL
+/// or migrates it, in ways SQLite reports at once instead of waiting: such an open is tried
+/// again for a while instead of failing with "database is locked".
+async fn open_sqlite_file(path: &std::path::Path) -> StoreResult<DynStore> {
+    let mut delay = Duration::from_millis(50);
+    let mut tries = 0;
+    loop {
+        let opened = async {
+            let store = sqlite::SqliteStore::open_file(path).await?;
+            store.migrate().await?;
+            Ok::<_, StoreError>(store)
+        }
+        .await;
+        match opened {
+            Ok(store) => return Ok(Arc::new(store)),
+            Err(e) if tries < 8 && is_busy(&e) => {
+                tries += 1;
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(2));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// SQLite's `SQLITE_BUSY` and its extended codes ("database is locked").
+fn is_busy(e: &StoreError) -> bool {
+    let code = match e {
+        StoreError::Database(sqlx::Error::Database(d)) => d.code(),
+        _ => None,
+    };
+    code.and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| c & 0xff == 5)
+}
 
 /// Opens (and migrates) the store a `--database` value names: a path or `sqlite://PATH`
 /// (created if missing, WAL mode), `sqlite::memory:` for tests, or `postgres://…`.
 pub async fn connect(url: &str) -> StoreResult<DynStore> {
     let store: DynStore = match DatabaseTarget::parse(url)? {
-        DatabaseTarget::SqliteFile(path) => Arc::new(sqlite::SqliteStore::open_file(&path).await?),
+        DatabaseTarget::SqliteFile(path) => return open_sqlite_file(&path).await,
         DatabaseTarget::SqliteMemory => Arc::new(sqlite::SqliteStore::open_memory().await?),
         DatabaseTarget::Postgres(url) => Arc::new(postgres::PostgresStore::open(&url).await?),
     };

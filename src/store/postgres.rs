@@ -606,4 +606,15 @@ impl Store for PostgresStore {
             .await?;
         Ok(())
     }
+
+    async fn hold_issue(
+        &self,
+        issue_key: &str,
+        holder: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        super::hold::hold_postgres(&self.pool, ISSUE_LOCK_SPACE, issue_key, holder, lease, now)
+            .await
+    }
 }

@@ -599,6 +599,16 @@ impl Store for SqliteStore {
             .await?;
         Ok(())
     }
+
+    async fn hold_issue(
+        &self,
+        issue_key: &str,
+        holder: &str,
+        lease: Duration,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<i64>> {
+        super::hold::hold_sqlite(&self.writer, issue_key, holder, lease, now).await
+    }
 }
 
 #[cfg(test)]

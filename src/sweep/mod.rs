@@ -1,110 +1,47 @@
 //! `labelflow sweep`: the scheduled pass over stale items (DESIGN §1.6).
 //!
 //! For each workflow's `stale:` policies it lists the stage's open items with GitLab's own
-//! filters (keyset pages of 100, streamed), hands each item to the same planner as live
-//! webhooks as a `Tick`, and runs what it plans through the same executor (ledger, markers),
-//! under a ceiling of actions per run. Follow-ups that came due run first, through the
-//! worker's own code. A dry run does everything but the writes and reports the same actions.
+//! filters (`scan`), hands each item to the same planner as live webhooks as a `Tick`
+//! (`item`), and takes its step through the same executor (ledger, markers) under a ceiling of
+//! actions per run (`step`). Follow-ups that came due run first, through the worker's own code,
+//! then the steps an earlier run left half-done (`resume`). A dry run does everything but the
+//! writes and reports the same actions.
 //!
-//! Nothing is remembered between runs except what GitLab shows (labels, the bot's marked
-//! comments, the summary issue) and the action ledger: a run that stops at the ceiling simply
-//! leaves the rest due, and the next run finds it again.
+//! Exactly once, also with two runs at once or beside `serve`: each step holds its issue in
+//! the store (the inbox's per-issue order, `store::hold`) and stores its plan before its first
+//! write; the weekly summary is held the same way (`write`).
 
+mod item;
 pub mod listing;
+mod pages;
+mod report;
+mod resume;
+mod scan;
+mod step;
 pub mod summary;
 mod visits;
+mod write;
 
-use crate::actions::executor::{ExecError, Executor, LoopLimit};
-use crate::actions::{PlannedAction, marker_id};
+pub use report::{FollowupPass, ItemPlan, SummaryOutcome, SweepOptions, SweepReport};
+pub use step::sweep_plan_key;
+
+use crate::actions::PlannedAction;
+use crate::actions::executor::Executor;
 use crate::domain::{Actor, Event, EventKind, IssueState};
+use crate::engine::Engine;
 use crate::engine::config::{Sp, StalePolicy, Workflow};
-use crate::engine::stale::{StaleStep, due_step, exempt_by_milestone, idle_days, stale_label};
-use crate::engine::{self, Engine};
+use crate::engine::stale::{StaleStep, idle_days, stale_label};
 use crate::forge::ForgeError;
-use crate::forge::gitlab::issue_from_value;
-use crate::worker::{DrainReport, Worker, WorkerSettings};
+use crate::worker::{Worker, WorkerSettings};
 use chrono::{DateTime, Duration, Utc};
-use futures::StreamExt;
-use gitlab::api::Pagination;
-use listing::{IssueListing, ListQuery, PAGE_SIZE, Scope};
-use serde::Serialize;
-use serde_json::Value;
+use listing::{ListQuery, Scope};
 use std::collections::HashSet;
 use std::sync::{Arc, RwLock};
-use summary::{RunCounts, StaleRow, WorkflowSummary};
+use summary::{RunCounts, WorkflowSummary};
 use tokio::sync::Notify;
 
 /// Username the sweep's tick events carry (no GitLab user; only shown in logs).
 pub const SWEEP_ACTOR: &str = "labelflow-sweep";
-
-/// How to run a sweep.
-#[derive(Debug, Clone)]
-pub struct SweepOptions {
-    /// Plan and report, write nothing (the store is only read).
-    pub dry_run: bool,
-    /// Ceiling on actions per run (items are never split: an item whose actions do not fit
-    /// waits for the next run).
-    pub max_actions: usize,
-    /// Only these workflows; empty = every workflow with stale policies.
-    pub workflows: Vec<String>,
-}
-
-/// What happened to a workflow's summary issue.
-#[derive(Debug, Clone, Serialize)]
-pub struct SummaryOutcome {
-    pub workflow: String,
-    /// `created`, `updated` or `unchanged` (dry run: what would happen).
-    pub outcome: String,
-    pub title: String,
-    pub web_url: Option<String>,
-    /// The description written (or that would be).
-    pub body: String,
-}
-
-/// Follow-ups that came due.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct FollowupPass {
-    /// Moved into the inbox (dry run: due and not yet fired).
-    pub due: u64,
-    /// Inbox events the worker pass handled (none in a dry run).
-    pub worker: DrainReport,
-}
-
-/// The outcome of a run.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct SweepReport {
-    pub dry_run: bool,
-    pub max_actions: usize,
-    /// Day of the run (UTC): part of every action's idempotency key.
-    pub day: String,
-    pub items_seen: u64,
-    pub items_exempt: u64,
-    /// Actions taken (dry run: that would be taken).
-    pub actions: usize,
-    pub counts: RunCounts,
-    /// Items with actions the ceiling left for the next run.
-    pub remaining_items: usize,
-    pub ceiling_reached: bool,
-    pub followups: FollowupPass,
-    pub summaries: Vec<SummaryOutcome>,
-    /// Items that failed (the run went on with the others).
-    pub failures: Vec<String>,
-    /// Why the run stopped early, if it did (rate limited for too long, GitLab down).
-    pub aborted: Option<String>,
-}
-
-impl SweepReport {
-    /// Whether the run should fail its CI job: something went wrong, not merely "more to do".
-    pub fn failed(&self) -> bool {
-        self.aborted.is_some() || !self.failures.is_empty()
-    }
-}
-
-/// One item's planned actions, as the sweep hands them to its caller (printed by the CLI).
-pub struct ItemPlan<'a> {
-    pub issue: &'a IssueState,
-    pub actions: &'a [PlannedAction],
-}
 
 /// Runs sweeps with one engine, store and GitLab connection.
 pub struct Sweeper {
@@ -120,7 +57,12 @@ struct Run<'o> {
     opts: &'o SweepOptions,
     now: DateTime<Utc>,
     day: String,
+    /// This run's name on its holds.
+    holder: String,
     taken_keys: HashSet<String>,
+    /// What the ceiling left, each counted once however many listings met it.
+    deferred_items: HashSet<String>,
+    deferred_keys: HashSet<String>,
     report: SweepReport,
 }
 
@@ -138,7 +80,10 @@ impl Sweeper {
             opts,
             now,
             day: day.clone(),
+            holder: format!("sweep-{}", uuid::Uuid::new_v4().simple()),
             taken_keys: HashSet::new(),
+            deferred_items: HashSet::new(),
+            deferred_keys: HashSet::new(),
             report: SweepReport {
                 dry_run: opts.dry_run,
                 max_actions: opts.max_actions,
@@ -150,10 +95,12 @@ impl Sweeper {
             run.report.aborted = Some(why);
             return run.report;
         }
+        if let Err(Abort(why)) = self.finish_half_done(&mut run, on_item).await {
+            run.report.aborted = Some(why);
+            return run.report;
+        }
         for (wf_name, wf) in &self.engine.config.workflows {
-            if (wf.stale.is_empty() && wf.sweep_visits.is_none())
-                || !(opts.workflows.is_empty() || opts.workflows.iter().any(|w| w == wf_name))
-            {
+            if (wf.stale.is_empty() && wf.sweep_visits.is_none()) || !opts.includes(wf_name) {
                 continue;
             }
             if let Err(Abort(why)) = self.workflow(&mut run, wf_name, wf, on_item).await {
@@ -161,6 +108,7 @@ impl Sweeper {
                 break;
             }
         }
+        run.report.remaining_items = run.deferred_items.len();
         run.report
     }
 
@@ -213,13 +161,26 @@ impl Sweeper {
             let stale = stale_label(wf_name, p);
             for scope in self.scopes(wf, p) {
                 if wf.sweep_summary.is_some() {
-                    let n =
-                        listing::count_open(client, &scope, std::slice::from_ref(&p.stage.value))
-                            .await
-                            .map_err(|e| {
-                                Abort(format!("counting `{}` in {scope}: {e}", p.stage.value))
-                            })?;
-                    sum.add_open(&p.stage.value, n);
+                    // Only the summary needs the count: a failure makes it "unknown" there.
+                    match listing::count_open(client, &scope, std::slice::from_ref(&p.stage.value))
+                        .await
+                    {
+                        Ok(n) => sum.add_open(&p.stage.value, n),
+                        Err(ForgeError::RateLimited { retry_after }) => {
+                            return Err(Abort(format!(
+                                "rate limited by GitLab while counting `{}` in {scope}; retry in {}",
+                                p.stage.value,
+                                crate::forge::plain_duration(retry_after)
+                            )));
+                        }
+                        Err(e) => {
+                            sum.open_unknown(&p.stage.value);
+                            run.report.warnings.push(format!(
+                                "the open items at `{}` in {scope} could not be counted ({e}); the summary shows the count as unknown",
+                                p.stage.value
+                            ));
+                        }
+                    }
                 }
                 // Stale items first (close step, stale list), then the others (nudge, mark):
                 // an item marked stale by this run is not visited twice.
@@ -264,7 +225,8 @@ impl Sweeper {
                 Ok(o) => run.report.summaries.push(o),
                 Err(ForgeError::RateLimited { retry_after }) => {
                     return Err(Abort(format!(
-                        "rate limited while writing the summary; retry in {retry_after:?}"
+                        "rate limited while writing the summary; retry in {}",
+                        crate::forge::plain_duration(retry_after)
                     )));
                 }
                 Err(e) => run
@@ -301,206 +263,6 @@ impl Sweeper {
             .collect();
         out.dedup();
         out
-    }
-
-    /// Streams one listing, planning and (within the ceiling) executing each item. `p` is the
-    /// stale policy the listing serves; `None` for a visit listing.
-    #[allow(clippy::too_many_arguments)]
-    async fn scan(
-        &self,
-        run: &mut Run<'_>,
-        scope: &Scope,
-        q: &ListQuery,
-        wf_name: &str,
-        p: Option<&StalePolicy>,
-        sum: &mut WorkflowSummary,
-        on_item: &mut (dyn FnMut(ItemPlan<'_>) + Send),
-    ) -> Result<(), Abort> {
-        let client = self.executor.forge.client();
-        let endpoint =
-            IssueListing::new(scope, q).map_err(|e| Abort(format!("listing {scope}: {e}")))?;
-        let paged = gitlab::api::paged(endpoint, Pagination::AllPerPageLimit(PAGE_SIZE));
-        let mut items = std::pin::pin!(paged.iter_async::<_, Value>(client));
-        while let Some(item) = items.next().await {
-            let value = item.map_err(|e| {
-                Abort(format!(
-                    "listing `{}` in {scope}: {}",
-                    q.labels.join("`, `"),
-                    ForgeError::from(e)
-                ))
-            })?;
-            self.item(run, value, wf_name, p, sum, on_item).await?;
-        }
-        Ok(())
-    }
-
-    async fn item(
-        &self,
-        run: &mut Run<'_>,
-        value: Value,
-        wf_name: &str,
-        p: Option<&StalePolicy>,
-        sum: &mut WorkflowSummary,
-        on_item: &mut (dyn FnMut(ItemPlan<'_>) + Send),
-    ) -> Result<(), Abort> {
-        let milestone = value["milestone"]["title"].as_str().map(str::to_string);
-        let issue = match issue_from_value(value) {
-            Ok(i) => i,
-            Err(e) => {
-                run.report
-                    .failures
-                    .push(format!("an issue GitLab listed could not be read: {e}"));
-                return Ok(());
-            }
-        };
-        run.report.items_seen += 1;
-        if p.is_some_and(|p| exempt_by_milestone(p, milestone.as_deref())) {
-            run.report.items_exempt += 1;
-            return Ok(());
-        }
-        let step = p.and_then(|p| due_step(wf_name, p, &issue, run.now));
-        let event = tick_event(&issue, &run.day, run.now);
-        let plan = match engine::plan(&self.engine, &event, &issue, run.now) {
-            Ok(plan) => plan,
-            Err(e) => {
-                run.report
-                    .failures
-                    .push(format!("{}: configuration problem: {e}", reference(&issue)));
-                return Ok(());
-            }
-        };
-        let mut pending: Vec<PlannedAction> = Vec::new();
-        for a in plan.actions {
-            // A visit leaves the stale steps to the policies' listings, which visit every
-            // item due for one and know the exemptions the planner cannot see (milestones).
-            if run.taken_keys.contains(&a.key) || (p.is_none() && is_stale_step(&a)) {
-                continue;
-            }
-            match self.executor.store.ledger_get(&a.key).await {
-                Ok(Some(_)) => continue,
-                Ok(None) => pending.push(a),
-                Err(e) => return Err(Abort(format!("reading the action ledger: {e}"))),
-            }
-        }
-        let fits = run.report.actions + pending.len() <= run.opts.max_actions;
-        let acted = !pending.is_empty() && fits;
-        if let Some(p) = p {
-            let stale_after = match step {
-                Some(StaleStep::Close) => !acted,
-                Some(StaleStep::MarkStale) => acted,
-                _ => issue.has_label(&stale_label(wf_name, p)),
-            };
-            if stale_after {
-                sum.add_stale(StaleRow {
-                    reference: reference(&issue),
-                    title: issue.title.clone(),
-                    stage: p.stage.value.clone(),
-                    owners: if issue.assignees.is_empty() {
-                        self.engine
-                            .config
-                            .directory
-                            .roles
-                            .get(&p.owner_role.value)
-                            .cloned()
-                            .unwrap_or_default()
-                    } else {
-                        issue.assignees.clone()
-                    },
-                    idle_days: human_idle_days(&issue, p, step, day_start(run.now)),
-                });
-            }
-        }
-        if pending.is_empty() {
-            return Ok(());
-        }
-        if !fits {
-            run.report.ceiling_reached = true;
-            run.report.remaining_items += 1;
-            run.report.counts.remaining_actions += pending.len();
-            return Ok(());
-        }
-        on_item(ItemPlan {
-            issue: &issue,
-            actions: &pending,
-        });
-        if !run.opts.dry_run {
-            let limit = LoopLimit {
-                max_actions: self.engine.config.bot.loop_guard.max_actions,
-                window_minutes: self.engine.config.bot.loop_guard.window_minutes,
-            };
-            match self.executor.execute(&pending, &issue, false, limit).await {
-                Ok(_) => {}
-                Err(ExecError::Forge(ForgeError::RateLimited { retry_after })) => {
-                    return Err(Abort(format!(
-                        "rate limited by GitLab at {}; retry in {retry_after:?}",
-                        reference(&issue)
-                    )));
-                }
-                Err(e) => {
-                    run.report
-                        .failures
-                        .push(format!("{}: {e}", reference(&issue)));
-                    // Once per run: a later listing that meets the item again (a visit label
-                    // its failure just set) does not retry it.
-                    run.taken_keys.extend(pending.iter().map(|a| a.key.clone()));
-                    return Ok(());
-                }
-            }
-        }
-        let outcome = if run.opts.dry_run { "dry_run" } else { "done" };
-        for a in &pending {
-            self.executor
-                .metrics
-                .sweep_action(&a.workflow, &a.rule, a.action.kind(), outcome);
-        }
-        count_actions(&mut run.report.counts, &pending);
-        run.report.actions += pending.len();
-        run.taken_keys.extend(pending.iter().map(|a| a.key.clone()));
-        Ok(())
-    }
-
-    async fn write_summary(
-        &self,
-        run: &Run<'_>,
-        project: &str,
-        labels: &[String],
-        sum: &mut WorkflowSummary,
-    ) -> Result<SummaryOutcome, ForgeError> {
-        let forge = &self.executor.forge;
-        let key = summary::summary_key(&sum.workflow, run.now);
-        let mid = marker_id(&key);
-        let existing = summary::find(forge, project, &mid).await?;
-        let mut runs = existing
-            .as_ref()
-            .and_then(|e| e.description.as_deref())
-            .map(summary::parse_run_rows)
-            .unwrap_or_default();
-        if !sum.run.is_empty() {
-            runs.push(summary::run_row(run.now, &sum.run));
-        }
-        let body = sum.render(day_start(run.now), &runs);
-        let title = sum.title(run.now);
-        let (outcome, web_url) = match &existing {
-            Some(e) if summary::unchanged(e, &body, &mid) => ("unchanged", Some(e.web_url.clone())),
-            Some(e) => {
-                if !run.opts.dry_run {
-                    summary::update(forge, e, &body, &mid).await?;
-                }
-                ("updated", Some(e.web_url.clone()))
-            }
-            None if run.opts.dry_run => ("created", None),
-            None => {
-                let c = summary::create(forge, project, &title, &body, &mid, labels).await?;
-                ("created", Some(c.web_url))
-            }
-        };
-        Ok(SummaryOutcome {
-            workflow: sum.workflow.clone(),
-            outcome: outcome.to_string(),
-            title,
-            web_url,
-            body,
-        })
     }
 }
 

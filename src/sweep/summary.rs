@@ -27,6 +27,8 @@ pub struct StageCount {
     pub stage: String,
     /// Open items at the stage (`None` when not counted).
     pub open: Option<u64>,
+    /// GitLab failed to count one of the stage's scopes: the open figure is unknown.
+    pub count_failed: bool,
     pub stale: u64,
 }
 
@@ -78,8 +80,7 @@ impl WorkflowSummary {
             stages: stages
                 .map(|stage| StageCount {
                     stage,
-                    open: None,
-                    stale: 0,
+                    ..StageCount::default()
                 })
                 .collect(),
             ..WorkflowSummary::default()
@@ -89,6 +90,14 @@ impl WorkflowSummary {
     pub fn add_open(&mut self, stage: &str, n: u64) {
         if let Some(s) = self.stages.iter_mut().find(|s| s.stage == stage) {
             s.open = Some(s.open.unwrap_or(0) + n);
+        }
+    }
+
+    /// Notes that GitLab could not count the stage's open items in one scope: the summary
+    /// says "unknown" there rather than a figure that is too low.
+    pub fn open_unknown(&mut self, stage: &str) {
+        if let Some(s) = self.stages.iter_mut().find(|s| s.stage == stage) {
+            s.count_failed = true;
         }
     }
 
@@ -136,16 +145,28 @@ impl WorkflowSummary {
         ));
         out.push_str("### Items per stage\n\n| Stage | Open | Stale |\n|---|---:|---:|\n");
         for s in &self.stages {
-            let open = s.open.map(|n| n.to_string()).unwrap_or_else(|| "–".into());
+            let open = match s.open {
+                _ if s.count_failed => "unknown".to_string(),
+                Some(n) => n.to_string(),
+                None => "–".to_string(),
+            };
             out.push_str(&format!(
                 "| ~\"{}\" | {open} | {} |\n",
                 label_text(&s.stage),
                 s.stale
             ));
         }
+        if self.stages.iter().any(|s| s.count_failed) {
+            out.push_str(
+                "\nGitLab could not count some stages' open items during this run: they show as unknown.\n",
+            );
+        }
         out.push_str("\n```mermaid\nflowchart LR\n");
         for (i, s) in self.stages.iter().enumerate() {
-            let open = s.open.map(|n| n.to_string()).unwrap_or_else(|| "?".into());
+            let open = match s.open {
+                Some(n) if !s.count_failed => n.to_string(),
+                _ => "?".to_string(),
+            };
             out.push_str(&format!(
                 "  s{i}[\"{}<br/>{open} open, {} stale\"]\n",
                 mermaid_text(&s.stage),

@@ -20,12 +20,16 @@ pub(crate) async fn list_project_issues(
     Path(id): Path<String>,
     params: Params,
 ) -> ApiResult {
+    let keyset = app
+        .project_issues_keyset
+        .load(std::sync::atomic::Ordering::SeqCst);
     let state = lock(&app.state);
     let pid = project_id(&state, &id)?;
-    list(&state, user, |i| i.project_id == pid, &params)
+    list(&state, user, |i| i.project_id == pid, &params, keyset)
 }
 
-/// Issues of every project under the group path (a group is a path prefix here).
+/// Issues of every project under the group path (a group is a path prefix here). GitLab
+/// pages group issue listings by number only: `pagination=keyset` is ignored.
 pub(crate) async fn list_group_issues(
     State(app): State<App>,
     Extension(AuthUser(user)): Extension<AuthUser>,
@@ -34,7 +38,13 @@ pub(crate) async fn list_group_issues(
 ) -> ApiResult {
     let state = lock(&app.state);
     let projects = group_projects(&state, &group)?;
-    list(&state, user, |i| projects.contains(&i.project_id), &params)
+    list(
+        &state,
+        user,
+        |i| projects.contains(&i.project_id),
+        &params,
+        false,
+    )
 }
 
 fn parse_time(key: &str, raw: &str) -> Result<DateTime<Utc>, SimError> {
@@ -241,6 +251,7 @@ fn list(
     user: u64,
     in_scope: impl Fn(&SimIssue) -> bool,
     p: &Params,
+    keyset: bool,
 ) -> ApiResult {
     let filter = Filter::parse(p)?;
     let order_by = p.get("order_by").unwrap_or("created_at");
@@ -262,7 +273,7 @@ fn list(
         .issues
         .values()
         .filter(|i| in_scope(i) && state.can_see(i, user) && filter.matches(state, i));
-    if p.get("pagination") == Some("keyset") {
+    if keyset && p.get("pagination") == Some("keyset") {
         // Narrow to the records after the cursor and keep the first `per_page + 1` of them
         // (typed keys, no sorting of the whole list), then cut the page as usual.
         let after = p

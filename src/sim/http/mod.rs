@@ -56,6 +56,9 @@ pub(crate) struct Inner {
     pub faults: Mutex<Faults>,
     pub limiter: Mutex<RateLimiter>,
     pub latency: Mutex<Duration>,
+    /// Whether project issue listings honour `pagination=keyset` (GitLab 18.3 and later);
+    /// older GitLab answers page-number pages instead.
+    pub project_issues_keyset: std::sync::atomic::AtomicBool,
     pub requests: Mutex<Vec<RequestRecord>>,
     pub sender: HookSender,
     pub base_url: String,
@@ -306,7 +309,10 @@ async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Response 
             );
         }
         Some(FaultKind::Latency(d)) => tokio::time::sleep(d).await,
-        Some(FaultKind::SlowResponse(_) | FaultKind::StatusAfterApply(_)) | None => {}
+        Some(
+            FaultKind::SlowResponse(_) | FaultKind::StatusAfterApply(_) | FaultKind::Malformed,
+        )
+        | None => {}
     }
 
     let Some((user_id, _)) = user.clone() else {
@@ -343,7 +349,21 @@ async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Response 
     if let Some(FaultKind::SlowResponse(d)) = fault {
         tokio::time::sleep(d).await;
     }
+    if let Some(FaultKind::Malformed) = fault {
+        rsp = cut_in_half(rsp).await;
+    }
     rsp
+}
+
+/// The same answer with its body cut in half (`Content-Length` fixed to match).
+async fn cut_in_half(rsp: Response) -> Response {
+    let (mut parts, body) = rsp.into_parts();
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let half = bytes.slice(..bytes.len() / 2);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(half))
 }
 
 fn too_many_requests() -> Response {

@@ -426,9 +426,11 @@ impl WorkflowPlanner<'_, '_> {
             if !self.issue.has_label(when) || reverted.contains(when) {
                 continue;
             }
+            // Not on ticks: a sweep or a follow-up reminds people of idle items; asking an
+            // item's author for missing fields is for when they open or edit it.
             let relevant = added.contains(&when)
                 || self.event.description_changed
-                || matches!(self.event.kind, EventKind::Opened | EventKind::Tick { .. });
+                || self.event.kind == EventKind::Opened;
             if !relevant {
                 continue;
             }
