@@ -20,10 +20,12 @@ pub mod metrics;
 pub mod reload;
 pub mod service;
 pub mod setup;
-pub mod sim;
 pub mod store;
 pub mod sweep;
 pub mod worker;
 
 // The pure core, under the names the pipeline uses.
 pub use labelflow_core::{domain, engine, render};
+
+/// The simulated GitLab (its own crate), for `labelflow demo` and tests.
+pub use labelflow_sim as sim;

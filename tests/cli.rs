@@ -463,7 +463,7 @@ async fn assert_live_matches(h: &mut Harness, planned: &Planned) {
                 );
             }
             Some("close") if a["target"]["type"] == "this" => {
-                assert_eq!(issue.state, labelflow::domain::IssueStatus::Closed)
+                assert_eq!(issue.state, labelflow::sim::IssueStatus::Closed)
             }
             Some("set_confidential") => {
                 assert_eq!(Value::from(issue.confidential), a["confidential"])

@@ -9,7 +9,7 @@ mod common;
 use chrono::Months;
 use common::Harness;
 use common::shipped::{fill_template, issue_template, shipped_config, without_quick_actions};
-use labelflow::domain::IssueStatus;
+use labelflow::sim::IssueStatus;
 
 const PARTNER: &str = "partner-pat";
 const VISITOR: &str = "visitor-vic";

@@ -11,7 +11,7 @@ use common::Harness;
 use common::shipped::{
     ACME_SIGNED_REGISTRY, fill_template, issue_template, shipped_config, without_quick_actions,
 };
-use labelflow::domain::IssueStatus;
+use labelflow::sim::IssueStatus;
 use labelflow::sim::SimIssue;
 
 // People outside the directory.

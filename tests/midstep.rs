@@ -431,7 +431,7 @@ fn outcome(h: &Harness, item: Item) -> Outcome {
             issue.title,
             labels,
             h.assignees(*p, issue.iid),
-            issue.state == labelflow::domain::IssueStatus::Opened,
+            issue.state == labelflow::sim::IssueStatus::Opened,
             normalise(&issue.description)
         ));
     }
@@ -444,7 +444,7 @@ fn outcome(h: &Harness, item: Item) -> Outcome {
         labels,
         assignees,
         confidential: state.confidential,
-        open: state.state == labelflow::domain::IssueStatus::Opened,
+        open: state.state == labelflow::sim::IssueStatus::Opened,
         comments: h
             .bot_notes(item.p, item.iid)
             .iter()

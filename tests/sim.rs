@@ -37,11 +37,15 @@ struct World {
     sim: SimGitlab,
     project: u64,
     bot_token: String,
+    /// The simulator's time source: advance it to make time pass.
+    clock: labelflow::clock::Clock,
 }
 
 /// A sim with a project, a maintainer bot, a reporter and a guest.
 async fn world() -> World {
-    let sim = SimGitlab::start(SimOptions::default())
+    let clock = labelflow::clock::Clock::system();
+    let sim_clock = clock.clone();
+    let sim = SimGitlab::start(SimOptions::default().with_clock(move || sim_clock.now()))
         .await
         .expect("sim starts");
     let project = sim.add_project(PROJECT);
@@ -56,6 +60,7 @@ async fn world() -> World {
         sim,
         project,
         bot_token: bot.token,
+        clock,
     }
 }
 
@@ -667,7 +672,7 @@ async fn listing_filters_and_both_pagination_modes() {
             labels,
         )
         .expect("issue");
-        w.sim.clock().advance(chrono::Duration::minutes(1));
+        w.clock.advance(chrono::Duration::minutes(1));
     }
     bot.close(w.project, 2).expect("close");
 

@@ -45,9 +45,12 @@ async fn world() -> World {
 
 async fn world_with(config: &std::path::Path) -> World {
     let clock = Clock::system();
-    let sim = SimGitlab::start(SimOptions::default().with_clock(clock.clone()))
-        .await
-        .expect("simulator starts");
+    let sim = SimGitlab::start(SimOptions::default().with_clock({
+        let c = clock.clone();
+        move || c.now()
+    }))
+    .await
+    .expect("simulator starts");
     let opps = sim.add_project("co-create/opportunities");
     let reports = sim.add_project("co-create/reports");
     let bot = sim.add_user("labelflow");

@@ -75,9 +75,12 @@ async fn bench_sim_server() {
         return;
     };
     let clock = Clock::system();
-    let sim = SimGitlab::start(SimOptions::default().with_clock(clock.clone()))
-        .await
-        .expect("simulator starts");
+    let sim = SimGitlab::start(SimOptions::default().with_clock({
+        let c = clock.clone();
+        move || c.now()
+    }))
+    .await
+    .expect("simulator starts");
     let opps = sim.add_project("co-create/opportunities");
     let reports = sim.add_project("co-create/reports");
     let bot = sim.add_user("labelflow");

@@ -168,12 +168,7 @@ async fn an_item_the_service_is_handling_is_left_to_it(database: Option<String>)
     w.advance_days(15);
     let s = w.sweeper(test_policy()).await;
     let store = &s.executor.store;
-    let issue_key = w
-        .sim
-        .issue_state(opps, items[0])
-        .expect("issue")
-        .key()
-        .to_string();
+    let issue_key = format!("{opps}#{}", items[0]);
     store
         .enqueue(NewInboxEvent {
             delivery_id: "webhook-1".into(),

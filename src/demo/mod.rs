@@ -39,7 +39,9 @@ impl DemoWorld {
         let engine =
             Engine::load(config).map_err(|e| anyhow::anyhow!("invalid configuration:\n{e}"))?;
         let clock = Clock::system();
-        let sim = SimGitlab::start(SimOptions::default().with_clock(clock.clone())).await?;
+        let sim_clock = clock.clone();
+        let sim =
+            SimGitlab::start(SimOptions::default().with_clock(move || sim_clock.now())).await?;
         let mut projects = BTreeMap::new();
         for (name, path) in &engine.config.projects {
             projects.insert(name.clone(), sim.add_project(path));

@@ -100,8 +100,8 @@ pub fn print(w: &DemoWorld) {
                 issue.iid,
                 issue.title,
                 match issue.state {
-                    crate::domain::IssueStatus::Opened => "open",
-                    crate::domain::IssueStatus::Closed => "closed",
+                    crate::sim::IssueStatus::Opened => "open",
+                    crate::sim::IssueStatus::Closed => "closed",
                 },
                 if issue.confidential {
                     ", confidential"

@@ -2,8 +2,7 @@
 //! until the service has processed everything it caused).
 
 use super::Harness;
-use labelflow::domain::IssueState;
-use labelflow::sim::SimIssue;
+use labelflow::sim::{IssueView, SimIssue};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Item {
@@ -40,7 +39,7 @@ impl Item {
         h.sim.issue(self.p, self.iid).expect("issue exists")
     }
 
-    pub fn state(self, h: &Harness) -> IssueState {
+    pub fn state(self, h: &Harness) -> IssueView {
         h.sim.issue_state(self.p, self.iid).expect("issue exists")
     }
 

@@ -102,9 +102,12 @@ impl Harness {
         tweak: fn(&mut ServeSettings),
     ) -> Harness {
         let clock = Clock::system();
-        let sim = SimGitlab::start(SimOptions::default().with_clock(clock.clone()))
-            .await
-            .expect("simulator starts");
+        let sim = SimGitlab::start(SimOptions::default().with_clock({
+            let c = clock.clone();
+            move || c.now()
+        }))
+        .await
+        .expect("simulator starts");
         let engine = labelflow::engine::Engine::load(config).expect("test configuration loads");
         let mut projects = BTreeMap::new();
         for (name, path) in &engine.config.projects {

@@ -45,9 +45,12 @@ impl SweepWorld {
         database: Option<String>,
     ) -> SweepWorld {
         let clock = Clock::system();
-        let sim = SimGitlab::start(SimOptions::default().with_clock(clock.clone()))
-            .await
-            .expect("simulator starts");
+        let sim = SimGitlab::start(SimOptions::default().with_clock({
+            let c = clock.clone();
+            move || c.now()
+        }))
+        .await
+        .expect("simulator starts");
         let bot = sim.add_user("labelflow");
         sim.add_user("alice");
         for u in users {

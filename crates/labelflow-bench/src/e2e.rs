@@ -5,7 +5,7 @@ use crate::load::Endpoint;
 use crate::setup::RecordedHook;
 use crate::stats::Summary;
 use chrono::{DateTime, Utc};
-use labelflow::sim::SimGitlab;
+use labelflow_sim::SimGitlab;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::time::Duration;

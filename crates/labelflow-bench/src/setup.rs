@@ -4,7 +4,7 @@
 //! payloads), captured by a local sink and sent to the services when the run starts.
 
 use anyhow::{Context, anyhow};
-use labelflow::sim::{HookConfig, SimGitlab, SimOptions, access};
+use labelflow_sim::{HookConfig, SimGitlab, SimOptions, access};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -166,7 +166,7 @@ mod tests {
     fn the_written_configuration_loads() {
         let dir = tempfile::tempdir().expect("temp dir");
         let config = write_labelflow_config(dir.path()).expect("written");
-        let engine = labelflow::engine::Engine::load(&config).expect("loads");
+        let engine = labelflow_core::engine::Engine::load(&config).expect("loads");
         assert_eq!(engine.bot(), LABELFLOW_BOT);
     }
 

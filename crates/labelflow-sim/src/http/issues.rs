@@ -7,12 +7,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
 use super::{ApiResult, App, AuthUser, Params, created, lock, ok, paged, project_id};
-use crate::sim::issue_ops::{IssueUpdate, NewIssue, StateEvent};
-use crate::sim::json;
-use crate::sim::model::{IssueStatus, SimIssue};
-use crate::sim::pagination::keyset_page;
-use crate::sim::state::{SimError, SimState};
-use crate::sim::timefmt;
+use crate::issue_ops::{IssueUpdate, NewIssue, StateEvent};
+use crate::json;
+use crate::model::{IssueStatus, SimIssue};
+use crate::pagination::keyset_page;
+use crate::state::{SimError, SimState};
+use crate::timefmt;
 
 pub(crate) async fn list_project_issues(
     State(app): State<App>,
@@ -202,7 +202,7 @@ fn typed_key(order_by: &str, i: &SimIssue) -> (TypedKey, u64) {
 
 /// The typed form of a cursor's string key.
 fn typed_cursor(order_by: &str, raw: &str) -> Result<(TypedKey, u64), SimError> {
-    let (key, id) = crate::sim::pagination::cursor_position(raw)?;
+    let (key, id) = crate::pagination::cursor_position(raw)?;
     let bad = || SimError::BadRequest("400 Bad request - Invalid cursor".into());
     let typed = match order_by {
         "id" => TypedKey::Id(key.parse().map_err(|_| bad())?),
@@ -311,7 +311,7 @@ fn list(
             p.per_page(),
             &p.url,
         )?;
-        return paged(crate::sim::pagination::Page {
+        return paged(crate::pagination::Page {
             items: page_json(state, &page.items),
             headers: page.headers,
         });
@@ -321,8 +321,8 @@ fn list(
     if desc {
         issues.reverse();
     }
-    let page = crate::sim::pagination::offset_page(issues, p.get("page"), p.per_page(), &p.url);
-    paged(crate::sim::pagination::Page {
+    let page = crate::pagination::offset_page(issues, p.get("page"), p.per_page(), &p.url);
+    paged(crate::pagination::Page {
         items: page_json(state, &page.items),
         headers: page.headers,
     })

@@ -1,4 +1,5 @@
-//! A stateful simulated GitLab for tests and `labelflow demo`.
+//! A stateful simulated GitLab for tests and `labelflow demo`: its own implementation of
+//! GitLab's rules, written from GitLab's documentation, importing nothing of labelflow.
 //!
 //! [`SimGitlab::start`] serves GitLab's REST API (`/api/v4/...`) on loopback, so the real
 //! `gitlab` crate client talks to it over HTTP, and fires Issue / Note Hooks back at configured
@@ -6,6 +7,7 @@
 //! and rate limits, and inspect state, requests and deliveries through this type.
 
 mod actor;
+mod clock;
 mod faults;
 mod groups;
 mod hook_payload;
@@ -26,6 +28,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::Context;
+use chrono::{DateTime, Utc};
 use tokio::task::JoinHandle;
 
 pub use actor::Actor;
@@ -35,15 +38,14 @@ pub use hook_sender::{DeliveryRecord, GITLAB_VERSION, new_signing_token, sign};
 pub use http::RequestRecord;
 pub use issue_ops::{IssueUpdate, NewIssue, StateEvent};
 pub use model::{
-    HookConfig, IssueStatus, LabelAction, SimFile, SimGroup, SimHook, SimIssue, SimIssueLink,
-    SimLabel, SimLabelEvent, SimMilestone, SimNote, SimProject, SimUser, access,
+    HookConfig, IssueStatus, IssueView, LabelAction, SimFile, SimGroup, SimHook, SimIssue,
+    SimIssueLink, SimLabel, SimLabelEvent, SimMilestone, SimNote, SimProject, SimUser, access,
 };
 pub use note_ops::NoteOutcome;
 pub use quick_actions::{Extracted, QuickAction, extract as extract_quick_actions};
 pub use state::SimError;
 
-use crate::clock::Clock;
-use crate::domain::IssueState;
+pub use clock::Clock;
 use faults::{Faults, RateLimiter};
 use hook_sender::HookSender;
 use http::{Inner, lock};
@@ -76,8 +78,9 @@ impl Default for SimOptions {
 }
 
 impl SimOptions {
-    pub fn with_clock(mut self, clock: Clock) -> Self {
-        self.clock = clock;
+    /// Takes time from `now` (share the clock of the code under test).
+    pub fn with_clock(mut self, now: impl Fn() -> DateTime<Utc> + Send + Sync + 'static) -> Self {
+        self.clock = Clock::from_fn(now);
         self
     }
 
@@ -323,12 +326,12 @@ impl SimGitlab {
         out
     }
 
-    /// The issue as the domain sees it (usernames resolved).
-    pub fn issue_state(&self, project: u64, iid: u64) -> Option<IssueState> {
+    /// The issue as GitLab's issue API shows it (usernames resolved).
+    pub fn issue_state(&self, project: u64, iid: u64) -> Option<IssueView> {
         let state = lock(&self.inner.state);
         let i = state.issue(project, iid).ok()?;
         let p = state.project(project).ok()?;
-        Some(IssueState {
+        Some(IssueView {
             id: i.id,
             iid: i.iid,
             project_id: i.project_id,

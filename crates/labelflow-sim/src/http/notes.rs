@@ -7,9 +7,9 @@ use axum::response::IntoResponse;
 use serde_json::{Value, json};
 
 use super::{ApiResult, App, AuthUser, Params, created, lock, ok, project_id};
-use crate::sim::json;
-use crate::sim::model::{SimNote, access};
-use crate::sim::state::SimError;
+use crate::json;
+use crate::model::{SimNote, access};
+use crate::state::SimError;
 
 pub(crate) async fn list_notes(
     State(app): State<App>,

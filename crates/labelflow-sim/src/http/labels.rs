@@ -5,9 +5,9 @@ use axum::extract::{Path, State};
 use serde_json::Value;
 
 use super::{ApiResult, App, AuthUser, Params, created, lock, ok, project_id};
-use crate::sim::json;
-use crate::sim::model::{SimLabel, access};
-use crate::sim::state::{SimError, SimState};
+use crate::json;
+use crate::model::{SimLabel, access};
+use crate::state::{SimError, SimState};
 
 pub(crate) async fn list_labels(
     State(app): State<App>,

@@ -1,11 +1,13 @@
 //! Label arithmetic as GitLab does it: scoped-label exclusivity and the wording of the label
 //! system notes.
 
-use crate::domain::split_scoped;
-
-/// The scope of a scoped label (everything before the last `::`), if it is one.
+/// The scope (GitLab calls it the key) of a scoped label, if it is one. GitLab treats any
+/// label whose title contains `::` as scoped, and the last `::` splits the key from the value:
+/// `workflow::backend::review` has the key `workflow::backend` (GitLab docs, "Scoped labels",
+/// nested scopes; gitlab-ui merge request 1117). Written here on its own, not shared with
+/// labelflow's code, so the simulator checks labelflow rather than agreeing with it.
 fn scope_of(label: &str) -> Option<&str> {
-    split_scoped(label).map(|(scope, _)| scope)
+    label.rfind("::").map(|at| &label[..at])
 }
 
 /// Pushes `label` onto `labels`, dropping any other label of the same scope first, as GitLab

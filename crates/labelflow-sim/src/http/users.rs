@@ -5,8 +5,8 @@ use axum::extract::{Path, State};
 use serde_json::Value;
 
 use super::{ApiResult, App, AuthUser, Params, lock, ok, project_id};
-use crate::sim::json;
-use crate::sim::state::SimError;
+use crate::json;
+use crate::state::SimError;
 
 pub(crate) async fn current_user(
     State(app): State<App>,

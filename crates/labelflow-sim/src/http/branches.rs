@@ -11,8 +11,8 @@ use axum::extract::{Path, State};
 use serde_json::{Value, json};
 
 use super::{ApiResult, App, AuthUser, Params, lock, ok, project_id};
-use crate::sim::model::access;
-use crate::sim::state::SimError;
+use crate::model::access;
+use crate::state::SimError;
 
 fn description(level: u32) -> &'static str {
     match level {

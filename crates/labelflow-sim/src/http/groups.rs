@@ -11,9 +11,9 @@ use serde_json::json;
 
 use super::labels::label_page;
 use super::{ApiResult, App, AuthUser, Params, lock, ok};
-use crate::sim::json;
-use crate::sim::model::access;
-use crate::sim::state::SimError;
+use crate::json;
+use crate::model::access;
+use crate::state::SimError;
 
 pub(crate) async fn get_group(State(app): State<App>, Path(id): Path<String>) -> ApiResult {
     let state = lock(&app.state);

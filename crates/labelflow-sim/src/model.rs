@@ -4,7 +4,32 @@
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;
 
-pub use crate::domain::IssueStatus;
+/// An issue as GitLab's issue API shows it: usernames instead of ids, the project's path and
+/// the issue's web address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueView {
+    pub id: u64,
+    pub iid: u64,
+    pub project_id: u64,
+    pub project_path: String,
+    pub title: String,
+    pub description: String,
+    pub state: IssueStatus,
+    pub labels: Vec<String>,
+    pub assignees: Vec<String>,
+    pub author: String,
+    pub confidential: bool,
+    pub web_url: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Open or closed, as GitLab's API says (`state`: `opened` / `closed`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum IssueStatus {
+    Opened,
+    Closed,
+}
 
 /// GitLab access levels, as the members API reports them.
 pub mod access {
@@ -214,7 +239,7 @@ pub struct SimIssueLink {
     pub created_at: DateTime<Utc>,
 }
 
-/// A project webhook as configured (through [`crate::sim::SimGitlab::add_hook`] or the API).
+/// A project webhook as configured (through [`crate::SimGitlab::add_hook`] or the API).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HookConfig {
     pub url: String,

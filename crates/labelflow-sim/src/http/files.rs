@@ -9,8 +9,8 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::{ApiResult, App, AuthUser, Params, created, lock, ok, project_id, raw_body};
-use crate::sim::model::{SimFile, access};
-use crate::sim::state::{SimError, SimState};
+use crate::model::{SimFile, access};
+use crate::state::{SimError, SimState};
 
 fn find<'a>(
     state: &'a SimState,

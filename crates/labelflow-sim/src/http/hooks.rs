@@ -5,9 +5,9 @@ use axum::extract::{Path, State};
 use serde_json::Value;
 
 use super::{ApiResult, App, AuthUser, Params, created, lock, ok, project_id};
-use crate::sim::json;
-use crate::sim::model::{HookConfig, SimHook, access};
-use crate::sim::state::SimError;
+use crate::json;
+use crate::model::{HookConfig, SimHook, access};
+use crate::state::SimError;
 
 pub(crate) async fn list_hooks(
     State(app): State<App>,
