@@ -9,6 +9,7 @@ mod hold;
 mod migrations;
 pub mod postgres;
 mod rows;
+mod shared;
 pub mod sqlite;
 mod target;
 

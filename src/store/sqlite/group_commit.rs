@@ -48,32 +48,7 @@ async fn commit_batch(pool: &SqlitePool, batch: &mut Vec<AppendRequest>) {
 
 /// One insert; a duplicate `delivery_id` (also within the same batch) is looked up instead.
 async fn insert(conn: &mut SqliteConnection, event: &NewInboxEvent) -> StoreResult<EnqueueOutcome> {
-    // A new event is available at once (`available_at` 0), whatever the clock skew between
-    // the replica that received it and the one that claims it.
-    let received = to_millis(event.received_at);
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO inbox_events
-             (delivery_id, event_kind, issue_key, payload, status, attempts,
-              available_at, received_at, updated_at)
-         VALUES (?1, ?2, ?3, ?4, 'pending', 0, 0, ?5, ?5)
-         ON CONFLICT (delivery_id) DO NOTHING
-         RETURNING id",
-    )
-    .bind(&event.delivery_id)
-    .bind(&event.event_kind)
-    .bind(&event.issue_key)
-    .bind(&event.payload)
-    .bind(received)
-    .fetch_optional(&mut *conn)
-    .await?;
-    if let Some(id) = inserted {
-        return Ok(EnqueueOutcome::Accepted(id));
-    }
-    let existing: i64 = sqlx::query_scalar("SELECT id FROM inbox_events WHERE delivery_id = ?1")
-        .bind(&event.delivery_id)
-        .fetch_one(&mut *conn)
-        .await?;
-    Ok(EnqueueOutcome::Duplicate(existing))
+    Ok(crate::store::shared::insert_event!(&mut *conn, event))
 }
 
 /// Nothing of the batch was committed: every caller gets the error (`sqlx::Error` is not
