@@ -535,14 +535,13 @@ async fn due_follow_ups_run_in_the_sweep() {
             key: key.clone(),
             issue_key: format!("{}#{iid}", w.opps),
             due_at: w.clock.now() + Duration::days(5),
-            payload: serde_json::json!({
-                "followup": "cocreate/remind-pm",
-                "project_id": w.opps,
-                "iid": iid,
-                "project_path": "co-create/opportunities",
-                "key": key,
-            })
-            .to_string(),
+            payload: labelflow::store::FollowupPayload {
+                followup: "cocreate/remind-pm".into(),
+                project_id: w.opps,
+                iid,
+                project_path: "co-create/opportunities".into(),
+                key: key.clone(),
+            },
         })
         .await
         .expect("schedule");

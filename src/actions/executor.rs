@@ -10,7 +10,7 @@ use crate::clock::Clock;
 use crate::domain::IssueState;
 use crate::forge::{CreatedIssue, ForgeError, GitlabForge, IssueEdit};
 use crate::metrics::Metrics;
-use crate::store::{DynStore, NewFollowup, StoreError};
+use crate::store::{DynStore, FollowupPayload, NewFollowup, StoreError};
 use chrono::Duration;
 use serde_json::json;
 use std::collections::HashMap;
@@ -281,20 +281,20 @@ impl Executor {
                 Ok("{}".to_string())
             }
             Action::ScheduleFollowup { name, due_at } => {
-                let payload = json!({
-                    "followup": name,
-                    "project_id": issue.project_id,
-                    "iid": issue.iid,
-                    "project_path": issue.project_path,
-                    "key": pa.key,
-                });
+                let payload = FollowupPayload {
+                    followup: name.clone(),
+                    project_id: issue.project_id,
+                    iid: issue.iid,
+                    project_path: issue.project_path.clone(),
+                    key: pa.key.clone(),
+                };
                 let inserted = self
                     .store
                     .schedule_followup(NewFollowup {
                         key: pa.key.clone(),
                         issue_key: issue.key().to_string(),
                         due_at: *due_at,
-                        payload: payload.to_string(),
+                        payload,
                     })
                     .await?;
                 Ok(json!({ "scheduled": inserted, "due_at": due_at }).to_string())

@@ -178,17 +178,36 @@ pub struct QueueStats {
     pub oldest_pending_received_at: Option<DateTime<Utc>>,
 }
 
+/// The inbox `event_kind` of a follow-up that came due.
+pub const FOLLOWUP_EVENT_KIND: &str = "Followup";
+/// A due follow-up's inbox `delivery_id` is this prefix and its key (so it fires once).
+pub const FOLLOWUP_DELIVERY_PREFIX: &str = "followup:";
+
 /// A delayed follow-up ("remind the PM in 5 days"). When due it is turned into an inbox event
-/// (`event_kind = "Followup"`, `delivery_id = "followup:" + key`), so it goes through the same
-/// per-issue order, retries and parking as webhooks, and fires once even with several replicas.
+/// ([`FOLLOWUP_EVENT_KIND`], delivery id [`FOLLOWUP_DELIVERY_PREFIX`] + key), so it goes
+/// through the same per-issue order, retries and parking as webhooks, and fires once even with
+/// several replicas.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct NewFollowup {
     /// Unique; scheduling the same key twice keeps the first.
     pub key: String,
     pub issue_key: String,
     pub due_at: DateTime<Utc>,
-    /// JSON the worker gets back as the inbox event's payload.
-    pub payload: String,
+    /// What the worker gets back as the inbox event's payload.
+    pub payload: FollowupPayload,
+}
+
+/// The payload of a follow-up: written by the executor, stored as JSON, read by the worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FollowupPayload {
+    /// The follow-up's name (`buy-in-reminder`).
+    pub followup: String,
+    pub project_id: u64,
+    pub iid: u64,
+    #[serde(default)]
+    pub project_path: String,
+    /// The scheduling action's idempotency key.
+    pub key: String,
 }
 
 #[derive(Debug, Clone, Serialize)]

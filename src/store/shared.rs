@@ -311,7 +311,7 @@ macro_rules! store_impl {
                 .bind(&followup.key)
                 .bind(&followup.issue_key)
                 .bind(to_millis(followup.due_at))
-                .bind(&followup.payload)
+                .bind(serde_json::to_string(&followup.payload).expect("a follow-up payload always serialises"))
                 .bind(to_millis(Utc::now()))
                 .execute(&self.$write)
                 .await?;

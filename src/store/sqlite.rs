@@ -13,8 +13,9 @@ use super::migrations::{self, CREATE_MIGRATIONS_TABLE};
 use super::rows::{self, PLAN_COLUMNS, RECORD_COLUMNS, lease_until_millis, to_millis};
 use super::shared::{ClaimRequest, claimable_sql};
 use super::{
-    ClaimedEvent, EnqueueOutcome, EventRecord, EventStatus, FollowupRecord, NewFollowup,
-    NewInboxEvent, NewPlan, PlanSource, QueueStats, Store, StoreError, StoreResult, StoredPlan,
+    ClaimedEvent, EnqueueOutcome, EventRecord, EventStatus, FOLLOWUP_DELIVERY_PREFIX,
+    FOLLOWUP_EVENT_KIND, FollowupRecord, NewFollowup, NewInboxEvent, NewPlan, PlanSource,
+    QueueStats, Store, StoreError, StoreResult, StoredPlan,
 };
 use chrono::{DateTime, Utc};
 use group_commit::AppendRequest;
@@ -180,17 +181,19 @@ super::shared::store_impl!(
             "INSERT INTO inbox_events
                  (delivery_id, event_kind, issue_key, payload, status, attempts,
                   available_at, received_at, updated_at)
-             SELECT 'followup:' || key, 'Followup', issue_key, payload, 'pending', 0, ?1, ?1, ?1
+             SELECT $2 || key, $3, issue_key, payload, 'pending', 0, $1, $1, $1
              FROM followups
-             WHERE fired_at IS NULL AND due_at <= ?1
+             WHERE fired_at IS NULL AND due_at <= $1
              ORDER BY due_at, key
              ON CONFLICT (delivery_id) DO NOTHING",
         )
         .bind(now_ms)
+        .bind(FOLLOWUP_DELIVERY_PREFIX)
+        .bind(FOLLOWUP_EVENT_KIND)
         .execute(&mut *tx)
         .await?;
         let fired = sqlx::query(
-            "UPDATE followups SET fired_at = ?1 WHERE fired_at IS NULL AND due_at <= ?1",
+            "UPDATE followups SET fired_at = $1 WHERE fired_at IS NULL AND due_at <= $1",
         )
         .bind(now_ms)
         .execute(&mut *tx)

@@ -11,9 +11,11 @@ use crate::engine::{self, Engine};
 use crate::forge::ForgeError;
 use crate::hooks;
 use crate::metrics::Metrics;
-use crate::store::{ClaimedEvent, DynStore, PlanSource};
+use crate::store::{
+    ClaimedEvent, DynStore, FOLLOWUP_DELIVERY_PREFIX, FOLLOWUP_EVENT_KIND, FollowupPayload,
+    PlanSource,
+};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio::sync::Notify;
@@ -56,17 +58,6 @@ impl Default for WorkerSettings {
             worker_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
         }
     }
-}
-
-/// Payload of an inbox event made from a due follow-up.
-#[derive(Debug, Deserialize)]
-struct FollowupPayload {
-    followup: String,
-    project_id: u64,
-    iid: u64,
-    #[serde(default)]
-    project_path: String,
-    key: String,
 }
 
 /// What happened to one event.
@@ -496,7 +487,7 @@ fn may_matter(e: &Event, engine: &Engine) -> bool {
 
 /// Turns a stored inbox event back into a domain event (`None`: nothing for workflows).
 pub fn decode(ev: &ClaimedEvent) -> Result<Option<Event>, String> {
-    if ev.event_kind == "Followup" {
+    if ev.event_kind == FOLLOWUP_EVENT_KIND {
         let p: FollowupPayload = serde_json::from_str(&ev.payload).map_err(|e| e.to_string())?;
         return Ok(Some(followup_event(&p, ev.received_at)));
     }
@@ -525,7 +516,7 @@ fn followup_event(p: &FollowupPayload, at: DateTime<Utc>) -> Event {
         labels_removed: vec![],
         title_changed: false,
         description_changed: false,
-        change_id: format!("followup:{}", p.key),
+        change_id: format!("{FOLLOWUP_DELIVERY_PREFIX}{}", p.key),
         confidential: false,
         occurred_at: Some(at),
         changes_unknown: false,

@@ -2,7 +2,7 @@
 
 use crate::harness::{TestDb, at};
 use chrono::Duration;
-use labelflow::store::NewFollowup;
+use labelflow::store::{FollowupPayload, NewFollowup};
 use std::time::Duration as StdDuration;
 
 fn followup(key: &str, issue_key: &str, due_in: Duration) -> NewFollowup {
@@ -10,7 +10,13 @@ fn followup(key: &str, issue_key: &str, due_in: Duration) -> NewFollowup {
         key: key.to_string(),
         issue_key: issue_key.to_string(),
         due_at: at(due_in),
-        payload: format!("{{\"followup\":\"{key}\"}}"),
+        payload: FollowupPayload {
+            followup: key.to_string(),
+            project_id: 1,
+            iid: 1,
+            project_path: "group/project".to_string(),
+            key: format!("{key}/key"),
+        },
     }
 }
 
@@ -82,7 +88,9 @@ pub async fn promoted_followup_is_claimable_as_a_followup_event(db: TestDb) {
     assert_eq!(claimed.event_kind, "Followup");
     assert_eq!(claimed.delivery_id, "followup:remind");
     assert_eq!(claimed.issue_key, "14#23");
-    assert_eq!(claimed.payload, "{\"followup\":\"remind\"}");
+    let payload: FollowupPayload = serde_json::from_str(&claimed.payload).unwrap();
+    assert_eq!(payload.followup, "remind");
+    assert_eq!(claimed.event_kind, labelflow::store::FOLLOWUP_EVENT_KIND);
     assert_eq!(claimed.attempts, 1);
     store.complete(claimed.id, "w", due).await.unwrap();
 }

@@ -404,7 +404,13 @@ pub async fn data_survives_closing_and_reopening(db: TestDb) {
             key: "remind-pm".into(),
             issue_key: "1#1".into(),
             due_at: at(Duration::days(5)),
-            payload: "{}".into(),
+            payload: labelflow::store::FollowupPayload {
+                followup: "remind-pm".into(),
+                project_id: 1,
+                iid: 1,
+                project_path: "group/project".into(),
+                key: "remind-pm".into(),
+            },
         };
         assert!(store.schedule_followup(followup).await.unwrap());
         (a1, a2)
