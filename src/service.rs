@@ -269,17 +269,12 @@ async fn run_worker(
         );
     }
     tracing::info!(bot = forge.bot_username(), "connected to GitLab");
-    let executor = Executor {
+    let executor = Executor::new(
         forge,
-        store: store.clone(),
-        metrics: metrics.clone(),
-        clock: settings.clock.clone(),
-        http: reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default(),
-        cla: crate::cla::ClaRuntime::default(),
-    };
+        store.clone(),
+        metrics.clone(),
+        settings.clock.clone(),
+    );
     let worker = Arc::new(Worker {
         store,
         engine,

@@ -71,14 +71,7 @@ async fn world_with(config: &std::path::Path) -> World {
         .expect("forge connects");
     let sweeper = Sweeper {
         engine: Arc::new(engine),
-        executor: Executor {
-            forge,
-            store,
-            metrics,
-            clock: clock.clone(),
-            http: reqwest::Client::new(),
-            cla: labelflow::cla::ClaRuntime::default(),
-        },
+        executor: Executor::new(forge, store, metrics, clock.clone()),
     };
     World {
         sim,
@@ -528,7 +521,7 @@ async fn summary_is_created_then_updated_in_place() {
 async fn due_follow_ups_run_in_the_sweep() {
     let w = world().await;
     let iid = w.create(1, &["cocreate::identified"])[0];
-    let store = w.sweeper.executor.store.clone();
+    let store = w.sweeper.executor.store().clone();
     let key = format!("cocreate/triage/{}#{iid}/x/0", w.opps);
     let scheduled = store
         .schedule_followup(NewFollowup {
@@ -626,14 +619,7 @@ async fn human_activity_resets_the_clock_and_bot_activity_does_not() {
     .expect("forge");
     let sweeper = Sweeper {
         engine: Arc::new(engine),
-        executor: Executor {
-            forge,
-            store: h.store(),
-            metrics,
-            clock: h.clock.clone(),
-            http: reqwest::Client::new(),
-            cla: labelflow::cla::ClaRuntime::default(),
-        },
+        executor: Executor::new(forge, h.store(), metrics, h.clock.clone()),
     };
     let opts = SweepOptions {
         dry_run: false,

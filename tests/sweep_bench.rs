@@ -233,14 +233,12 @@ async fn sweep_benchmark() {
             .expect("forge");
         let sweeper = Sweeper {
             engine: Arc::new(Engine::load(&config_path()).expect("config")),
-            executor: Executor {
+            executor: Executor::new(
                 forge,
-                store: store::connect(&db).await.expect("store"),
+                store::connect(&db).await.expect("store"),
                 metrics,
                 clock,
-                http: reqwest::Client::new(),
-                cla: labelflow::cla::ClaRuntime::default(),
-            },
+            ),
         };
         writeln!(input, "clear").expect("child stdin");
         let mut actions = 0usize;

@@ -167,7 +167,7 @@ async fn an_item_the_service_is_handling_is_left_to_it(database: Option<String>)
     let items = w.create(opps, 2, "Opportunity", &[TRIAGE]);
     w.advance_days(15);
     let s = w.sweeper(test_policy()).await;
-    let store = &s.executor.store;
+    let store = s.executor.store();
     let issue_key = format!("{opps}#{}", items[0]);
     store
         .enqueue(NewInboxEvent {

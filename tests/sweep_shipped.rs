@@ -189,14 +189,7 @@ impl World {
         .expect("forge connects");
         let sweeper = Sweeper {
             engine: Arc::new(engine),
-            executor: Executor {
-                forge,
-                store: self.h.store(),
-                metrics,
-                clock: self.h.clock.clone(),
-                http: reqwest::Client::new(),
-                cla: labelflow::cla::ClaRuntime::default(),
-            },
+            executor: Executor::new(forge, self.h.store(), metrics, self.h.clock.clone()),
         };
         let mut seen: Vec<PlannedAction> = Vec::new();
         let mut collect = |item: ItemPlan<'_>| seen.extend(item.actions.iter().cloned());

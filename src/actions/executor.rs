@@ -59,18 +59,52 @@ pub struct ExecReport {
     pub skipped: usize,
 }
 
+/// Performs actions; shared (cheaply cloned) by the worker and the sweep.
 #[derive(Clone)]
 pub struct Executor {
-    pub forge: GitlabForge,
-    pub store: DynStore,
-    pub metrics: Arc<Metrics>,
-    pub clock: Clock,
-    pub http: reqwest::Client,
+    pub(super) forge: GitlabForge,
+    pub(super) store: DynStore,
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) clock: Clock,
+    /// For chat posts.
+    pub(super) http: reqwest::Client,
     /// Cached CLA registries and GitHub clients.
-    pub cla: crate::cla::ClaRuntime,
+    pub(super) cla: crate::cla::ClaRuntime,
 }
 
 impl Executor {
+    pub fn new(forge: GitlabForge, store: DynStore, metrics: Arc<Metrics>, clock: Clock) -> Self {
+        Executor {
+            forge,
+            store,
+            metrics,
+            clock,
+            http: reqwest::Client::builder()
+                .timeout(std::time::Duration::from_secs(10))
+                .build()
+                .unwrap_or_default(),
+            cla: crate::cla::ClaRuntime::default(),
+        }
+    }
+
+    /// The GitLab connection actions go through.
+    pub fn forge(&self) -> &GitlabForge {
+        &self.forge
+    }
+
+    /// The store holding the ledger and plans.
+    pub fn store(&self) -> &DynStore {
+        &self.store
+    }
+
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
     /// Executes `actions` for `issue` in order. `recovering` is true when an earlier attempt
     /// at this event may have run some actions without recording them: then creations are
     /// looked up by marker first.

@@ -113,17 +113,7 @@ pub async fn run(args: SweepArgs) -> anyhow::Result<i32> {
     };
     let sweeper = Sweeper {
         engine: Arc::new(engine),
-        executor: Executor {
-            forge,
-            store,
-            metrics,
-            clock: Clock::system(),
-            http: reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-                .unwrap_or_default(),
-            cla: crate::cla::ClaRuntime::default(),
-        },
+        executor: Executor::new(forge, store, metrics, Clock::system()),
     };
     let opts = SweepOptions {
         dry_run: args.dry_run,

@@ -61,7 +61,7 @@ impl Sweeper {
             {
                 continue;
             }
-            match self.executor.store.ledger_get(&a.key).await {
+            match self.executor.store().ledger_get(&a.key).await {
                 Ok(Some(_)) => continue,
                 Ok(None) => pending.push(a),
                 Err(e) => return Err(Abort(format!("reading the action ledger: {e}"))),
@@ -133,7 +133,7 @@ impl Sweeper {
     pub(super) fn taken(&self, run: &mut Run<'_>, actions: &[PlannedAction], outcome: &str) {
         for a in actions {
             self.executor
-                .metrics
+                .metrics()
                 .sweep_action(&a.workflow, &a.rule, a.action.kind(), outcome);
         }
         count_actions(&mut run.report.counts, actions);

@@ -74,7 +74,7 @@ impl Sweeper {
         opts: &SweepOptions,
         on_item: &mut (dyn FnMut(ItemPlan<'_>) + Send),
     ) -> SweepReport {
-        let now = self.executor.clock.now();
+        let now = self.executor.clock().now();
         let day = now.format("%Y-%m-%d").to_string();
         let mut run = Run {
             opts,
@@ -115,7 +115,7 @@ impl Sweeper {
     /// Follow-ups that came due: promoted into the inbox and run by a worker pass (live), or
     /// counted (dry run).
     async fn followups(&self, run: &mut Run<'_>) -> Result<(), Abort> {
-        let store = &self.executor.store;
+        let store = self.executor.store();
         if run.opts.dry_run {
             let due = store
                 .list_followups(100_000)
@@ -135,8 +135,8 @@ impl Sweeper {
             store: store.clone(),
             engine: Arc::new(RwLock::new(self.engine.clone())),
             executor: self.executor.clone(),
-            metrics: self.executor.metrics.clone(),
-            clock: self.executor.clock.clone(),
+            metrics: self.executor.metrics().clone(),
+            clock: self.executor.clock().clone(),
             settings: WorkerSettings {
                 worker_id: format!("sweep-{}", uuid::Uuid::new_v4().simple()),
                 ..WorkerSettings::default()
@@ -156,7 +156,7 @@ impl Sweeper {
     ) -> Result<(), Abort> {
         let mut sum = WorkflowSummary::new(wf_name, wf.stale.iter().map(|p| p.stage.value.clone()));
         let before = run.report.counts;
-        let client = self.executor.forge.client();
+        let client = self.executor.forge().client();
         for p in &wf.stale {
             let stale = stale_label(wf_name, p);
             for scope in self.scopes(wf, p) {

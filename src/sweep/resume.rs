@@ -30,7 +30,7 @@ impl Sweeper {
     ) -> Result<(), Abort> {
         let plans = self
             .executor
-            .store
+            .store()
             .unfinished_plans(PlanSource::Sweep, MAX_RESUMED)
             .await
             .map_err(|e| Abort(format!("reading the sweep's unfinished steps: {e}")))?;
@@ -78,7 +78,7 @@ impl Sweeper {
         plan: &StoredPlan,
         key: IssueKey,
     ) -> Result<Resumed, Abort> {
-        let store = &self.executor.store;
+        let store = self.executor.store();
         let db = |e| Abort(format!("reading the sweep's unfinished steps: {e}"));
         let plan_run = PlanRun {
             plan_key: plan.plan_key.clone(),
@@ -101,7 +101,12 @@ impl Sweeper {
                 return self.close_plan(&plan_run).await;
             }
         };
-        let issue = match self.executor.forge.get_issue(key.project_id, key.iid).await {
+        let issue = match self
+            .executor
+            .forge()
+            .get_issue(key.project_id, key.iid)
+            .await
+        {
             Ok(i) => i,
             Err(ForgeError::NotFound(_)) => {
                 close("the issue of an unfinished sweep step is gone; closed");
@@ -165,7 +170,7 @@ impl Sweeper {
         issue: &IssueState,
         todo: &[PlannedAction],
     ) -> Result<bool, ForgeError> {
-        let forge = &self.executor.forge;
+        let forge = self.executor.forge();
         for a in todo {
             let found = match &a.action {
                 Action::Comment { .. } => forge

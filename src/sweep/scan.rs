@@ -27,7 +27,7 @@ impl Sweeper {
         sum: &mut WorkflowSummary,
         on_item: &mut (dyn FnMut(ItemPlan<'_>) + Send),
     ) -> Result<(), Abort> {
-        let client = self.executor.forge.client();
+        let client = self.executor.forge().client();
         let listing =
             IssueListing::new(scope, q).map_err(|e| Abort(format!("listing {scope}: {e}")))?;
         let failed = |e: ForgeError| {

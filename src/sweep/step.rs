@@ -31,13 +31,13 @@ impl Sweeper {
         issue_key: &str,
         f: impl std::future::Future<Output = T>,
     ) -> Result<Held<T>, Abort> {
-        let store = &self.executor.store;
+        let store = self.executor.store();
         let held = store
             .hold_issue(
                 issue_key,
                 &run.holder,
                 HOLD_LEASE,
-                self.executor.clock.now(),
+                self.executor.clock().now(),
             )
             .await
             .map_err(|e| Abort(format!("holding an issue in the database: {e}")))?;
@@ -46,7 +46,7 @@ impl Sweeper {
         };
         let out = f.await;
         if let Err(e) = store
-            .complete(id, &run.holder, self.executor.clock.now())
+            .complete(id, &run.holder, self.executor.clock().now())
             .await
         {
             tracing::warn!(error = %e, issue = issue_key, "could not release the sweep's hold; it expires with its lease");
@@ -107,7 +107,7 @@ impl Sweeper {
         issue: &IssueState,
         pending: Vec<PlannedAction>,
     ) -> Result<(Vec<PlannedAction>, Result<(), ExecError>), Abort> {
-        let store = &self.executor.store;
+        let store = self.executor.store();
         let db = |e| Abort(format!("reading the sweep's plans: {e}"));
         // A stored, unfinished plan means an earlier try may have written without recording
         // it (a lost answer): look for its marked comments before posting again.
@@ -147,7 +147,7 @@ impl Sweeper {
         for a in actions {
             let done = self
                 .executor
-                .store
+                .store()
                 .ledger_get(&a.key)
                 .await
                 .map_err(|e| Abort(format!("reading the action ledger: {e}")))?;

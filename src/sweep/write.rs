@@ -57,7 +57,7 @@ impl Sweeper {
         labels: &[String],
         sum: &mut WorkflowSummary,
     ) -> Result<SummaryOutcome, ForgeError> {
-        let forge = &self.executor.forge;
+        let forge = self.executor.forge();
         let key = summary::summary_key(&sum.workflow, run.now);
         let mid = marker_id(&key);
         let existing = summary::find(forge, project, &mid).await?;

@@ -280,7 +280,7 @@ impl Worker {
         }
         let issue = match self
             .executor
-            .forge
+            .forge()
             .get_issue(event.issue.project_id, event.issue.iid)
             .await
         {

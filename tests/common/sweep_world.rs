@@ -91,14 +91,7 @@ impl SweepWorld {
                 .expect("forge connects");
         Sweeper {
             engine: self.engine.clone(),
-            executor: Executor {
-                forge,
-                store,
-                metrics,
-                clock: self.clock.clone(),
-                http: reqwest::Client::new(),
-                cla: labelflow::cla::ClaRuntime::default(),
-            },
+            executor: Executor::new(forge, store, metrics, self.clock.clone()),
         }
     }
 
