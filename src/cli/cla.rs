@@ -2,7 +2,6 @@
 //! operators answering "why does this issue say cla::missing?".
 
 use super::ConfigArg;
-use super::serve::read_token;
 use crate::cla::check::{Checker, SubjectResult};
 use crate::cla::source::SourceSpec;
 use crate::cla::{ClaRuntime, Subjects, VerdictStatus};
@@ -11,7 +10,6 @@ use crate::forge::{GitlabForge, RetryPolicy};
 use crate::metrics::Metrics;
 use crate::render::is_mentionable;
 use secrecy::ExposeSecret;
-use std::path::PathBuf;
 
 #[derive(Debug, clap::Args)]
 pub struct ClaArgs {
@@ -32,13 +30,8 @@ pub struct ClaCheckArgs {
     pub config: ConfigArg,
     /// Company name, or GitLab / GitHub username (`@name` to skip the company lookup).
     pub subject: String,
-    /// GitLab base URL; needed when the registry is in a GitLab repository.
-    #[arg(long, env = "LABELFLOW_GITLAB_URL")]
-    pub gitlab_url: Option<String>,
-    #[arg(long, env = "LABELFLOW_GITLAB_TOKEN", hide_env_values = true)]
-    pub gitlab_token: Option<String>,
-    #[arg(long, env = "LABELFLOW_GITLAB_TOKEN_FILE")]
-    pub gitlab_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub gitlab: super::gitlab_args::GitlabArgs,
 }
 
 pub async fn run(args: ClaArgs) -> anyhow::Result<i32> {
@@ -88,9 +81,9 @@ async fn check(args: ClaCheckArgs) -> anyhow::Result<i32> {
         )
     })?;
     let settings = cla.settings(&engine.path, &engine.config.projects);
-    let forge = match (&settings.source, &args.gitlab_url) {
+    let forge = match (&settings.source, &args.gitlab.gitlab_url) {
         (SourceSpec::Gitlab { .. }, Some(url)) => {
-            let token = read_token(args.gitlab_token.clone(), args.gitlab_token_file.as_ref())?;
+            let token = args.gitlab.token()?;
             Some(
                 GitlabForge::connect(
                     url,

@@ -4,6 +4,7 @@ pub mod check_config;
 pub mod cla;
 pub mod demo;
 pub mod events;
+pub mod gitlab_args;
 pub mod plan;
 pub mod serve;
 pub mod setup;

@@ -5,10 +5,7 @@ use crate::clock::Clock;
 use crate::forge::RetryPolicy;
 use crate::service::{self, ServeSettings};
 use crate::worker::WorkerSettings;
-use anyhow::Context;
-use secrecy::SecretString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::time::Duration;
 
 #[derive(Debug, clap::Args)]
@@ -21,15 +18,8 @@ pub struct ServeArgs {
     /// Database: a SQLite file (created on first start) or `postgres://…` for replicas.
     #[arg(long, env = "LABELFLOW_DATABASE", default_value = "labelflow.db")]
     pub database: String,
-    /// GitLab base URL, e.g. `https://gitlab.com`.
-    #[arg(long, env = "LABELFLOW_GITLAB_URL")]
-    pub gitlab_url: String,
-    /// The bot account's API token (scope `api`). Prefer the environment or --gitlab-token-file.
-    #[arg(long, env = "LABELFLOW_GITLAB_TOKEN", hide_env_values = true)]
-    pub gitlab_token: Option<String>,
-    /// File holding the bot's API token.
-    #[arg(long, env = "LABELFLOW_GITLAB_TOKEN_FILE")]
-    pub gitlab_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub gitlab: super::gitlab_args::GitlabArgs,
     /// Webhook signing token(s) (`whsec_…`), comma-separated during rotation.
     #[arg(
         long,
@@ -83,22 +73,9 @@ pub struct ServeArgs {
 }
 
 /// Reads the token from the flag/env or the file, trimming the newline editors add.
-pub fn read_token(token: Option<String>, file: Option<&PathBuf>) -> anyhow::Result<SecretString> {
-    match (token, file) {
-        (Some(t), _) if !t.trim().is_empty() => Ok(SecretString::from(t.trim().to_string())),
-        (_, Some(f)) => {
-            let t = std::fs::read_to_string(f)
-                .with_context(|| format!("reading the GitLab token file {}", f.display()))?;
-            Ok(SecretString::from(t.trim().to_string()))
-        }
-        _ => anyhow::bail!(
-            "no GitLab token: set LABELFLOW_GITLAB_TOKEN or LABELFLOW_GITLAB_TOKEN_FILE (the bot account's token with the `api` scope)"
-        ),
-    }
-}
-
 pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
-    let token = read_token(args.gitlab_token.clone(), args.gitlab_token_file.as_ref())?;
+    let token = args.gitlab.token()?;
+    let gitlab_url = args.gitlab.url()?.to_string();
     let reload_settings = crate::reload::ReloadSettings {
         config: args.config.config.clone(),
         poll: (args.reload_interval_seconds > 0)
@@ -109,7 +86,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
         listen: args.listen,
         database: args.database,
         config: args.config.config,
-        gitlab_url: args.gitlab_url,
+        gitlab_url,
         gitlab_token: token,
         webhook_tokens: args.webhook_secret,
         signing_tokens: args.webhook_signing_token,

@@ -1,7 +1,6 @@
 //! `labelflow setup`: labels, issue templates and (optionally) the webhook of one project.
 
 use super::ConfigArg;
-use super::serve::read_token;
 use crate::engine::Engine;
 use crate::forge::{GitlabForge, RetryPolicy};
 use crate::metrics::Metrics;
@@ -50,16 +49,8 @@ pub struct SetupArgs {
     /// `text` for people, `json` for tools (the same report either way).
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
-    /// GitLab base URL, e.g. `https://gitlab.com`.
-    #[arg(long, env = "LABELFLOW_GITLAB_URL")]
-    pub gitlab_url: String,
-    /// The bot's token, scope `api`. The roles it needs are in the README's bot-account step;
-    /// a missing one is reported before any write.
-    #[arg(long, env = "LABELFLOW_GITLAB_TOKEN", hide_env_values = true)]
-    pub gitlab_token: Option<String>,
-    /// File holding that token.
-    #[arg(long, env = "LABELFLOW_GITLAB_TOKEN_FILE")]
-    pub gitlab_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub gitlab: super::gitlab_args::GitlabArgs,
 }
 
 pub async fn run(args: SetupArgs) -> anyhow::Result<i32> {
@@ -71,9 +62,9 @@ pub async fn run(args: SetupArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    let token = read_token(args.gitlab_token, args.gitlab_token_file.as_ref())?;
+    let token = args.gitlab.token()?;
     let forge = GitlabForge::connect(
-        &args.gitlab_url,
+        args.gitlab.url()?,
         token.expose_secret(),
         RetryPolicy::default(),
         Metrics::new(),

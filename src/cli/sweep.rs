@@ -3,7 +3,6 @@
 //! take, from the same planner — then what is left for the next run.
 
 use super::ConfigArg;
-use super::serve::read_token;
 use crate::actions::executor::Executor;
 use crate::clock::Clock;
 use crate::engine::Engine;
@@ -13,7 +12,6 @@ use crate::store;
 use crate::sweep::{ItemPlan, SweepOptions, SweepReport, Sweeper};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -38,15 +36,8 @@ pub struct SweepArgs {
     /// so due follow-ups run and a re-run the same day is recognised, or a SQLite path.
     #[arg(long, env = "LABELFLOW_DATABASE", default_value = "labelflow.db")]
     pub database: String,
-    /// GitLab base URL, e.g. `https://gitlab.com`.
-    #[arg(long, env = "LABELFLOW_GITLAB_URL")]
-    pub gitlab_url: String,
-    /// The bot account's API token. Prefer the environment (a masked CI variable).
-    #[arg(long, env = "LABELFLOW_GITLAB_TOKEN", hide_env_values = true)]
-    pub gitlab_token: Option<String>,
-    /// File holding the bot's API token.
-    #[arg(long, env = "LABELFLOW_GITLAB_TOKEN_FILE")]
-    pub gitlab_token_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub gitlab: super::gitlab_args::GitlabArgs,
     /// Print the actions a live run would take; change nothing.
     #[arg(long, env = "LABELFLOW_SWEEP_DRY_RUN")]
     pub dry_run: bool,
@@ -80,7 +71,8 @@ pub async fn run(args: SweepArgs) -> anyhow::Result<i32> {
     if args.max_actions == 0 {
         anyhow::bail!("--max-actions must be at least 1 (use --dry-run to change nothing)");
     }
-    let token = read_token(args.gitlab_token.clone(), args.gitlab_token_file.as_ref())?;
+    let token = args.gitlab.token()?;
+    let gitlab_url = args.gitlab.url()?;
     let store = match store::connect(&args.database).await {
         Ok(s) => s,
         Err(e) => {
@@ -95,22 +87,16 @@ pub async fn run(args: SweepArgs) -> anyhow::Result<i32> {
         request_timeout: Duration::from_secs(args.gitlab_timeout_seconds.max(1)),
         ..RetryPolicy::default()
     };
-    let forge = match GitlabForge::connect(
-        &args.gitlab_url,
-        token.expose_secret(),
-        retry,
-        metrics.clone(),
-    )
-    .await
-    {
-        Ok(f) => f,
-        Err(e) => {
-            return Ok(could_not_start(&format!(
-                "connecting to GitLab at {}: {e}",
-                args.gitlab_url
-            )));
-        }
-    };
+    let forge =
+        match GitlabForge::connect(gitlab_url, token.expose_secret(), retry, metrics.clone()).await
+        {
+            Ok(f) => f,
+            Err(e) => {
+                return Ok(could_not_start(&format!(
+                    "connecting to GitLab at {gitlab_url}: {e}"
+                )));
+            }
+        };
     let sweeper = Sweeper {
         engine: Arc::new(engine),
         executor: Executor::new(forge, store, metrics, Clock::system()),
