@@ -5,12 +5,13 @@
 //! when an earlier attempt may have created it without recording it (a crash, a timed-out POST),
 //! is looked up before being created again; and label / state edits are idempotent in GitLab.
 
+use super::plan_once::{Decision, PlanRun};
 use super::{Action, PlannedAction, Target, created_placeholder, marker};
 use crate::clock::Clock;
 use crate::domain::IssueState;
 use crate::forge::{CreatedIssue, ForgeError, GitlabForge, IssueEdit};
 use crate::metrics::Metrics;
-use crate::store::{DynStore, FollowupPayload, NewFollowup, StoreError};
+use crate::store::{DynStore, FollowupPayload, NewFollowup, NewPlan, StoreError};
 use chrono::Duration;
 use serde_json::json;
 use std::collections::HashMap;
@@ -454,4 +455,80 @@ fn substitute(text: &str, created: &HashMap<String, CreatedIssue>) -> String {
             .replace(&created_placeholder(id, "reference"), &c.reference);
     }
     out
+}
+
+/// Plans decided once (see [`super::plan_once`]).
+impl Executor {
+    /// Decides what to execute for a change: the stored plan if one of its actions already
+    /// ran (or nothing if it finished), otherwise `fresh`, stored first. `remember_empty`
+    /// stores an empty plan too, so that a second delivery of a command note says nothing.
+    pub async fn decide_once(
+        &self,
+        run: &PlanRun,
+        fresh: Vec<PlannedAction>,
+        remember_empty: bool,
+    ) -> Result<Decision, ExecError> {
+        let now = self.clock.now();
+        for _ in 0..2 {
+            let Some(stored) = self.store.plan_get(&run.plan_key).await? else {
+                if fresh.is_empty() && !remember_empty {
+                    return Ok(Decision::Fresh(fresh));
+                }
+                let new = NewPlan {
+                    plan_key: run.plan_key.clone(),
+                    issue_key: run.issue_key.clone(),
+                    source: run.source,
+                    event_id: run.event_id,
+                    actions: super::plan_once::encode(&fresh),
+                };
+                if self.store.plan_put(new, now).await? {
+                    return Ok(Decision::Fresh(fresh));
+                }
+                // Another decider stored one first: use that.
+                continue;
+            };
+            if stored.finished {
+                return Ok(Decision::AlreadyHandled {
+                    event_id: stored.event_id,
+                });
+            }
+            let actions = super::plan_once::decode(&stored.actions).map_err(ExecError::Plan)?;
+            if self.any_ran(&actions).await? {
+                return Ok(Decision::Resumed(actions));
+            }
+            // Nothing of it ran: the plan may be made again from what GitLab shows now.
+            if actions != fresh {
+                self.store
+                    .plan_replace(
+                        &run.plan_key,
+                        &super::plan_once::encode(&fresh),
+                        run.event_id,
+                        now,
+                    )
+                    .await?;
+            }
+            return Ok(Decision::Fresh(fresh));
+        }
+        Err(ExecError::Plan(format!(
+            "the stored plan `{}` changed while it was being read; retrying",
+            run.plan_key
+        )))
+    }
+
+    /// Marks a stored plan finished (every action is in the ledger).
+    pub async fn finish_plan(&self, run: &PlanRun) -> Result<(), ExecError> {
+        Ok(self
+            .store
+            .plan_finish(&run.plan_key, self.clock.now())
+            .await?)
+    }
+
+    async fn any_ran(&self, actions: &[PlannedAction]) -> Result<bool, ExecError> {
+        for a in actions {
+            if self.store.ledger_get(&a.key).await?.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
 }

@@ -7,9 +7,8 @@
 //! change) finishes the stored plan. Only a plan none of whose actions ran may be made again.
 
 use super::PlannedAction;
-use super::executor::{ExecError, Executor};
 use crate::domain::{Event, EventKind};
-use crate::store::{NewPlan, PlanSource};
+use crate::store::PlanSource;
 
 /// Where a plan comes from, and the identity it is stored under.
 #[derive(Debug, Clone)]
@@ -59,81 +58,11 @@ pub fn plan_key(event: &Event, event_id: i64) -> String {
     }
 }
 
-impl Executor {
-    /// Decides what to execute for a change: the stored plan if one of its actions already
-    /// ran (or nothing if it finished), otherwise `fresh`, stored first. `remember_empty`
-    /// stores an empty plan too, so that a second delivery of a command note says nothing.
-    pub async fn decide_once(
-        &self,
-        run: &PlanRun,
-        fresh: Vec<PlannedAction>,
-        remember_empty: bool,
-    ) -> Result<Decision, ExecError> {
-        let now = self.clock.now();
-        for _ in 0..2 {
-            let Some(stored) = self.store.plan_get(&run.plan_key).await? else {
-                if fresh.is_empty() && !remember_empty {
-                    return Ok(Decision::Fresh(fresh));
-                }
-                let new = NewPlan {
-                    plan_key: run.plan_key.clone(),
-                    issue_key: run.issue_key.clone(),
-                    source: run.source,
-                    event_id: run.event_id,
-                    actions: encode(&fresh),
-                };
-                if self.store.plan_put(new, now).await? {
-                    return Ok(Decision::Fresh(fresh));
-                }
-                // Another decider stored one first: use that.
-                continue;
-            };
-            if stored.finished {
-                return Ok(Decision::AlreadyHandled {
-                    event_id: stored.event_id,
-                });
-            }
-            let actions = decode(&stored.actions).map_err(ExecError::Plan)?;
-            if self.any_ran(&actions).await? {
-                return Ok(Decision::Resumed(actions));
-            }
-            // Nothing of it ran: the plan may be made again from what GitLab shows now.
-            if actions != fresh {
-                self.store
-                    .plan_replace(&run.plan_key, &encode(&fresh), run.event_id, now)
-                    .await?;
-            }
-            return Ok(Decision::Fresh(fresh));
-        }
-        Err(ExecError::Plan(format!(
-            "the stored plan `{}` changed while it was being read; retrying",
-            run.plan_key
-        )))
-    }
-
-    /// Marks a stored plan finished (every action is in the ledger).
-    pub async fn finish_plan(&self, run: &PlanRun) -> Result<(), ExecError> {
-        Ok(self
-            .store
-            .plan_finish(&run.plan_key, self.clock.now())
-            .await?)
-    }
-
-    async fn any_ran(&self, actions: &[PlannedAction]) -> Result<bool, ExecError> {
-        for a in actions {
-            if self.store.ledger_get(&a.key).await?.is_some() {
-                return Ok(true);
-            }
-        }
-        Ok(false)
-    }
-}
-
-fn encode(actions: &[PlannedAction]) -> String {
+pub(super) fn encode(actions: &[PlannedAction]) -> String {
     serde_json::to_string(actions).expect("planned actions always serialise")
 }
 
-fn decode(stored: &str) -> Result<Vec<PlannedAction>, String> {
+pub(super) fn decode(stored: &str) -> Result<Vec<PlannedAction>, String> {
     serde_json::from_str(stored).map_err(|e| format!("a stored plan cannot be read: {e}"))
 }
 

@@ -1,6 +1,6 @@
 //! `labelflow check-config`: validate the configuration and every template.
 
-use super::ConfigArg;
+use super::config_arg::ConfigArg;
 use crate::engine::Engine;
 
 #[derive(Debug, clap::Args)]

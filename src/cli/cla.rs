@@ -1,7 +1,7 @@
 //! `labelflow cla check`: what the CLA registry says about a company or a username, for
 //! operators answering "why does this issue say cla::missing?".
 
-use super::ConfigArg;
+use super::config_arg::ConfigArg;
 use crate::cla::check::{Checker, SubjectResult};
 use crate::cla::source::SourceSpec;
 use crate::cla::{ClaRuntime, Subjects, VerdictStatus};

@@ -1,6 +1,6 @@
 //! `labelflow demo`: the real service against a built-in simulated GitLab.
 
-use super::ConfigArg;
+use super::config_arg::ConfigArg;
 
 #[derive(Debug, clap::Args)]
 pub struct DemoArgs {

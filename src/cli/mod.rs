@@ -2,6 +2,7 @@
 
 pub mod check_config;
 pub mod cla;
+mod config_arg;
 pub mod demo;
 pub mod events;
 pub mod gitlab_args;
@@ -10,8 +11,9 @@ pub mod serve;
 pub mod setup;
 pub mod sweep;
 
+pub use config_arg::ConfigArg;
+
 use clap::{Parser, Subcommand};
-use std::path::PathBuf;
 
 /// GitLab-native workflow automation: labels are the buttons.
 #[derive(Debug, Parser)]
@@ -55,14 +57,6 @@ pub enum Command {
     /// Nudge, mark and close stale items, run due follow-ups, update the weekly summary (run it
     /// from a scheduled CI pipeline; `--dry-run` prints what it would do).
     Sweep(sweep::SweepArgs),
-}
-
-/// The configuration path flag shared by several commands.
-#[derive(Debug, Clone, clap::Args)]
-pub struct ConfigArg {
-    /// Workflow configuration file.
-    #[arg(long, env = "LABELFLOW_CONFIG", default_value = "labelflow.yml")]
-    pub config: PathBuf,
 }
 
 /// Sets up logging (stderr), honouring `RUST_LOG`.

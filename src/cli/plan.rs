@@ -1,7 +1,7 @@
 //! `labelflow plan`: the actions one webhook payload would cause, from the same planner the
 //! live path uses, without touching GitLab or the store.
 
-use super::ConfigArg;
+use super::config_arg::ConfigArg;
 use crate::domain::{IssueState, IssueStatus};
 use crate::engine::{self, Engine};
 use crate::hooks;

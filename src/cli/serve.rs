@@ -1,6 +1,6 @@
 //! `labelflow serve`: receive GitLab webhooks and run the workflows.
 
-use super::ConfigArg;
+use super::config_arg::ConfigArg;
 use crate::clock::Clock;
 use crate::forge::RetryPolicy;
 use crate::service::{self, ServeSettings};

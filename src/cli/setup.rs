@@ -1,6 +1,6 @@
 //! `labelflow setup`: labels, issue templates and (optionally) the webhook of one project.
 
-use super::ConfigArg;
+use super::config_arg::ConfigArg;
 use crate::engine::Engine;
 use crate::forge::{GitlabForge, RetryPolicy};
 use crate::metrics::Metrics;

@@ -2,7 +2,7 @@
 //! Prints every action as it is taken — or, with `--dry-run`, every action a live run would
 //! take, from the same planner — then what is left for the next run.
 
-use super::ConfigArg;
+use super::config_arg::ConfigArg;
 use crate::actions::executor::Executor;
 use crate::clock::Clock;
 use crate::engine::Engine;

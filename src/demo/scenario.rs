@@ -1,7 +1,7 @@
 //! The demo's two stories, played by simulated people through the simulator's user API
 //! (which fires real, signed webhooks at the service).
 
-use super::DemoWorld;
+use super::world::DemoWorld;
 use std::path::Path;
 
 /// People who are not in the configuration's directory.

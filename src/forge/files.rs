@@ -1,6 +1,7 @@
 //! Repository files and public profile data: what the CLA check reads from GitLab.
 
-use super::{ForgeError, GitlabForge};
+use super::error::ForgeError;
+use super::gitlab::GitlabForge;
 use gitlab::api::{self, AsyncQuery, projects::repository::files::FileRaw, users};
 use serde::Deserialize;
 

@@ -1,7 +1,7 @@
 //! Typed GitLab operations over the `gitlab` crate's endpoints. Responses are read into our own
 //! minimal structs (the crate lets the caller pick the type), tolerant of fields GitLab adds.
 
-use super::ForgeError;
+use super::error::ForgeError;
 use super::retry::{RetryPolicy, RetryingClient};
 use crate::domain::{IssueState, IssueStatus};
 use crate::metrics::Metrics;

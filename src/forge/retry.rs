@@ -60,10 +60,10 @@ impl Default for RetryPolicy {
 pub enum TransportError {
     #[error("{0}")]
     Gitlab(#[from] gitlab::RestError),
-    #[error("GitLab did not answer within {}", super::plain_duration(*.0))]
+    #[error("GitLab did not answer within {}", super::excerpt::plain_duration(*.0))]
     Timeout(Duration),
     /// Holds the wait GitLab asked for last, so the message says when to come back.
-    #[error("rate limited by GitLab; it asked to wait {}", super::plain_duration(*.0))]
+    #[error("rate limited by GitLab; it asked to wait {}", super::excerpt::plain_duration(*.0))]
     RateLimitedTooLong(Duration),
     #[error("cannot rebuild request: {0}")]
     Request(String),

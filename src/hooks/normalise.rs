@@ -4,8 +4,8 @@
 //! opened issue every current label counts as added too: an issue created from a template
 //! whose `/label` quick action applied a stage label must trigger that stage.
 
+use super::hook::{Hook, IssueHook, NoteHook};
 use super::payload::{HookLabel, HookProject, HookUser, IssuePayload, NotePayload};
-use super::{Hook, IssueHook, NoteHook};
 use crate::domain::{Actor, Event, EventKind};
 use chrono::SecondsFormat;
 use std::collections::HashSet;

@@ -4,8 +4,8 @@
 //! (415) → parse (400) → delivery id. Every refusal is counted and logged here, so the handler
 //! only enqueues and answers.
 
-use super::IngestState;
 use super::rejection::Rejection;
+use super::state::IngestState;
 use super::verify::authenticate;
 use crate::hooks::{self, Hook};
 use axum::body::Body;

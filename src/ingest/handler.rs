@@ -1,8 +1,8 @@
 //! The webhook handler: enqueue a verified delivery durably, then answer. It never calls
 //! GitLab, so GitLab (which waits 10 s at most) gets its answer in milliseconds.
 
-use super::IngestState;
 use super::extract::GitlabWebhook;
+use super::state::IngestState;
 use crate::store::{EnqueueOutcome, NewInboxEvent};
 use axum::Json;
 use axum::extract::State;

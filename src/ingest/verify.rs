@@ -8,8 +8,8 @@
 //! `allow_token_only` (an explicit migration setting) lets a delivery without any signature
 //! in on a valid token.
 
-use super::IngestConfig;
 use super::rejection::AuthFailure;
+use super::state::IngestConfig;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, Utc};

@@ -5,6 +5,7 @@
 //! All timestamps cross this interface as `DateTime<Utc>` and are stored as Unix milliseconds
 //! (`BIGINT`) in both backends, so the SQL stays the same shape on both.
 
+mod error;
 mod hold;
 mod migrations;
 pub mod postgres;
@@ -13,6 +14,7 @@ mod shared;
 pub mod sqlite;
 mod target;
 
+pub use error::{StoreError, StoreResult};
 pub use hold::SWEEP_HOLD_KIND;
 pub use target::DatabaseTarget;
 
@@ -21,21 +23,6 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::Duration;
-
-/// Errors from the store. Always internal (never shown to GitLab users).
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("migration failed: {0}")]
-    Migration(String),
-    #[error("invalid database url `{0}`: expected a file path, sqlite://PATH or postgres://…")]
-    BadUrl(String),
-    #[error("event {0} is not leased by this worker (lease expired and was taken over?)")]
-    LeaseLost(i64),
-}
-
-pub type StoreResult<T> = Result<T, StoreError>;
 
 /// A webhook delivery accepted by ingest, about to be made durable.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! Which database a `--database` value names.
 
-use super::{StoreError, StoreResult};
+use super::error::{StoreError, StoreResult};
 use std::path::PathBuf;
 
 /// The parsed form of a `--database` value.

@@ -23,7 +23,6 @@ mod visits;
 mod write;
 
 pub use report::{FollowupPass, ItemPlan, SummaryOutcome, SweepOptions, SweepReport};
-pub use step::sweep_plan_key;
 
 use crate::actions::PlannedAction;
 use crate::actions::executor::Executor;

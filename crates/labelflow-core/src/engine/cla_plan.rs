@@ -2,7 +2,7 @@
 //! source and renders the three possible comments with placeholders for what only the lookup
 //! can know; the executor reads the registry and picks the outcome.
 
-use super::Engine;
+use super::compiled::Engine;
 use super::conditions::Facts;
 use super::planner::PlanError;
 use crate::actions::Action;

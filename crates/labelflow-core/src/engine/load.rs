@@ -2,7 +2,7 @@
 //! (roles, projects, templates, follow-ups, linked ids, patterns), compile every template and
 //! render it once against a sample issue so an unknown variable fails here, not in production.
 
-use super::Engine;
+use super::compiled::Engine;
 use super::conditions::Facts;
 use super::config::{ActionSpec, Allow, Condition, ConfigFile, Sp, TargetSpec, Trigger, Workflow};
 use super::context::{self, Extra};

@@ -4,8 +4,8 @@
 //! what would happen. Order within a workflow: restricted labels, guards, required fields,
 //! then rules; a label reverted by the first two triggers no rule.
 
-use super::Engine;
 use super::command::{CommandLine, parse_commands};
+use super::compiled::Engine;
 use super::conditions::{Facts, describe_allow};
 use super::config::{ActionSpec, Allow, Rule, TargetSpec, Trigger, Workflow};
 use super::context::{self, Extra};

@@ -8,7 +8,7 @@
 //! Human activity (a comment, a label change, an edit, a reopen) removes the sweep labels on the
 //! event path, so the next idle period starts over with a fresh nudge.
 
-use super::Engine;
+use super::compiled::Engine;
 use super::conditions::Facts;
 use super::config::{StalePolicy, Workflow};
 use super::context::{self, Extra};
