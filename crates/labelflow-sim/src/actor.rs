@@ -2,7 +2,7 @@
 //! same webhooks) as the REST API, for tests and the demo to play users.
 
 use super::http::{Inner, lock};
-use super::issue_ops::{IssueUpdate, NewIssue, StateEvent};
+use super::issue_changes::{IssueUpdate, NewIssue, StateEvent};
 use super::model::SimIssue;
 use super::state::{SimError, SimState};
 

@@ -4,8 +4,20 @@
 use serde_json::{Map, Value, json};
 
 use super::model::{IssueStatus, SimIssue, SimLabel, SimNote, SimProject, SimUser};
-use super::state::SimState;
 use super::timefmt::{hook_iso, hook_utc};
+
+/// What a hook payload reads of the simulator's state. A trait, so that this module depends
+/// on the model only and the state (which fires hooks) may depend on it.
+pub trait HookSource {
+    /// The instance's base URL (`http://127.0.0.1:PORT`).
+    fn base_url(&self) -> &str;
+    fn project(&self, id: &u64) -> Option<&SimProject>;
+    fn user(&self, id: &u64) -> Option<&SimUser>;
+    fn project_web_url(&self, project: &SimProject) -> String;
+    fn issue_web_url(&self, issue: &SimIssue) -> String;
+    /// The label objects (project and inherited group labels) for these titles.
+    fn label_records(&self, project_id: u64, titles: &[String]) -> Vec<SimLabel>;
+}
 
 /// Which hook family an event belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,15 +48,16 @@ impl HookEvent {
     }
 }
 
-pub fn avatar_url(state: &SimState, user: &SimUser) -> String {
+pub fn avatar_url(state: &dyn HookSource, user: &SimUser) -> String {
     format!(
         "{}/uploads/-/system/user/avatar/{}/avatar.png",
-        state.base_url, user.id
+        state.base_url(),
+        user.id
     )
 }
 
 /// The acting `user` object.
-pub fn user(state: &SimState, user: &SimUser) -> Value {
+pub fn user(state: &dyn HookSource, user: &SimUser) -> Value {
     json!({
         "id": user.id,
         "name": user.name,
@@ -55,7 +68,7 @@ pub fn user(state: &SimState, user: &SimUser) -> Value {
 }
 
 /// An assignee as Issue Hooks list them (no `id`, as in the documented example).
-fn assignee(state: &SimState, user: &SimUser) -> Value {
+fn assignee(state: &dyn HookSource, user: &SimUser) -> Value {
     json!({
         "name": user.name,
         "username": user.username,
@@ -63,10 +76,10 @@ fn assignee(state: &SimState, user: &SimUser) -> Value {
     })
 }
 
-pub fn project(state: &SimState, p: &SimProject) -> Value {
+pub fn project(state: &dyn HookSource, p: &SimProject) -> Value {
     let web_url = state.project_web_url(p);
     let host = state
-        .base_url
+        .base_url()
         .trim_start_matches("http://")
         .trim_start_matches("https://");
     let ssh = format!("git@{host}:{}.git", p.path_with_namespace);
@@ -96,7 +109,7 @@ pub fn project(state: &SimState, p: &SimProject) -> Value {
     })
 }
 
-fn repository(state: &SimState, p: &SimProject) -> Value {
+fn repository(state: &dyn HookSource, p: &SimProject) -> Value {
     let web_url = state.project_web_url(p);
     json!({
         "name": p.name,
@@ -122,7 +135,7 @@ pub fn label(l: &SimLabel) -> Value {
     })
 }
 
-pub fn labels(state: &SimState, project_id: u64, titles: &[String]) -> Value {
+pub fn labels(state: &dyn HookSource, project_id: u64, titles: &[String]) -> Value {
     Value::Array(
         state
             .label_records(project_id, titles)
@@ -146,7 +159,7 @@ fn state_id(s: IssueStatus) -> u8 {
     }
 }
 
-fn issue_attributes(state: &SimState, issue: &SimIssue, action: &str) -> Value {
+fn issue_attributes(state: &dyn HookSource, issue: &SimIssue, action: &str) -> Value {
     json!({
         "id": issue.id,
         "title": issue.title,
@@ -190,13 +203,13 @@ fn issue_attributes(state: &SimState, issue: &SimIssue, action: &str) -> Value {
 /// Builds an Issue Hook. `action` is `open`, `close`, `reopen` or `update`; `changes` maps each
 /// changed attribute to `{previous, current}`.
 pub fn issue_hook(
-    state: &SimState,
+    state: &dyn HookSource,
     issue: &SimIssue,
     actor: &SimUser,
     action: &str,
     changes: Map<String, Value>,
 ) -> Option<HookEvent> {
-    let p = state.projects.get(&issue.project_id)?;
+    let p = state.project(&issue.project_id)?;
     let kind = "issue";
     let mut body = Map::new();
     body.insert("object_kind".into(), json!(kind));
@@ -218,7 +231,7 @@ pub fn issue_hook(
     let assignees: Vec<Value> = issue
         .assignee_ids
         .iter()
-        .filter_map(|id| state.users.get(id))
+        .filter_map(|id| state.user(id))
         .map(|u| assignee(state, u))
         .collect();
     if let Some(first) = assignees.first() {
@@ -239,7 +252,7 @@ pub fn issue_hook(
 }
 
 /// The `issue` object inside a Note Hook (fields of the documented example).
-fn note_issue(state: &SimState, issue: &SimIssue) -> Value {
+fn note_issue(state: &dyn HookSource, issue: &SimIssue) -> Value {
     json!({
         "id": issue.id,
         "title": issue.title,
@@ -261,13 +274,13 @@ fn note_issue(state: &SimState, issue: &SimIssue) -> Value {
 
 /// Builds a Note Hook for a comment on an issue; `action` is `create` or `update`.
 pub fn note_hook(
-    state: &SimState,
+    state: &dyn HookSource,
     note: &SimNote,
     issue: &SimIssue,
     action: &str,
 ) -> Option<HookEvent> {
-    let p = state.projects.get(&issue.project_id)?;
-    let author = state.users.get(&note.author_id)?;
+    let p = state.project(&issue.project_id)?;
+    let author = state.user(&note.author_id)?;
     let confidential = issue.confidential || note.internal;
     let payload = json!({
         "object_kind": "note",

@@ -5,46 +5,12 @@
 use serde_json::{Map, Value, json};
 
 use super::hook_payload::{self, HookEvent};
+use super::issue_changes::{IssueUpdate, NewIssue, StateEvent, change, state_id};
 use super::labels::{apply_label_change, label_change_note};
 use super::model::{IssueStatus, LabelAction, SimIssue, SimLabelEvent, access};
 use super::quick_actions::{self, QuickAction};
 use super::state::{SimError, SimState};
 use super::timefmt::hook_utc;
-
-/// Parameters of `POST /projects/:id/issues`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct NewIssue {
-    pub title: String,
-    pub description: String,
-    pub labels: Vec<String>,
-    pub assignee_ids: Vec<u64>,
-    pub confidential: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StateEvent {
-    Close,
-    Reopen,
-}
-
-/// Parameters of `PUT /projects/:id/issues/:iid` (absent = unchanged).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct IssueUpdate {
-    pub title: Option<String>,
-    pub description: Option<String>,
-    /// Replaces every label (empty clears).
-    pub labels: Option<Vec<String>>,
-    pub add_labels: Vec<String>,
-    pub remove_labels: Vec<String>,
-    pub state_event: Option<StateEvent>,
-    /// Replaces the assignees (`0` or empty clears).
-    pub assignee_ids: Option<Vec<u64>>,
-    pub confidential: Option<bool>,
-}
-
-fn change(previous: Value, current: Value) -> Value {
-    json!({ "previous": previous, "current": current })
-}
 
 impl SimState {
     /// Creates an issue as `actor_id`, running quick actions found in the description.
@@ -470,12 +436,5 @@ impl SimState {
         for body in bodies {
             self.add_system_note(after.id, actor_id, body);
         }
-    }
-}
-
-fn state_id(s: IssueStatus) -> u8 {
-    match s {
-        IssueStatus::Opened => 1,
-        IssueStatus::Closed => 2,
     }
 }

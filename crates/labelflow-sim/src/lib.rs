@@ -13,6 +13,7 @@ mod groups;
 mod hook_payload;
 mod hook_sender;
 mod http;
+mod issue_changes;
 mod issue_ops;
 mod json;
 mod labels;
@@ -36,7 +37,7 @@ pub use faults::{FaultId, FaultKind, FaultRule, PathMatch, RateLimit, Trigger};
 pub use hook_payload::{HookEvent, HookKind};
 pub use hook_sender::{DeliveryRecord, GITLAB_VERSION, new_signing_token, sign};
 pub use http::RequestRecord;
-pub use issue_ops::{IssueUpdate, NewIssue, StateEvent};
+pub use issue_changes::{IssueUpdate, NewIssue, StateEvent};
 pub use model::{
     HookConfig, IssueStatus, IssueView, LabelAction, SimFile, SimGroup, SimHook, SimIssue,
     SimIssueLink, SimLabel, SimLabelEvent, SimMilestone, SimNote, SimProject, SimUser, access,

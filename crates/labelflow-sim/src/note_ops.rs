@@ -2,7 +2,7 @@
 //! [`super::Actor`]: quick actions run with the author's rights, Note Hooks, link system notes.
 
 use super::hook_payload::{self, HookEvent};
-use super::issue_ops::{IssueUpdate, StateEvent};
+use super::issue_changes::{IssueUpdate, StateEvent};
 use super::model::{SimIssue, SimIssueLink, SimNote, access};
 use super::quick_actions::{self, QuickAction};
 use super::state::{SimError, SimState};

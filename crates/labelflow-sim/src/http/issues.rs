@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde_json::Value;
 
 use super::{ApiResult, App, AuthUser, Params, created, lock, ok, paged, project_id};
-use crate::issue_ops::{IssueUpdate, NewIssue, StateEvent};
+use crate::issue_changes::{IssueUpdate, NewIssue, StateEvent};
 use crate::json;
 use crate::model::{IssueStatus, SimIssue};
 use crate::pagination::keyset_page;
