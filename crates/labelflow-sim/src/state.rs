@@ -489,6 +489,27 @@ fn display_name(username: &str) -> String {
         .join(" ")
 }
 
+impl super::hook_payload::HookSource for SimState {
+    fn base_url(&self) -> &str {
+        &self.base_url
+    }
+    fn project(&self, id: &u64) -> Option<&SimProject> {
+        self.projects.get(id)
+    }
+    fn user(&self, id: &u64) -> Option<&SimUser> {
+        self.users.get(id)
+    }
+    fn project_web_url(&self, project: &SimProject) -> String {
+        SimState::project_web_url(self, project)
+    }
+    fn issue_web_url(&self, issue: &SimIssue) -> String {
+        SimState::issue_web_url(self, issue)
+    }
+    fn label_records(&self, project_id: u64, titles: &[String]) -> Vec<SimLabel> {
+        SimState::label_records(self, project_id, titles)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -513,26 +534,5 @@ mod tests {
         assert_eq!(u.name, "Alice Smith");
         assert_eq!(s.user_by_token(&u.token).map(|u| u.id), Some(u.id));
         assert_eq!(s.add_user("alice.smith").token, u.token);
-    }
-}
-
-impl super::hook_payload::HookSource for SimState {
-    fn base_url(&self) -> &str {
-        &self.base_url
-    }
-    fn project(&self, id: &u64) -> Option<&SimProject> {
-        self.projects.get(id)
-    }
-    fn user(&self, id: &u64) -> Option<&SimUser> {
-        self.users.get(id)
-    }
-    fn project_web_url(&self, project: &SimProject) -> String {
-        SimState::project_web_url(self, project)
-    }
-    fn issue_web_url(&self, issue: &SimIssue) -> String {
-        SimState::issue_web_url(self, issue)
-    }
-    fn label_records(&self, project_id: u64, titles: &[String]) -> Vec<SimLabel> {
-        SimState::label_records(self, project_id, titles)
     }
 }
