@@ -1,7 +1,8 @@
 //! Validation of `stale:` policies, `sweep_visits:` and `sweep_summary:` (part of loading a
 //! configuration).
 
-use super::{Validator, render_error, sample_issue};
+use super::sample_render::sample_issue;
+use super::{Validator, render_error};
 use crate::domain::split_scoped;
 use crate::engine::compiled::Engine;
 use crate::engine::conditions::Facts;

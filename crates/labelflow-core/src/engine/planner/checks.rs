@@ -1,0 +1,181 @@
+//! The checks that run before a workflow's rules: restricted labels, guards and required
+//! fields. A label they revert triggers no rule.
+
+use super::{PlanError, WorkflowPlanner};
+use crate::actions::Action;
+use crate::domain::EventKind;
+use crate::engine::conditions::describe_allow;
+use crate::engine::config::Allow;
+use std::collections::BTreeSet;
+
+impl WorkflowPlanner<'_, '_> {
+    pub(super) fn restricted_labels(
+        &mut self,
+        added: &[&str],
+        reverted: &mut BTreeSet<String>,
+    ) -> Result<(), PlanError> {
+        for label in added {
+            if reverted.contains(*label) {
+                continue;
+            }
+            for r in &self.wf.restricted_labels {
+                let hit = r
+                    .labels
+                    .iter()
+                    .any(|g| self.engine.patterns.glob_matches(&g.value, label));
+                if !hit {
+                    continue;
+                }
+                let allow = Allow {
+                    roles: r.roles.iter().map(|s| s.value.clone()).collect(),
+                    product_pms: r.product_pms,
+                    ..Allow::default()
+                };
+                if self.facts.permits(&allow) {
+                    continue;
+                }
+                reverted.insert(label.to_string());
+                let rule = format!("restricted:{label}");
+                self.revert(&rule, label, self.replaced_sibling(label));
+                let who = describe_allow(&allow, self.facts);
+                let body = self.render_builtin(
+                    "builtin/restricted.md.hbs",
+                    &rule,
+                    &[who],
+                    Some(label),
+                    None,
+                )?;
+                self.push(&rule, 2, Action::Comment { body }, false);
+                self.out.notes.push(format!(
+                    "`{label}` applied by {} who may not apply it: reverted",
+                    self.facts.actor
+                ));
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn revert(&mut self, rule: &str, label: &str, restore: Option<String>) {
+        self.push(
+            rule,
+            0,
+            Action::RemoveLabels {
+                labels: vec![label.to_string()],
+            },
+            false,
+        );
+        if let Some(prev) = restore.filter(|p| p != label) {
+            self.push(rule, 1, Action::AddLabels { labels: vec![prev] }, false);
+        }
+    }
+
+    pub(super) fn guards(
+        &mut self,
+        added: &[&str],
+        reverted: &mut BTreeSet<String>,
+    ) -> Result<(), PlanError> {
+        for label in added {
+            if reverted.contains(*label) {
+                continue;
+            }
+            for g in &self.wf.guards {
+                if g.label.value != *label {
+                    continue;
+                }
+                let missing: Vec<String> = g
+                    .requires
+                    .iter()
+                    .filter(|r| !self.facts.holds(&r.condition))
+                    .map(|r| r.missing.clone())
+                    .collect();
+                if missing.is_empty() {
+                    continue;
+                }
+                reverted.insert(label.to_string());
+                let rule = format!("guard:{label}");
+                let restore = g
+                    .revert_to
+                    .as_ref()
+                    .map(|s| s.value.clone())
+                    .or_else(|| self.replaced_sibling(label));
+                self.revert(&rule, label, restore);
+                let body = self.render_builtin(
+                    "builtin/guard.md.hbs",
+                    &rule,
+                    &missing,
+                    Some(label),
+                    None,
+                )?;
+                self.push(&rule, 2, Action::Comment { body }, false);
+                self.out.notes.push(format!(
+                    "`{label}` applied before its prerequisites ({}): reverted",
+                    missing.join("; ")
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub(super) fn required_fields(
+        &mut self,
+        added: &[&str],
+        reverted: &BTreeSet<String>,
+    ) -> Result<(), PlanError> {
+        for rf in &self.wf.required_fields {
+            let when = rf.when_label.value.as_str();
+            if !self.issue.has_label(when) || reverted.contains(when) {
+                continue;
+            }
+            // Not on ticks: a sweep or a follow-up reminds people of idle items; asking an
+            // item's author for missing fields is for when they open or edit it.
+            let relevant = added.contains(&when)
+                || self.event.description_changed
+                || self.event.kind == EventKind::Opened;
+            if !relevant {
+                continue;
+            }
+            let missing: Vec<String> = rf
+                .fields
+                .iter()
+                .filter(|f| self.facts.field(f).is_empty())
+                .cloned()
+                .chain(
+                    rf.requires
+                        .iter()
+                        .filter(|r| !self.facts.holds(&r.condition))
+                        .map(|r| r.missing.clone()),
+                )
+                .collect();
+            let rule = format!("required-fields:{when}");
+            if !missing.is_empty() && !self.issue.has_label(&rf.label) {
+                self.push(
+                    &rule,
+                    0,
+                    Action::AddLabels {
+                        labels: vec![rf.label.clone()],
+                    },
+                    false,
+                );
+                let body = self.render_builtin(
+                    "builtin/required_fields.md.hbs",
+                    &rule,
+                    &missing,
+                    Some(&rf.label),
+                    None,
+                )?;
+                self.push(&rule, 1, Action::Comment { body }, false);
+            } else if missing.is_empty() && self.issue.has_label(&rf.label) {
+                self.push(
+                    &rule,
+                    0,
+                    Action::RemoveLabels {
+                        labels: vec![rf.label.clone()],
+                    },
+                    false,
+                );
+            }
+        }
+        Ok(())
+    }
+}
