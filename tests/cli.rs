@@ -92,7 +92,7 @@ fn plan_accepts_every_documented_payload_in_both_formats() {
     ]));
     assert_eq!(
         out,
-        "event: Opened on 14#23 by @root (labels added [\"Platform\"], removed [\"API\"])\n\
+        "event: the issue was opened on gitlabhq/gitlab-test#23 by @root; labels added: ~\"Platform\"; labels removed: ~\"API\"\n\
          no actions\n\
          note: no workflow applies to project `gitlabhq/gitlab-test` (the configuration covers: alliances/partners, co-create/opportunities)\n"
     );

@@ -88,9 +88,17 @@ pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
 }
 
 fn print_text(plan: &engine::Plan, event: &crate::domain::Event) {
+    let issue = if event.project_path.is_empty() {
+        format!("issue {}", event.issue)
+    } else {
+        format!("{}#{}", event.project_path, event.issue.iid)
+    };
     println!(
-        "event: {:?} on {} by @{} (labels added {:?}, removed {:?})",
-        event.kind, event.issue, event.actor.username, event.labels_added, event.labels_removed
+        "event: {} on {issue} by @{}; labels added: {}; labels removed: {}",
+        event.kind,
+        event.actor.username,
+        crate::domain::label_list(&event.labels_added),
+        crate::domain::label_list(&event.labels_removed)
     );
     if plan.actions.is_empty() {
         println!("no actions");

@@ -142,8 +142,12 @@ pub async fn settle(sim: &SimGitlab, store: &DynStore, timeout: Duration) -> any
         if tokio::time::Instant::now() > deadline {
             let q = store.queue_stats().await?;
             anyhow::bail!(
-                "the service did not settle within {timeout:?}: {} hooks undelivered, queue {q:?}",
-                sim.pending_hooks()
+                "the service did not settle within {} s: {} hooks undelivered; inbox: {} pending, {} running, {} parked",
+                timeout.as_secs(),
+                sim.pending_hooks(),
+                q.pending,
+                q.running,
+                q.parked
             );
         }
         sim.wait_hooks_idle(Duration::from_secs(10)).await;

@@ -3,7 +3,7 @@
 //! labels (every Issue Hook lists them) and diffs against that; when it has never seen the
 //! issue, it says plainly that the change could not be known instead of ending a silent `done`.
 
-use crate::domain::{Event, EventKind};
+use crate::domain::{Event, EventKind, label_list};
 use crate::store::{DynStore, StoreResult};
 use chrono::{DateTime, Utc};
 
@@ -62,19 +62,7 @@ pub async fn reconcile_labels(
     Ok(Some(format!(
         "GitLab sent this update without `changes` (a GitLab version before 8.x); the label \
          changes were worked out from what labelflow last saw of the issue: added {}, removed {}",
-        list(&event.labels_added),
-        list(&event.labels_removed)
+        label_list(&event.labels_added),
+        label_list(&event.labels_removed)
     )))
-}
-
-fn list(labels: &[String]) -> String {
-    if labels.is_empty() {
-        "none".to_string()
-    } else {
-        labels
-            .iter()
-            .map(|l| format!("~\"{l}\""))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }

@@ -65,6 +65,35 @@ pub enum EventKind {
     },
 }
 
+impl fmt::Display for EventKind {
+    /// In plain words, for people (`labelflow plan`, event records).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EventKind::Opened => write!(f, "the issue was opened"),
+            EventKind::Closed => write!(f, "the issue was closed"),
+            EventKind::Reopened => write!(f, "the issue was reopened"),
+            EventKind::Updated => write!(f, "the issue was changed"),
+            EventKind::Comment { note_id, .. } => write!(f, "a comment (note {note_id})"),
+            EventKind::Tick {
+                followup: Some(name),
+            } => write!(f, "the follow-up `{name}` came due"),
+            EventKind::Tick { followup: None } => write!(f, "a sweep visit"),
+        }
+    }
+}
+
+/// Labels as GitLab writes references to them (`~"a", ~"b"`), or `none`.
+pub fn label_list(labels: &[String]) -> String {
+    if labels.is_empty() {
+        return "none".to_string();
+    }
+    labels
+        .iter()
+        .map(|l| format!("~\"{l}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A webhook (or sweep tick) normalised into what the planner needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Event {
