@@ -2,8 +2,8 @@
 //! source and renders the three possible comments with placeholders for what only the lookup
 //! can know; the executor reads the registry and picks the outcome.
 
-use super::conditions::Facts;
 use super::Engine;
+use super::conditions::Facts;
 use super::planner::PlanError;
 use crate::actions::Action;
 use crate::actions::cla::{ClaCheck, ClaComments, cla_placeholder};

@@ -8,10 +8,10 @@
 //! Human activity (a comment, a label change, an edit, a reopen) removes the sweep labels on the
 //! event path, so the next idle period starts over with a fresh nudge.
 
+use super::Engine;
 use super::conditions::Facts;
 use super::config::{StalePolicy, Workflow};
 use super::context::{self, Extra};
-use super::Engine;
 use super::load::render_error;
 use super::planner::PlanError;
 use crate::actions::Action;

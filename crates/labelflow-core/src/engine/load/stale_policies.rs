@@ -2,8 +2,8 @@
 //! configuration).
 
 use super::{Validator, render_error, sample_issue};
-use crate::engine::Engine;
 use crate::domain::split_scoped;
+use crate::engine::Engine;
 use crate::engine::conditions::Facts;
 use crate::engine::config::{ConfigFile, Sp, SweepVisits, Trigger, Workflow};
 use crate::engine::context::{self, Extra};
