@@ -4,12 +4,12 @@
 //! what would happen. Order within a workflow: restricted labels, guards, required fields,
 //! then rules; a label reverted by the first two triggers no rule.
 
+use super::Engine;
 use super::command::{CommandLine, parse_commands};
 use super::conditions::{Facts, describe_allow};
 use super::config::{ActionSpec, Allow, Rule, TargetSpec, Trigger, Workflow};
 use super::context::{self, Extra};
 use super::fields::parse_fields;
-use super::Engine;
 use super::load::render_error;
 use crate::actions::{Action, PlannedAction, Target};
 use crate::domain::{Event, EventKind, IssueState, IssueStatus, split_scoped};
@@ -686,10 +686,16 @@ impl WorkflowPlanner<'_, '_> {
                 )?,
                 ActionSpec::ScheduleFollowup(f) => Some(Action::ScheduleFollowup {
                     name: format!("{}/{}", self.wf_name, f.name),
-                    due_at: self.now
-                        + Duration::days(i64::from(f.after_days))
-                        + Duration::minutes(i64::from(f.after_minutes))
-                        + Duration::seconds(i64::from(f.after_seconds)),
+                    // Validation keeps the delay within 100 years; the checked sum keeps
+                    // even an unvalidated one from panicking.
+                    due_at: self
+                        .now
+                        .checked_add_signed(
+                            Duration::days(i64::from(f.after_days))
+                                + Duration::minutes(i64::from(f.after_minutes))
+                                + Duration::seconds(i64::from(f.after_seconds)),
+                        )
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC),
                 }),
             };
             if let Some(a) = action {
