@@ -5,6 +5,7 @@
 
 pub mod item;
 pub mod shipped;
+pub mod text;
 
 use labelflow::clock::Clock;
 use labelflow::forge::RetryPolicy;
