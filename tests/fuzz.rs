@@ -47,6 +47,10 @@ fn configurations_through_check_config() {
         |rng| config::generate(rng, &ws),
         |m| config::check(&ws, m),
     );
+    println!(
+        "fuzz configurations: {} mutants loaded and were planned against",
+        config::LOADED.get()
+    );
 }
 
 #[test]
@@ -56,6 +60,10 @@ fn comments_through_commands_and_the_planner() {
         driver::cases(10),
         comments::generate,
         comments::check,
+    );
+    println!(
+        "fuzz comments: {} plans had a text for GitLab",
+        comments::ANSWERED.get()
     );
 }
 

@@ -8,6 +8,7 @@
 //! (comments, created issues, chat messages) starts a line with `/`, mentions everyone or a
 //! group, or carries a marker or HTML of the users' making.
 
+use super::driver::Tally;
 use super::mutate;
 use super::shipped::{self, ACTORS};
 use labelflow::domain::{EventKind, IssueState};
@@ -55,6 +56,9 @@ pub fn generate(rng: &mut StdRng) -> Case {
     }
 }
 
+/// Cases whose plan had a text for GitLab (a reply, a refusal, a created issue).
+pub static ANSWERED: Tally = Tally::new();
+
 pub fn check(c: &Case) -> Result<(), String> {
     let engine = shipped::engine();
     let commands = parse_commands(&c.body, engine.bot());
@@ -75,7 +79,11 @@ pub fn check(c: &Case) -> Result<(), String> {
     );
     let plan = plan(engine, &event, &c.issue, shipped::now())
         .map_err(|e| format!("the shipped templates failed on user text: {e}"))?;
-    for (what, text) in shipped::texts(&plan.actions) {
+    let texts = shipped::texts(&plan.actions);
+    if !texts.is_empty() {
+        ANSWERED.add();
+    }
+    for (what, text) in texts {
         shipped::check_text(what, text)?;
     }
     Ok(())

@@ -7,6 +7,7 @@
 //! configuration that loads must also plan: the first event of every rule trigger is planned
 //! against it, and that must not panic either.
 
+use super::driver::Tally;
 use super::mutate;
 use chrono::{TimeZone, Utc};
 use labelflow::domain::{Actor, Event, EventKind, IssueState, IssueStatus};
@@ -291,10 +292,16 @@ pub fn load(ws: &Workspace, m: &Mutant) -> std::thread::Result<Result<Engine, Co
     verdict
 }
 
+/// Mutants that loaded (and were planned against).
+pub static LOADED: Tally = Tally::new();
+
 /// Loads the mutant and judges the verdict.
 pub fn check(ws: &Workspace, m: &Mutant) -> Result<(), String> {
     match load(ws, m).map_err(|_| "Engine::load panicked".to_string())? {
-        Ok(engine) => plans_without_panicking(&engine),
+        Ok(engine) => {
+            LOADED.add();
+            plans_without_panicking(&engine)
+        }
         Err(errors) => {
             for e in &errors.0 {
                 let text = e.to_string();

@@ -11,6 +11,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::fmt::Debug;
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 /// Webhook cases at smoke depth (the test command).
@@ -91,6 +92,24 @@ pub fn run<I: Debug>(
         failures.len(),
         failures.join("\n\n")
     );
+}
+
+/// A count a target keeps of what its cases reached (plans with text, configurations that
+/// loaded), printed after the run so a depth that only scratches the surface shows.
+pub struct Tally(AtomicU64);
+
+impl Tally {
+    pub const fn new() -> Tally {
+        Tally(AtomicU64::new(0))
+    }
+
+    pub fn add(&self) {
+        self.0.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 fn panic_text(panic: &Box<dyn std::any::Any + Send>) -> String {
