@@ -4,6 +4,9 @@
 //! Unicode, case and size, on issues made from the shipped issue templates with hostile
 //! fields, by people with and without the roles the commands need.
 //!
+//! A third of the cases add one of the issue's labels instead, so the label rules, guards and
+//! required-field checks read the same hostile issue.
+//!
 //! Never a panic, never a template that fails on what users wrote, and no text of the plan
 //! (comments, created issues, chat messages) starts a line with `/`, mentions everyone or a
 //! group, or carries a marker or HTML of the users' making.
@@ -39,6 +42,9 @@ pub struct Case {
     pub issue: IssueState,
     pub actor: String,
     pub body: String,
+    /// Instead of the comment, one of the issue's labels was just added (the label rules,
+    /// guards and required-field checks then read the same hostile issue).
+    pub label_added: Option<String>,
 }
 
 pub fn generate(rng: &mut StdRng) -> Case {
@@ -49,10 +55,17 @@ pub fn generate(rng: &mut StdRng) -> Case {
     if rng.random_bool(0.1) {
         body = body.repeat(rng.random_range(2..200));
     }
+    let mut issue = shipped::issue(rng);
+    let label_added = rng.random_bool(0.3).then(|| {
+        let label = shipped::labels().choose(rng).expect("labels").clone();
+        issue.labels.push(label.clone());
+        label
+    });
     Case {
-        issue: shipped::issue(rng),
+        issue,
         actor: ACTORS.choose(rng).expect("actors").to_string(),
         body,
+        label_added,
     }
 }
 
@@ -67,16 +80,19 @@ pub fn check(c: &Case) -> Result<(), String> {
             return Err(format!("an empty command word in {line:?}"));
         }
     }
-    let event = shipped::event(
-        &c.issue,
-        &c.actor,
-        EventKind::Comment {
-            note_id: 42,
-            body: c.body.clone(),
-            internal: false,
-        },
-        vec![],
-    );
+    let event = match &c.label_added {
+        Some(label) => shipped::event(&c.issue, &c.actor, EventKind::Updated, vec![label.clone()]),
+        None => shipped::event(
+            &c.issue,
+            &c.actor,
+            EventKind::Comment {
+                note_id: 42,
+                body: c.body.clone(),
+                internal: false,
+            },
+            vec![],
+        ),
+    };
     let plan = plan(engine, &event, &c.issue, shipped::now())
         .map_err(|e| format!("the shipped templates failed on user text: {e}"))?;
     let texts = shipped::texts(&plan.actions);

@@ -27,6 +27,7 @@ use rand::seq::IndexedRandom;
 use serde::de::IgnoredAny;
 use serde_json::Value;
 use sha2::Sha256;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use tokio::runtime::Runtime;
 use tokio::sync::Notify;
@@ -288,6 +289,8 @@ pub struct Route {
     in_batch: u64,
     accepted: u64,
     last_id: i64,
+    /// How many answers of each status the run got (printed, so its spread shows).
+    pub statuses: BTreeMap<u16, u64>,
 }
 
 impl Route {
@@ -306,6 +309,7 @@ impl Route {
             in_batch: 0,
             accepted: 0,
             last_id: 0,
+            statuses: BTreeMap::new(),
         }
     }
 
@@ -374,6 +378,7 @@ impl Route {
                 .expect("a readable answer");
             (status, bytes)
         });
+        *self.statuses.entry(status.as_u16()).or_default() += 1;
         let reply: Value = serde_json::from_slice(&reply)
             .map_err(|_| format!("{status}: the answer is not JSON: {reply:?}"))?;
         let expected = expected(d);
