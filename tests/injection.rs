@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::text::{live_mentions, quick_action_lines};
 use common::{Harness, repo_path};
 use labelflow::actions::{marker, marker_id};
 use labelflow::render::Renderer;
@@ -36,13 +37,6 @@ fn description(forged_b: &str, forged_c: &str) -> String {
     )
 }
 
-/// Lines of `text` that GitLab would run as quick actions.
-fn quick_action_lines(text: &str) -> Vec<&str> {
-    text.lines()
-        .filter(|l| l.trim_start().starts_with('/'))
-        .collect()
-}
-
 fn fence_lines(text: &str) -> usize {
     text.lines()
         .filter(|l| {
@@ -50,32 +44,6 @@ fn fence_lines(text: &str) -> usize {
             t.starts_with("```") || t.starts_with("~~~")
         })
         .count()
-}
-
-/// Mentions GitLab would act on (an `@` not defused by a word joiner): the name, and whether
-/// a `/` follows it (a group or subgroup path).
-fn live_mentions(text: &str) -> Vec<(String, bool)> {
-    let mut out = Vec::new();
-    let mut rest = text;
-    while let Some(at) = rest.find('@') {
-        // GitLab's `User.reference_pattern` is `(?<!\w)@…`: after a word character (an
-        // e-mail address) an `@` mentions nobody.
-        let after_word = rest[..at]
-            .chars()
-            .last()
-            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
-        rest = &rest[at + 1..];
-        if after_word || rest.starts_with('\u{2060}') {
-            continue;
-        }
-        let end = rest
-            .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.')))
-            .unwrap_or(rest.len());
-        if end > 0 {
-            out.push((rest[..end].to_string(), rest[end..].starts_with('/')));
-        }
-    }
-    out
 }
 
 fn assert_no_mass_or_group_mention(text: &str) {

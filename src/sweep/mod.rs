@@ -187,9 +187,7 @@ impl Sweeper {
                     let mut q = base_query(p);
                     q.labels = vec![p.stage.value.clone(), stale.clone()];
                     if wf.sweep_summary.is_none() {
-                        q.updated_before = p
-                            .close_after_days
-                            .map(|d| run.now - Duration::days(i64::from(d)));
+                        q.updated_before = p.close_after_days.map(|d| days_before(run.now, d));
                     }
                     self.scan(run, &scope, &q, wf_name, Some(p), &mut sum, on_item)
                         .await?;
@@ -197,8 +195,7 @@ impl Sweeper {
                 let mut q = base_query(p);
                 q.labels = vec![p.stage.value.clone()];
                 q.not_labels.insert(0, stale.clone());
-                q.updated_before =
-                    Some(run.now - Duration::days(i64::from(p.idle_days.min(p.grace_days))));
+                q.updated_before = Some(days_before(run.now, p.idle_days.min(p.grace_days)));
                 self.scan(run, &scope, &q, wf_name, Some(p), &mut sum, on_item)
                     .await?;
             }
@@ -298,6 +295,13 @@ fn human_idle_days(
 
 /// Midnight UTC of `t`'s day: idle days in the summary do not change during a day, so a
 /// second run the same day writes nothing.
+/// `days` before `now`, or the first representable time when that is before it (validation
+/// keeps a policy's days within 100 years; this keeps any value from panicking).
+fn days_before(now: DateTime<Utc>, days: u32) -> DateTime<Utc> {
+    now.checked_sub_signed(Duration::days(i64::from(days)))
+        .unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
 fn day_start(t: DateTime<Utc>) -> DateTime<Utc> {
     t.date_naive()
         .and_hms_opt(0, 0, 0)

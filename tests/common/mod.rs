@@ -6,6 +6,7 @@
 pub mod item;
 pub mod shipped;
 pub mod sweep_world;
+pub mod text;
 
 use labelflow::clock::Clock;
 use labelflow::forge::RetryPolicy;

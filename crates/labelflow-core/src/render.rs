@@ -169,6 +169,26 @@ impl Renderer {
     }
 }
 
+/// A render error in words: what went wrong, plus the template line when known. Handlebars
+/// words a missing variable with Rust's debug formatting (`Some("vars.plan")`); that one is
+/// said plainly here.
+pub fn render_error(e: &RenderError) -> String {
+    let mut s = match e.reason() {
+        RenderErrorReason::MissingVariable(Some(path)) => {
+            format!("unknown variable `{path}` (strict mode: a template may only use variables that exist)")
+        }
+        RenderErrorReason::MissingVariable(None) => {
+            "a variable that does not exist (strict mode: a template may only use variables that exist)"
+                .to_string()
+        }
+        other => other.to_string(),
+    };
+    if let Some(line) = e.line_no {
+        s.push_str(&format!(" (template line {line})"));
+    }
+    s
+}
+
 /// Strict mode and the helpers templates may use.
 fn register_helpers(hb: &mut Handlebars<'static>, roles: BTreeMap<String, Vec<String>>) {
     {
@@ -347,7 +367,11 @@ mod tests {
             .unwrap();
         assert_eq!(out, "Hi \u{200B}/close @rhook @jane");
         r.add("bad", "{{issue.nope}}").unwrap();
-        assert!(r.render("bad", &json!({"issue": {}})).is_err());
+        let err = r.render("bad", &json!({"issue": {}})).unwrap_err();
+        assert_eq!(
+            render_error(&err),
+            "unknown variable `issue.nope` (strict mode: a template may only use variables that exist) (template line 1)"
+        );
         r.add("badrole", "{{mention_role \"nobody\"}}").unwrap();
         assert!(r.render("badrole", &json!({})).is_err());
     }

@@ -116,8 +116,11 @@ fn compute_vars(facts: &Facts, vars: &BTreeMap<String, VarSpec>, now: DateTime<U
                 }
             }
             VarSpec::DateFromNow { months, days } => {
-                let d = now.checked_add_months(Months::new(*months)).unwrap_or(now)
-                    + chrono::Duration::days(i64::from(*days));
+                // Validation keeps it within 100 years; checked, it cannot panic anyway.
+                let d = now
+                    .checked_add_months(Months::new(*months))
+                    .and_then(|d| d.checked_add_signed(chrono::Duration::days(i64::from(*days))))
+                    .unwrap_or(DateTime::<Utc>::MAX_UTC);
                 Value::String(d.format("%Y-%m-%d").to_string())
             }
         };

@@ -157,6 +157,7 @@ impl Engine {
             known_fields.insert(wf_name.clone(), workflow_fields(wf));
             v.check_workflow(&config, wf_name, wf, &templates_dir, &mut renderer);
             v.check_stale(&config, wf_name, wf);
+            v.check_durations(wf_name, wf);
         }
         for (at, message) in super::label_section::problems(&config) {
             v.err(at, message);
@@ -246,8 +247,11 @@ fn workflow_fields(wf: &Workflow) -> BTreeSet<String> {
     out
 }
 
+mod durations;
 mod sample_render;
 mod stale_policies;
+
+pub use durations::MAX_DAYS;
 
 struct Validator {
     file: PathBuf,
@@ -557,14 +561,7 @@ impl Validator {
     }
 }
 
-/// A render error in words: handlebars' own text plus the template line when it has one.
-pub fn render_error(e: &handlebars::RenderError) -> String {
-    let mut s = e.reason().to_string();
-    if let Some(line) = e.line_no {
-        s.push_str(&format!(" (template line {line})"));
-    }
-    s
-}
+pub use crate::render::render_error;
 
 #[cfg(test)]
 mod tests {

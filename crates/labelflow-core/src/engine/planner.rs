@@ -524,10 +524,16 @@ impl WorkflowPlanner<'_, '_> {
                 )?,
                 ActionSpec::ScheduleFollowup(f) => Some(Action::ScheduleFollowup {
                     name: format!("{}/{}", self.wf_name, f.name),
-                    due_at: self.now
-                        + Duration::days(i64::from(f.after_days))
-                        + Duration::minutes(i64::from(f.after_minutes))
-                        + Duration::seconds(i64::from(f.after_seconds)),
+                    // Validation keeps the delay within 100 years; the checked sum keeps
+                    // even an unvalidated one from panicking.
+                    due_at: self
+                        .now
+                        .checked_add_signed(
+                            Duration::days(i64::from(f.after_days))
+                                + Duration::minutes(i64::from(f.after_minutes))
+                                + Duration::seconds(i64::from(f.after_seconds)),
+                        )
+                        .unwrap_or(DateTime::<Utc>::MAX_UTC),
                 }),
             };
             if let Some(a) = action {
