@@ -48,6 +48,8 @@ enum Act {
     Label(&'static str, &'static str),
     Comment(&'static str, &'static str),
     Edit(&'static str, String),
+    /// The legal team writes the CLA registry (once, whatever the number of items).
+    Registry(&'static str),
 }
 
 /// One step under test: what brings an item to it, and the act that triggers it.
@@ -55,6 +57,10 @@ struct Case {
     name: &'static str,
     prep: Vec<Act>,
     trigger: Act,
+    /// Prepare the run without faults and every fault run together, expecting this many
+    /// writes: for steps whose preparation depends on state a trigger changes (the CLA
+    /// registry cache, which a recheck refreshes).
+    prep_together: Option<usize>,
 }
 
 fn opportunity_values(skip: &[&str]) -> Vec<(&'static str, &'static str)> {
@@ -199,41 +205,49 @@ fn cocreate_cases() -> Vec<Case> {
             name: "cocreate/identified",
             prep: vec![],
             trigger: open_opportunity(&[]),
+            prep_together: None,
         },
         Case {
             name: "cocreate/required fields",
             prep: vec![],
             trigger: open_opportunity(&["AE"]),
+            prep_together: None,
         },
         Case {
             name: "cocreate/identified-completed",
             prep: vec![open_opportunity(&["AE"])],
             trigger: Act::Edit(CSM, without_quick_actions(&opportunity(&[]))),
+            prep_together: None,
         },
         Case {
             name: "cocreate/qualification",
             prep: vec![open_opportunity(&[])],
             trigger: Act::Label(CS_LEAD, "cocreate::qualification"),
+            prep_together: None,
         },
         Case {
             name: "cocreate/buy-in-approve",
             prep: through_triage(),
             trigger: Act::Comment(PM, "@labelflow buy-in approve"),
+            prep_together: None,
         },
         Case {
             name: "cocreate/buy-in-decline",
             prep: through_triage(),
             trigger: Act::Comment(PM, "@labelflow buy-in decline not on this year's roadmap"),
+            prep_together: None,
         },
         Case {
             name: "cocreate/pathway-not-aligned",
             prep: through_triage(),
             trigger: Act::Label(CS_LEAD, "cocreate-pathway::not-aligned"),
+            prep_together: None,
         },
         Case {
             name: "cocreate/pathway-minor",
             prep: through_triage(),
             trigger: Act::Label(CS_LEAD, "cocreate-pathway::minor"),
+            prep_together: None,
         },
         Case {
             name: "cocreate/pathway-major",
@@ -242,6 +256,7 @@ fn cocreate_cases() -> Vec<Case> {
                 &[Act::Comment(PM, "@labelflow buy-in approve")],
             ),
             trigger: Act::Label(CS_LEAD, "cocreate-pathway::major"),
+            prep_together: None,
         },
         Case {
             name: "cocreate/onboarding",
@@ -250,21 +265,25 @@ fn cocreate_cases() -> Vec<Case> {
                 &[Act::Label(CS_LEAD, "cocreate-pathway::minor")],
             ),
             trigger: Act::Label(CS_LEAD, "cocreate::onboarding"),
+            prep_together: None,
         },
         Case {
             name: "cocreate/onsite",
             prep: allocated,
             trigger: Act::Label(CS_LEAD, "cocreate::onsite"),
+            prep_together: None,
         },
         Case {
             name: "cocreate/guard presented",
             prep: vec![open_opportunity(&[])],
             trigger: Act::Label(CSM, "cocreate::presented"),
+            prep_together: None,
         },
         Case {
             name: "cocreate/restricted pathway",
             prep: vec![open_opportunity(&[])],
             trigger: Act::Label(CSM, "cocreate-pathway::minor"),
+            prep_together: None,
         },
     ]
 }
@@ -285,11 +304,13 @@ fn alliances_cases() -> Vec<Case> {
             name: "alliances/claim",
             prep: vec![inbound()],
             trigger: Act::Comment(LEAD, "@labelflow claim"),
+            prep_together: None,
         },
         Case {
             name: "alliances/restricted lead-assigned",
             prep: vec![inbound()],
             trigger: Act::Label(PARTNER, "alliances::lead-assigned"),
+            prep_together: None,
         },
         Case {
             name: "alliances/acquisition",
@@ -300,36 +321,52 @@ fn alliances_cases() -> Vec<Case> {
                 body: without_quick_actions(&acquisition),
             }],
             trigger: Act::Label(VISITOR, "alliances::acquisition"),
+            prep_together: None,
         },
         Case {
             name: "license/self-managed",
             prep: vec![],
             trigger: open_license("", false, true),
+            prep_together: None,
         },
         Case {
             name: "license/gitlab-com",
             prep: vec![],
             trigger: open_license("", true, true),
+            prep_together: None,
         },
         Case {
             name: "license/too-many-seats",
             prep: vec![],
             trigger: open_license("11", false, true),
+            prep_together: None,
         },
         Case {
             name: "license/self-managed-completed",
             prep: vec![open_license("", false, false)],
             trigger: Act::Edit(PARTNER, without_quick_actions(&license("", false, true))),
+            prep_together: None,
         },
         Case {
             name: "license/gitlab-com-completed",
             prep: vec![open_license("", true, false)],
             trigger: Act::Edit(PARTNER, without_quick_actions(&license("", true, true))),
+            prep_together: None,
+        },
+        Case {
+            name: "mdf/requested-completed",
+            prep: vec![open_mdf("twelve thousand", "next quarter")],
+            trigger: Act::Edit(
+                LEAD,
+                without_quick_actions(&mdf("USD 12,000", "2026-01-15 to 2026-03-31")),
+            ),
+            prep_together: None,
         },
         Case {
             name: "mdf/required fields",
             prep: vec![],
             trigger: open_mdf("twelve thousand", "next quarter"),
+            prep_together: None,
         },
         Case {
             name: "mdf/done",
@@ -339,6 +376,7 @@ fn alliances_cases() -> Vec<Case> {
                 Act::Label(PRODUCTION, "mdf::credit-acknowledged"),
             ],
             trigger: Act::Label(LEAD, "mdf::done"),
+            prep_together: None,
         },
         Case {
             name: "mdf/restricted credit-acknowledged",
@@ -347,13 +385,39 @@ fn alliances_cases() -> Vec<Case> {
                 Act::Label(LEAD, "mdf::partner-approved"),
             ],
             trigger: Act::Label(LEAD, "mdf::credit-acknowledged"),
+            prep_together: None,
         },
         Case {
             name: "mdf/guard credit-acknowledged",
             prep: vec![complete_mdf],
             trigger: Act::Label(PRODUCTION, "mdf::credit-acknowledged"),
+            prep_together: None,
         },
     ]
+}
+
+/// A registry without Acme's agreement: an opportunity opened against it is `cla::missing`.
+const REGISTRY_WITHOUT_ACME: &str = "agreements:
+  - company: Other Corp
+    gitlab_users: [other-dev]
+    version: \"2.0\"
+    signed: 2024-03-01
+";
+
+/// `@labelflow cla recheck` once Acme's agreement is in the registry: the label moves from
+/// `cla::missing` to `cla::signed` and the answer is posted. Its own harness: the first open
+/// must read the registry without Acme (the registry is cached).
+fn cla_recheck_cases() -> Vec<Case> {
+    vec![Case {
+        name: "cocreate/cla-recheck",
+        prep: vec![
+            Act::Registry(REGISTRY_WITHOUT_ACME),
+            open_opportunity(&[]),
+            Act::Registry(ACME_SIGNED_REGISTRY),
+        ],
+        trigger: Act::Comment("acme-dev", "@labelflow cla recheck"),
+        prep_together: Some(2),
+    }]
 }
 
 /// The faults each write position gets.
@@ -457,6 +521,10 @@ fn outcome(h: &Harness, item: Item) -> Outcome {
 
 /// Performs `act` on `items` (opening one item per slot for `Open`), without waiting.
 fn act(h: &Harness, act: &Act, items: &mut [Option<Item>]) {
+    if let Act::Registry(yaml) = act {
+        h.put_cla_registry(yaml);
+        return;
+    }
     for slot in items.iter_mut() {
         match act {
             Act::Open {
@@ -494,6 +562,7 @@ fn act(h: &Harness, act: &Act, items: &mut [Option<Item>]) {
                     .edit_description(item.p, item.iid, body)
                     .expect("description edited");
             }
+            Act::Registry(_) => {}
         }
     }
 }
@@ -537,12 +606,16 @@ async fn run_cases(cases: Vec<Case>, database: Option<String>) {
     let mut report = Vec::new();
     for case in &cases {
         // The run without faults fixes the expected state and the number of writes.
-        let mut base = [None];
+        let together = case.prep_together.map(|w| 1 + w * faults().len());
+        let mut prepared: Vec<Option<Item>> = vec![None; together.unwrap_or(1)];
         for a in &case.prep {
-            act(&h, a, &mut base);
+            act(&h, a, &mut prepared);
             h.settle().await;
         }
-        let (item, writes) = trigger(&h, case, base[0], None).await;
+        let (item, writes) = trigger(&h, case, prepared[0], None).await;
+        if let Some(w) = case.prep_together {
+            assert_eq!(writes, w, "{}: writes of the step", case.name);
+        }
         let expected = outcome(&h, item);
         assert!(
             writes >= 1,
@@ -552,11 +625,16 @@ async fn run_cases(cases: Vec<Case>, database: Option<String>) {
         let runs: Vec<(u32, &'static str, FaultKind)> = (1..=writes as u32)
             .flat_map(|k| faults().into_iter().map(move |(n, f)| (k, n, f)))
             .collect();
-        let mut slots: Vec<Option<Item>> = vec![None; runs.len()];
-        for a in &case.prep {
-            act(&h, a, &mut slots);
-            h.settle().await;
-        }
+        let slots: Vec<Option<Item>> = if together.is_some() {
+            prepared[1..].to_vec()
+        } else {
+            let mut slots = vec![None; runs.len()];
+            for a in &case.prep {
+                act(&h, a, &mut slots);
+                h.settle().await;
+            }
+            slots
+        };
         for ((k, name, kind), slot) in runs.iter().zip(slots) {
             let rule = FaultRule::new(*kind).writes().after(k - 1);
             let (item, _) = trigger(&h, case, slot, Some(rule)).await;
@@ -602,6 +680,16 @@ async fn cocreate_steps_finish_after_one_failure_at_any_write_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alliances_steps_finish_after_one_failure_at_any_write_sqlite() {
     run_cases(alliances_cases(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cla_recheck_finishes_after_one_failure_at_any_write_sqlite() {
+    run_cases(cla_recheck_cases(), None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cla_recheck_finishes_after_one_failure_at_any_write_postgres() {
+    on_postgres("midstep cla recheck on PostgreSQL", cla_recheck_cases()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
