@@ -12,6 +12,8 @@ mod harness;
 mod holds;
 #[path = "store/ledger.rs"]
 mod ledger;
+#[path = "store/plans.rs"]
+mod plans;
 #[path = "store/postgres_only.rs"]
 mod postgres_only;
 #[path = "store/queue.rs"]
@@ -64,4 +66,8 @@ on_both_backends!(
     holds::holds_and_claims_exclude_each_other,
     holds::a_dead_sweeps_hold_expires,
     holds::of_many_sweeps_at_once_one_holds,
+    plans::a_plan_is_stored_once_and_replaced_only_while_unfinished,
+    plans::unfinished_plans_are_listed_by_source_oldest_first,
+    plans::snapshots_keep_the_last_labels_seen,
+    plans::a_finished_event_keeps_its_detail_and_its_earlier_failure,
 );
