@@ -29,11 +29,7 @@ pub fn escape_user_text(s: &str) -> String {
             '"' => out.push_str("&quot;"),
             '`' => out.push_str("&#96;"),
             '|' => out.push_str("&#124;"),
-            '@' => push_at(&mut out),
-            '\n' | '\r' | '\u{2028}' | '\u{2029}' => out.push(' '),
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {}
-            c if c.is_control() => {}
-            c => out.push(c),
+            c => push_plain(&mut out, c),
         }
     }
     let head = out.trim_start();
@@ -63,15 +59,20 @@ fn push_at(out: &mut String) {
 pub fn escape_title_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 4);
     for c in s.chars() {
-        match c {
-            '@' => push_at(&mut out),
-            '\n' | '\r' | '\u{2028}' | '\u{2029}' => out.push(' '),
-            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {}
-            c if c.is_control() => {}
-            c => out.push(c),
-        }
+        push_plain(&mut out, c);
     }
     out
+}
+
+/// What both escapes do to a character: one line, no control or bidi character, no mention.
+fn push_plain(out: &mut String, c: char) {
+    match c {
+        '@' => push_at(out),
+        '\n' | '\r' | '\u{2028}' | '\u{2029}' => out.push(' '),
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => {}
+        c if c.is_control() => {}
+        c => out.push(c),
+    }
 }
 
 /// Template names under this prefix are issue titles: rendered with [`escape_title_text`].
