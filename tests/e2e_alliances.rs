@@ -8,7 +8,9 @@ mod common;
 
 use chrono::Months;
 use common::Harness;
-use common::shipped::{fill_template, issue_template, shipped_config, without_quick_actions};
+use common::shipped::{
+    fill_template, issue_template, license_request, shipped_config, without_quick_actions,
+};
 use labelflow::sim::IssueStatus;
 
 const PARTNER: &str = "partner-pat";
@@ -417,15 +419,7 @@ fn license(seats: &str, plan: &str, gitlab_com: bool) -> String {
     if gitlab_com {
         values.push(("GitLab.com namespace", "nimbus-cloud"));
     }
-    let text = fill_template(&issue_template("license-request.md"), &values);
-    if gitlab_com {
-        text.replace(
-            "/label ~\"license-type::self-managed\"",
-            "/label ~\"license-type::gitlab-com\"",
-        )
-    } else {
-        text
-    }
+    license_request(&values, gitlab_com)
 }
 
 /// The expiry the workflow computes: six months from now, as a date.

@@ -5,7 +5,7 @@
 mod common;
 
 use common::item::Item;
-use common::shipped::{fill_template, issue_template, shipped_config};
+use common::shipped::{fill_template, issue_template, license_request, shipped_config};
 use common::{Harness, SIGNING_TOKEN, repo_path};
 use labelflow::store::EventStatus;
 use serde_json::Value;
@@ -55,6 +55,20 @@ async fn deliver(h: &Harness, kind: &str, webhook_id: &str, body: &str) {
         rsp.status()
     );
     h.settle().await;
+}
+
+/// The delivery `delivery_id` ended done, and its record's detail says `text`.
+async fn expect_done_with_detail(h: &Harness, delivery_id: &str, text: &str) {
+    let events = h.store().list_events(None, 100).await.expect("events");
+    let event = events
+        .iter()
+        .find(|e| e.delivery_id == delivery_id)
+        .unwrap_or_else(|| panic!("delivery {delivery_id} stored"));
+    assert_eq!(event.status, EventStatus::Done, "{event:?}");
+    assert!(
+        event.detail.as_deref().is_some_and(|d| d.contains(text)),
+        "expected {text:?} in the detail of {event:?}"
+    );
 }
 
 fn fixture(rel: &str) -> Value {
@@ -120,19 +134,8 @@ async fn a_command_note_delivered_twice_is_answered_once() {
 
     assert_eq!(item.bot_comments(h), 2, "no second answer to the same note");
     assert_eq!(h.assignees(p, iid), vec![LEAD.to_string()]);
-    let events = h.store().list_events(None, 100).await.expect("events");
-    let second = events
-        .iter()
-        .find(|e| e.delivery_id == "a-second-delivery-id")
-        .expect("stored");
-    assert_eq!(second.status, EventStatus::Done);
-    assert!(
-        second
-            .detail
-            .as_deref()
-            .is_some_and(|d| d.contains("already handled")),
-        "the record says why nothing was done: {second:?}"
-    );
+    // The record says why nothing was done.
+    expect_done_with_detail(h, "a-second-delivery-id", "already handled").await;
     h.finish();
 }
 
@@ -269,18 +272,7 @@ async fn an_update_without_changes_is_diffed_against_what_was_last_seen() {
     deliver(h, "Issue Hook", "legacy-update", &body).await;
     assert!(item.state(h).confidential, "the acquisition step ran");
     item.expect_comment(h, "**Acquisition inquiry.**");
-    let events = h.store().list_events(None, 100).await.expect("events");
-    let legacy = events
-        .iter()
-        .find(|e| e.delivery_id == "legacy-update")
-        .expect("stored");
-    assert!(
-        legacy
-            .detail
-            .as_deref()
-            .is_some_and(|d| d.contains("added ~\"alliances::acquisition\"")),
-        "{legacy:?}"
-    );
+    expect_done_with_detail(h, "legacy-update", "added ~\"alliances::acquisition\"").await;
 
     // An issue labelflow never saw: the change cannot be known, and the record says so.
     h.sim.mute_hooks(true);
@@ -304,19 +296,7 @@ async fn an_update_without_changes_is_diffed_against_what_was_last_seen() {
     );
     deliver(h, "Issue Hook", "legacy-unseen", &body).await;
     assert_eq!(other.bot_comments(h), 0);
-    let events = h.store().list_events(None, 100).await.expect("events");
-    let unseen = events
-        .iter()
-        .find(|e| e.delivery_id == "legacy-unseen")
-        .expect("stored");
-    assert_eq!(unseen.status, EventStatus::Done);
-    assert!(
-        unseen
-            .detail
-            .as_deref()
-            .is_some_and(|d| d.contains("could not be known")),
-        "{unseen:?}"
-    );
+    expect_done_with_detail(h, "legacy-unseen", "could not be known").await;
     h.finish();
 }
 
@@ -325,17 +305,13 @@ async fn created_issue_titles_are_plain_text() {
     let mut h = harness().await;
     let h = &mut h;
     let p = h.project("alliances");
-    let text = fill_template(
-        &issue_template("license-request.md"),
+    let text = license_request(
         &[
             ("Partner", "Johnson & Johnson \"R&D\" <lab>"),
             ("Purpose", "Build and test."),
             ("GitLab.com namespace", "jnj"),
         ],
-    )
-    .replace(
-        "/label ~\"license-type::self-managed\"",
-        "/label ~\"license-type::gitlab-com\"",
+        true,
     );
     let iid = h
         .sim

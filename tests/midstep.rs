@@ -17,7 +17,8 @@ mod database;
 use common::Harness;
 use common::item::Item;
 use common::shipped::{
-    ACME_SIGNED_REGISTRY, fill_template, issue_template, shipped_config, without_quick_actions,
+    ACME_SIGNED_REGISTRY, fill_template, issue_template, license_request, shipped_config,
+    without_quick_actions,
 };
 use labelflow::sim::{FaultKind, FaultRule};
 use labelflow::store::EventStatus;
@@ -160,15 +161,7 @@ fn license(seats: &str, gitlab_com: bool, purpose: bool) -> String {
     if gitlab_com {
         values.push(("GitLab.com namespace", "jnj"));
     }
-    let text = fill_template(&issue_template("license-request.md"), &values);
-    if gitlab_com {
-        text.replace(
-            "/label ~\"license-type::self-managed\"",
-            "/label ~\"license-type::gitlab-com\"",
-        )
-    } else {
-        text
-    }
+    license_request(&values, gitlab_com)
 }
 
 fn open_license(seats: &str, gitlab_com: bool, purpose: bool) -> Act {

@@ -26,6 +26,21 @@ pub fn issue_template(name: &str) -> String {
 #[allow(unused_imports)]
 pub use labelflow::demo::fill_template;
 
+/// The shipped license request template filled with `values`. For a GitLab.com request its
+/// quick action applies `license-type::gitlab-com` instead of the self-managed type.
+#[allow(dead_code)]
+pub fn license_request(values: &[(&str, &str)], gitlab_com: bool) -> String {
+    let text = fill_template(&issue_template("license-request.md"), values);
+    if gitlab_com {
+        text.replace(
+            "/label ~\"license-type::self-managed\"",
+            "/label ~\"license-type::gitlab-com\"",
+        )
+    } else {
+        text
+    }
+}
+
 /// The text without quick-action lines (what GitLab keeps as the description).
 pub fn without_quick_actions(text: &str) -> String {
     text.lines()
