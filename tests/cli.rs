@@ -72,8 +72,14 @@ fn plan_accepts_every_documented_payload_in_both_formats() {
             payload.display(),
             stderr(&json)
         );
-        let actions: Vec<Value> = serde_json::from_str(&stdout(&json))
-            .unwrap_or_else(|e| panic!("{}: not a JSON list: {e}", payload.display()));
+        let planned: Value = serde_json::from_str(&stdout(&json))
+            .unwrap_or_else(|e| panic!("{}: not JSON: {e}", payload.display()));
+        let actions = planned["actions"].as_array().expect("an action list");
+        // Even an empty plan says why, in JSON and in text.
+        let trace = &planned["trace"];
+        let explained = trace["workflows"].as_array().is_some_and(|w| !w.is_empty())
+            || trace["notes"].as_array().is_some_and(|n| !n.is_empty());
+        assert!(explained, "{}: no explanation: {trace}", payload.display());
         // GitLab's examples live in `gitlabhq/gitlab-test`, which no shipped workflow covers.
         assert!(actions.is_empty(), "{}: {actions:?}", payload.display());
         let out = stdout(&text);
@@ -82,6 +88,12 @@ fn plan_accepts_every_documented_payload_in_both_formats() {
             "{}: {out}",
             payload.display()
         );
+        assert!(
+            out.contains("labelflow ignores it") || out.contains("why:\n  workflow `"),
+            "{}: no explanation: {out}",
+            payload.display()
+        );
+        assert_no_debug_formatting(&out);
     }
     // The documented issue payload is read, and the reason for the empty plan is given.
     let out = stdout(&labelflow(&[
@@ -94,6 +106,11 @@ fn plan_accepts_every_documented_payload_in_both_formats() {
         out,
         "event: the issue was opened on gitlabhq/gitlab-test#23 by @root; labels added: ~\"Platform\"; labels removed: ~\"API\"\n\
          no actions\n\
+         why:\n\
+         \x20 workflow `alliances`: does not apply (the issue is in `gitlabhq/gitlab-test`; this workflow covers `alliances/partners`)\n\
+         \x20 workflow `cocreate`: does not apply (the issue is in `gitlabhq/gitlab-test`; this workflow covers `co-create/opportunities`)\n\
+         \x20 workflow `license`: does not apply (the issue is in `gitlabhq/gitlab-test`; this workflow covers `alliances/partners`)\n\
+         \x20 workflow `mdf`: does not apply (the issue is in `gitlabhq/gitlab-test`; this workflow covers `alliances/partners`)\n\
          note: no workflow applies to project `gitlabhq/gitlab-test` (the configuration covers: alliances/partners, co-create/opportunities)\n"
     );
 }
@@ -135,7 +152,8 @@ fn plan_on_a_documented_payload_moved_into_the_opportunities_project() {
         "json",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let actions: Vec<Value> = serde_json::from_str(&stdout(&out)).expect("JSON list");
+    let planned: Value = serde_json::from_str(&stdout(&out)).expect("JSON");
+    let actions = planned["actions"].as_array().expect("an action list");
     assert_eq!(actions.len(), 2, "{actions:#?}");
     assert_eq!(actions[0]["kind"], "comment");
     assert_eq!(actions[0]["workflow"], "cocreate");
@@ -154,6 +172,13 @@ fn plan_on_a_documented_payload_moved_into_the_opportunities_project() {
         serde_json::json!({ "company": "Acme Corp", "gitlab_users": [], "github_users": [] })
     );
     assert_eq!(actions[1]["recheck"], false);
+}
+
+/// Rust's debug formatting of strings, lists and options never reaches people.
+fn assert_no_debug_formatting(out: &str) {
+    for noise in ["Some(", "None,", "[\"", "\"]", "{ "] {
+        assert!(!out.contains(noise), "debug formatting `{noise}` in: {out}");
+    }
 }
 
 // ───────────────────────────── plan equals the live path ─────────────────────────────
@@ -224,7 +249,11 @@ async fn plan_next_delivery(h: &mut Harness, act: impl FnOnce(&Harness) -> (u64,
         "json",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let actions: Vec<Value> = serde_json::from_str(&stdout(&out)).expect("plan JSON");
+    let planned: Value = serde_json::from_str(&stdout(&out)).expect("plan JSON");
+    let actions = planned["actions"]
+        .as_array()
+        .expect("an action list")
+        .clone();
     Planned {
         actions,
         project,

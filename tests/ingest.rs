@@ -151,6 +151,39 @@ impl Store for MemStore {
     async fn set_event_detail(&self, _: i64, _: &str) -> StoreResult<()> {
         not_used_by_ingest()
     }
+    async fn trace_put(&self, _: labelflow::store::StoredTrace) -> StoreResult<()> {
+        not_used_by_ingest()
+    }
+    async fn trace_get(&self, _: i64) -> StoreResult<Option<labelflow::store::StoredTrace>> {
+        not_used_by_ingest()
+    }
+    async fn traces_for_issue(
+        &self,
+        _: &str,
+        _: i64,
+    ) -> StoreResult<Vec<labelflow::store::StoredTrace>> {
+        not_used_by_ingest()
+    }
+    async fn prune_traces(
+        &self,
+        _: labelflow::store::TraceRetention,
+        _: DateTime<Utc>,
+    ) -> StoreResult<labelflow::store::Pruned> {
+        not_used_by_ingest()
+    }
+    async fn ledger_entry(
+        &self,
+        _: &str,
+        _: &str,
+    ) -> StoreResult<Option<labelflow::store::LedgerEntry>> {
+        not_used_by_ingest()
+    }
+    async fn followups_for_issue(
+        &self,
+        _: &str,
+    ) -> StoreResult<Vec<labelflow::store::PendingFollowup>> {
+        not_used_by_ingest()
+    }
     async fn hold_issue(
         &self,
         _: &str,

@@ -50,7 +50,13 @@ pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
         Ok(Some(h)) => h,
         Ok(None) => {
             match args.format {
-                Format::Json => println!("[]"),
+                Format::Json => println!(
+                    "{}",
+                    serde_json::json!({
+                        "actions": [],
+                        "trace": { "event": "not an issue or issue-comment event", "notes": ["labelflow ignores it"], "workflows": [] },
+                    })
+                ),
                 Format::Text => println!(
                     "not an issue or issue-comment event: labelflow ignores it (no actions)"
                 ),
@@ -76,7 +82,13 @@ pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
     let now = args.now.unwrap_or_else(Utc::now);
     let plan = engine::plan(&engine, &event, &issue, now).map_err(|e| anyhow::anyhow!(e))?;
     match args.format {
-        Format::Json => println!("{}", serde_json::to_string_pretty(&plan.actions)?),
+        Format::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "actions": plan.actions,
+                "trace": plan.trace,
+            }))?
+        ),
         Format::Text => {
             print_text(&plan, &event);
             if let Some(why) = no_workflow_note(&engine, &issue.project_path) {
@@ -118,13 +130,31 @@ fn print_text(plan: &engine::Plan, event: &crate::domain::Event) {
                             println!("     | {line}");
                         }
                     }
-                    other => println!("   {k}: {other}"),
+                    other => println!("   {k}: {}", plain(&other)),
                 }
             }
         }
     }
-    for n in &plan.notes {
-        println!("note: {n}");
+    println!("why:");
+    for line in plan.trace.to_text().lines() {
+        println!("  {line}");
+    }
+}
+
+/// A JSON value in plain words: strings unquoted, lists comma-separated, objects as
+/// `key: value` pairs.
+fn plain(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Array(items) if items.is_empty() => "none".to_string(),
+        Value::Array(items) => items.iter().map(plain).collect::<Vec<_>>().join(", "),
+        Value::Object(map) => map
+            .iter()
+            .map(|(k, v)| format!("{k}: {}", plain(v)))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Value::Null => "none".to_string(),
+        other => other.to_string(),
     }
 }
 

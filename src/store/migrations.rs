@@ -30,6 +30,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "plans",
         sql: include_str!("migrations/sqlite/0002_plans.sql"),
     },
+    Migration {
+        version: 3,
+        name: "traces",
+        sql: include_str!("migrations/sqlite/0003_traces.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -42,6 +47,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "plans",
         sql: include_str!("migrations/postgres/0002_plans.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "traces",
+        sql: include_str!("migrations/postgres/0003_traces.sql"),
     },
 ];
 
@@ -62,6 +72,6 @@ mod tests {
         let sqlite: Vec<i64> = SQLITE.iter().map(|m| m.version).collect();
         let postgres: Vec<i64> = POSTGRES.iter().map(|m| m.version).collect();
         assert_eq!(sqlite, postgres);
-        assert_eq!(latest(SQLITE), 2);
+        assert_eq!(latest(SQLITE), 3);
     }
 }

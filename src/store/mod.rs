@@ -13,10 +13,12 @@ mod rows;
 mod shared;
 pub mod sqlite;
 mod target;
+mod traces;
 
 pub use error::{StoreError, StoreResult};
 pub use hold::SWEEP_HOLD_KIND;
 pub use target::DatabaseTarget;
+pub use traces::{LedgerEntry, PendingFollowup, Pruned, StoredTrace, TraceRetention};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -338,6 +340,30 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets an event's plain-words detail (how it ended), whatever its status.
     async fn set_event_detail(&self, id: i64, detail: &str) -> StoreResult<()>;
+
+    /// Stores the decision trace of an event, replacing an earlier try's.
+    async fn trace_put(&self, trace: StoredTrace) -> StoreResult<()>;
+
+    /// The trace of one event, if kept.
+    async fn trace_get(&self, event_id: i64) -> StoreResult<Option<StoredTrace>>;
+
+    /// The newest `newest` traces of one issue (`group/project#iid`), oldest first.
+    async fn traces_for_issue(&self, issue_ref: &str, newest: i64)
+    -> StoreResult<Vec<StoredTrace>>;
+
+    /// Deletes traces past their retention (age, then count) and finished plans older than
+    /// the retention age.
+    async fn prune_traces(
+        &self,
+        retention: TraceRetention,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Pruned>;
+
+    /// When a ledger key was recorded, and by which event's plan.
+    async fn ledger_entry(&self, issue_key: &str, key: &str) -> StoreResult<Option<LedgerEntry>>;
+
+    /// The issue's follow-ups not yet come due, soonest first.
+    async fn followups_for_issue(&self, issue_key: &str) -> StoreResult<Vec<PendingFollowup>>;
 
     /// Holds an issue for one sweep step: stores a running inbox event of kind
     /// [`SWEEP_HOLD_KIND`] leased to `holder` until `now + lease`, granted only while no event

@@ -14,8 +14,9 @@ use super::rows::{self, PLAN_COLUMNS, RECORD_COLUMNS, lease_until_millis, to_mil
 use super::shared::{ClaimRequest, claimable_sql};
 use super::{
     ClaimedEvent, EnqueueOutcome, EventRecord, EventStatus, FOLLOWUP_DELIVERY_PREFIX,
-    FOLLOWUP_EVENT_KIND, FollowupRecord, NewFollowup, NewInboxEvent, NewPlan, PlanSource,
-    QueueStats, Store, StoreError, StoreResult, StoredPlan,
+    FOLLOWUP_EVENT_KIND, FollowupRecord, LedgerEntry, NewFollowup, NewInboxEvent, NewPlan,
+    PendingFollowup, PlanSource, Pruned, QueueStats, Store, StoreError, StoreResult, StoredPlan,
+    StoredTrace, TraceRetention,
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;

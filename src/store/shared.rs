@@ -41,9 +41,50 @@ macro_rules! store_impl {
             }
         }
 
+        crate::store::traces::trace_methods!($ty, $read, $write);
+
         #[async_trait::async_trait]
         impl Store for $ty {
             $($own)*
+
+            async fn trace_put(&self, trace: StoredTrace) -> StoreResult<()> {
+                self.trace_put_sql(trace).await
+            }
+
+            async fn trace_get(&self, event_id: i64) -> StoreResult<Option<StoredTrace>> {
+                self.trace_get_sql(event_id).await
+            }
+
+            async fn traces_for_issue(
+                &self,
+                issue_ref: &str,
+                newest: i64,
+            ) -> StoreResult<Vec<StoredTrace>> {
+                self.traces_for_issue_sql(issue_ref, newest).await
+            }
+
+            async fn prune_traces(
+                &self,
+                retention: TraceRetention,
+                now: DateTime<Utc>,
+            ) -> StoreResult<Pruned> {
+                self.prune_traces_sql(retention, now).await
+            }
+
+            async fn ledger_entry(
+                &self,
+                issue_key: &str,
+                key: &str,
+            ) -> StoreResult<Option<LedgerEntry>> {
+                self.ledger_entry_sql(issue_key, key).await
+            }
+
+            async fn followups_for_issue(
+                &self,
+                issue_key: &str,
+            ) -> StoreResult<Vec<PendingFollowup>> {
+                self.followups_for_issue_sql(issue_key).await
+            }
 
             async fn claim(
                 &self,

@@ -3,6 +3,7 @@
 pub mod cla_plan;
 pub mod command;
 pub mod compiled;
+pub mod condition_text;
 pub mod conditions;
 pub mod config;
 pub mod context;
@@ -12,6 +13,7 @@ pub mod load;
 pub mod patterns;
 pub mod planner;
 pub mod stale;
+pub mod trace;
 
 pub use compiled::Engine;
 pub use load::{ConfigError, ConfigErrors};

@@ -5,25 +5,30 @@
 //! then rules; a label reverted by the first two triggers no rule.
 
 mod checks;
+mod describe;
 
 use super::command::{CommandLine, parse_commands};
 use super::compiled::Engine;
+use super::condition_text;
 use super::conditions::{Facts, describe_allow};
 use super::config::{ActionSpec, Rule, TargetSpec, Trigger, Workflow};
 use super::context::{self, Extra};
 use super::fields::parse_fields;
 use super::load::render_error;
+use super::trace::{RuleOutcome, RuleTrace, Trace, WorkflowTrace};
 use crate::actions::{Action, PlannedAction, Target};
 use crate::domain::{Event, EventKind, IssueState, IssueStatus, split_scoped};
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// What the planner decided, plus why it skipped what it skipped (for dry runs and logs).
+/// What the planner decided, plus why it skipped what it skipped (for dry runs and logs), and
+/// the decision trace: every workflow, check and rule with its outcome in plain words.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
     pub actions: Vec<PlannedAction>,
     pub notes: Vec<String>,
+    pub trace: Trace,
 }
 
 /// A template failed to render: a configuration problem, reported to operators (the event is
@@ -53,11 +58,13 @@ pub fn plan(
     now: DateTime<Utc>,
 ) -> Result<Plan, PlanError> {
     let mut out = Plan::default();
+    out.trace.event = describe::event(event);
     let bot = engine.bot();
     let own_change = event.actor.username.eq_ignore_ascii_case(bot);
     if own_change && !reacts_to_own_change(engine, event) {
-        out.notes
-            .push("event caused by the bot itself: nothing to do".to_string());
+        let note = "event caused by the bot itself: nothing to do".to_string();
+        out.trace.notes.push(note.clone());
+        out.notes.push(note);
         return Ok(out);
     }
     let fields = parse_fields(&issue.description);
@@ -84,7 +91,14 @@ pub fn plan(
     };
 
     for (wf_name, wf) in &engine.config.workflows {
-        if !engine.workflow_applies(wf, &issue.project_path) {
+        let applies = engine.workflow_applies(wf, &issue.project_path);
+        out.trace.workflows.push(WorkflowTrace {
+            workflow: wf_name.clone(),
+            applies,
+            why_not: (!applies).then(|| describe::not_applying(engine, wf, &issue.project_path)),
+            ..WorkflowTrace::default()
+        });
+        if !applies {
             continue;
         }
         let mut p = WorkflowPlanner {
@@ -139,6 +153,17 @@ pub fn plan(
                 now,
                 out: &mut out,
             };
+            p.out.trace.notes.push(if o.matched {
+                format!(
+                    "`{}`: no rule took it at this stage; answered with a usage reply",
+                    line.text()
+                )
+            } else {
+                format!(
+                    "`{}`: no such command; answered with the list of commands",
+                    line.text()
+                )
+            });
             let body = p.render_builtin(
                 template,
                 &format!("command:{i}"),
@@ -308,10 +333,142 @@ impl WorkflowPlanner<'_, '_> {
             )?,
             _ => super::stale::unmark_actions(self.wf_name, self.wf, self.event, self.issue),
         };
+        let mut traced: Vec<String> = Vec::new();
         for (rule, index, action) in actions {
+            if !traced.contains(&rule) {
+                let reason = match self.event.kind {
+                    EventKind::Tick { followup: None } => {
+                        "the stale policy's next step is due".to_string()
+                    }
+                    _ => format!(
+                        "`{}` acted on the issue, so the stale sweep's labels come off",
+                        self.facts.actor
+                    ),
+                };
+                self.wt().rules.push(RuleTrace {
+                    rule: rule.clone(),
+                    outcome: RuleOutcome::Fired,
+                    reason,
+                    conditions: Vec::new(),
+                    once: false,
+                });
+                traced.push(rule.clone());
+            }
             self.push(&rule, index, action, false);
         }
         Ok(())
+    }
+
+    /// The trace of the workflow being planned.
+    fn wt(&mut self) -> &mut WorkflowTrace {
+        // `plan` pushes the workflow's trace before planning it.
+        self.out
+            .trace
+            .workflows
+            .last_mut()
+            .expect("the workflow's trace is pushed before it is planned")
+    }
+
+    fn trace_rule(&mut self, rule: &Rule, outcome: RuleOutcome, reason: String, eval: bool) {
+        let conditions = if eval {
+            rule.conditions
+                .iter()
+                .map(|c| condition_text::explain(c, self.facts))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let rt = RuleTrace {
+            rule: rule.name.value.clone(),
+            outcome,
+            reason,
+            conditions,
+            once: rule.once,
+        };
+        self.wt().rules.push(rt);
+    }
+
+    /// Fires `rule` when its conditions hold, and traces the outcome either way.
+    fn fire_if_conditions(
+        &mut self,
+        rule: &Rule,
+        command: Option<(&str, String)>,
+        why: &str,
+    ) -> Result<bool, PlanError> {
+        match condition_text::first_false(&rule.conditions, self.facts) {
+            Some(reason) => {
+                self.trace_rule(rule, RuleOutcome::ConditionFalse, reason, true);
+                Ok(false)
+            }
+            None => {
+                let planned = self.fire(rule, command)?;
+                let (outcome, reason) = if planned > 0 {
+                    (RuleOutcome::Fired, why.to_string())
+                } else {
+                    (
+                        RuleOutcome::NothingToDo,
+                        format!("{why}; everything it does is already so on the issue"),
+                    )
+                };
+                self.trace_rule(rule, outcome, reason, true);
+                Ok(true)
+            }
+        }
+    }
+
+    fn triggered(&self, on: &Trigger, added: &[&str], reverted: &BTreeSet<String>) -> bool {
+        match on {
+            Trigger::LabelAdded(l) => added.contains(&l.as_str()) && !reverted.contains(l),
+            Trigger::LabelsPresent(ls) => {
+                let live = |l: &String| !reverted.contains(l);
+                ls.iter().any(|l| added.contains(&l.as_str()) && live(l))
+                    && ls.iter().all(|l| self.issue.has_label(l) && live(l))
+            }
+            Trigger::LabelRemoved(l) => {
+                self.event.labels_removed.iter().any(|r| r == l) && !self.issue.has_label(l)
+            }
+            Trigger::Opened => self.event.kind == EventKind::Opened,
+            Trigger::Closed => self.event.kind == EventKind::Closed,
+            Trigger::Reopened => self.event.kind == EventKind::Reopened,
+            Trigger::Edited => self.event.description_changed || self.event.title_changed,
+            Trigger::Followup(n) => match &self.event.kind {
+                EventKind::Tick { followup: Some(f) } => f == &format!("{}/{}", self.wf_name, n),
+                _ => false,
+            },
+            Trigger::Tick => matches!(self.event.kind, EventKind::Tick { followup: None }),
+            Trigger::Command(_) => false,
+        }
+    }
+
+    /// Why a rule was not triggered: its label was reverted, or the event is another one.
+    fn untriggered(&self, on: &Trigger, added: &[&str], reverted: &BTreeSet<String>) -> RuleTrace {
+        let reverted_label = match on {
+            Trigger::LabelAdded(l) => Some(l).filter(|l| reverted.contains(*l)),
+            Trigger::LabelsPresent(ls) => ls.iter().find(|l| reverted.contains(*l)),
+            _ => None,
+        }
+        .filter(|l| added.contains(&l.as_str()) || reverted.contains(*l));
+        let (outcome, reason) = match reverted_label {
+            Some(l) => (
+                RuleOutcome::LabelReverted,
+                format!("`{l}` was reverted by a check above, so its rules do not run"),
+            ),
+            None => (
+                RuleOutcome::NotTriggered,
+                format!(
+                    "waits for {}; this event: {}",
+                    describe::trigger(on),
+                    self.out.trace.event
+                ),
+            ),
+        };
+        RuleTrace {
+            rule: String::new(),
+            outcome,
+            reason,
+            conditions: Vec::new(),
+            once: false,
+        }
     }
 
     fn rules(
@@ -323,53 +480,39 @@ impl WorkflowPlanner<'_, '_> {
     ) -> Result<(), PlanError> {
         for rule in &self.wf.rules {
             let name = rule.name.value.as_str();
-            let fired_by_change = match &rule.on {
-                Trigger::LabelAdded(l) => added.contains(&l.as_str()) && !reverted.contains(l),
-                Trigger::LabelsPresent(ls) => {
-                    let live = |l: &String| !reverted.contains(l);
-                    ls.iter().any(|l| added.contains(&l.as_str()) && live(l))
-                        && ls.iter().all(|l| self.issue.has_label(l) && live(l))
-                }
-                Trigger::LabelRemoved(l) => {
-                    self.event.labels_removed.iter().any(|r| r == l) && !self.issue.has_label(l)
-                }
-                Trigger::Opened => self.event.kind == EventKind::Opened,
-                Trigger::Closed => self.event.kind == EventKind::Closed,
-                Trigger::Reopened => self.event.kind == EventKind::Reopened,
-                Trigger::Edited => self.event.description_changed || self.event.title_changed,
-                Trigger::Followup(n) => match &self.event.kind {
-                    EventKind::Tick { followup: Some(f) } => {
-                        f == &format!("{}/{}", self.wf_name, n)
-                    }
-                    _ => false,
-                },
-                Trigger::Tick => matches!(self.event.kind, EventKind::Tick { followup: None }),
-                Trigger::Command(_) => false,
-            };
-            if fired_by_change {
-                if rule.conditions.iter().all(|c| self.facts.holds(c)) {
-                    self.fire(rule, None)?;
-                } else {
-                    self.out.notes.push(format!(
-                        "rule `{}/{name}`: conditions not met",
-                        self.wf_name
-                    ));
-                }
+            if self.triggered(&rule.on, added, reverted) {
+                let why = format!("triggered by {}", describe::trigger(&rule.on));
+                self.fire_if_conditions(rule, None, &why)?;
                 continue;
             }
             let Trigger::Command(cmd) = &rule.on else {
+                let mut rt = self.untriggered(&rule.on, added, reverted);
+                rt.rule = name.to_string();
+                rt.once = rule.once;
+                self.wt().rules.push(rt);
                 continue;
             };
+            let mut traced = false;
             for (i, line) in commands.iter().enumerate() {
                 let Some(args) = line.matches(&cmd.name) else {
                     continue;
                 };
                 outcomes[i].matched = true;
+                traced = true;
                 if let Some(allow) = &cmd.allow
                     && !self.facts.permits(allow)
                 {
+                    let who = describe_allow(allow, self.facts);
+                    self.trace_rule(
+                        rule,
+                        RuleOutcome::Refused,
+                        format!(
+                            "`{}` may not run `{}`: only {who} may",
+                            self.facts.actor, cmd.name
+                        ),
+                        false,
+                    );
                     if !outcomes[i].answered {
-                        let who = describe_allow(allow, self.facts);
                         let body = self.render_builtin(
                             "builtin/command_refused.md.hbs",
                             name,
@@ -388,6 +531,17 @@ impl WorkflowPlanner<'_, '_> {
                     continue;
                 }
                 if args.len() < cmd.min_args {
+                    self.trace_rule(
+                        rule,
+                        RuleOutcome::Usage,
+                        format!(
+                            "`{}` needs at least {} argument(s); it got {}",
+                            cmd.name,
+                            cmd.min_args,
+                            args.len()
+                        ),
+                        false,
+                    );
                     if !outcomes[i].answered {
                         let usage = cmd
                             .usage
@@ -405,10 +559,15 @@ impl WorkflowPlanner<'_, '_> {
                     }
                     continue;
                 }
-                if rule.conditions.iter().all(|c| self.facts.holds(c)) {
+                let why = format!("`{}` asked for it", self.facts.actor);
+                if self.fire_if_conditions(rule, Some((cmd.name.as_str(), args.join(" "))), &why)? {
                     outcomes[i].fired = true;
-                    self.fire(rule, Some((cmd.name.as_str(), args.join(" "))))?;
                 }
+            }
+            if !traced {
+                let mut rt = self.untriggered(&rule.on, added, reverted);
+                rt.rule = name.to_string();
+                self.wt().rules.push(rt);
             }
         }
         Ok(())
@@ -424,15 +583,23 @@ impl WorkflowPlanner<'_, '_> {
                 }
                 _ => false,
             };
-            if fired && rule.conditions.iter().all(|c| self.facts.holds(c)) {
-                self.fire(rule, None)?;
+            if fired {
+                let why = format!(
+                    "triggered by {} (the bot's own change; `react_to_own_label_changes` is on)",
+                    describe::trigger(&rule.on)
+                );
+                self.fire_if_conditions(rule, None, &why)?;
+            } else {
+                let mut rt = self.untriggered(&rule.on, added, &BTreeSet::new());
+                rt.rule = rule.name.value.clone();
+                self.wt().rules.push(rt);
             }
         }
         Ok(())
     }
 
     /// Renders a rule's actions in order.
-    fn fire(&mut self, rule: &Rule, command: Option<(&str, String)>) -> Result<(), PlanError> {
+    fn fire(&mut self, rule: &Rule, command: Option<(&str, String)>) -> Result<usize, PlanError> {
         let name = rule.name.value.as_str();
         let mut created: Vec<String> = Vec::new();
         let mut planned: Vec<(usize, Action)> = Vec::new();
@@ -540,10 +707,11 @@ impl WorkflowPlanner<'_, '_> {
                 planned.push((i, a));
             }
         }
+        let count = planned.len();
         for (i, a) in planned {
             self.push(name, i, a, rule.once);
         }
-        Ok(())
+        Ok(count)
     }
 
     fn target(&self, t: &TargetSpec) -> Option<Target> {

@@ -6,6 +6,7 @@ use crate::actions::Action;
 use crate::domain::EventKind;
 use crate::engine::conditions::describe_allow;
 use crate::engine::config::Allow;
+use crate::engine::trace::{CheckKind, CheckOutcome, CheckTrace};
 use std::collections::BTreeSet;
 
 impl WorkflowPlanner<'_, '_> {
@@ -31,13 +32,27 @@ impl WorkflowPlanner<'_, '_> {
                     product_pms: r.product_pms,
                     ..Allow::default()
                 };
+                let who = describe_allow(&allow, self.facts);
                 if self.facts.permits(&allow) {
+                    self.trace_check(
+                        CheckKind::RestrictedLabel,
+                        label,
+                        CheckOutcome::Passed,
+                        format!("`{}` is one of {who}", self.facts.actor),
+                        Vec::new(),
+                    );
                     continue;
                 }
+                self.trace_check(
+                    CheckKind::RestrictedLabel,
+                    label,
+                    CheckOutcome::Reverted,
+                    format!("`{}` may not apply it: only {who} may", self.facts.actor),
+                    Vec::new(),
+                );
                 reverted.insert(label.to_string());
                 let rule = format!("restricted:{label}");
                 self.revert(&rule, label, self.replaced_sibling(label));
-                let who = describe_allow(&allow, self.facts);
                 let body = self.render_builtin(
                     "builtin/restricted.md.hbs",
                     &rule,
@@ -54,6 +69,23 @@ impl WorkflowPlanner<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    fn trace_check(
+        &mut self,
+        check: CheckKind,
+        label: &str,
+        outcome: CheckOutcome,
+        detail: String,
+        missing: Vec<String>,
+    ) {
+        self.wt().checks.push(CheckTrace {
+            check,
+            label: label.to_string(),
+            outcome,
+            detail,
+            missing,
+        });
     }
 
     fn revert(&mut self, rule: &str, label: &str, restore: Option<String>) {
@@ -90,8 +122,25 @@ impl WorkflowPlanner<'_, '_> {
                     .map(|r| r.missing.clone())
                     .collect();
                 if missing.is_empty() {
+                    self.trace_check(
+                        CheckKind::Guard,
+                        label,
+                        CheckOutcome::Passed,
+                        "every prerequisite holds".to_string(),
+                        Vec::new(),
+                    );
                     continue;
                 }
+                self.trace_check(
+                    CheckKind::Guard,
+                    label,
+                    CheckOutcome::Reverted,
+                    format!(
+                        "applied before its prerequisites: missing {}",
+                        missing.join("; ")
+                    ),
+                    missing.clone(),
+                );
                 reverted.insert(label.to_string());
                 let rule = format!("guard:{label}");
                 let restore = g
@@ -148,6 +197,23 @@ impl WorkflowPlanner<'_, '_> {
                 )
                 .collect();
             let rule = format!("required-fields:{when}");
+            if missing.is_empty() {
+                self.trace_check(
+                    CheckKind::RequiredFields,
+                    when,
+                    CheckOutcome::FieldsComplete,
+                    "every required field is filled in".to_string(),
+                    Vec::new(),
+                );
+            } else {
+                self.trace_check(
+                    CheckKind::RequiredFields,
+                    when,
+                    CheckOutcome::FieldsMissing,
+                    missing.join("; "),
+                    missing.clone(),
+                );
+            }
             if !missing.is_empty() && !self.issue.has_label(&rf.label) {
                 self.push(
                     &rule,

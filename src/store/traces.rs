@@ -1,0 +1,206 @@
+//! Decision traces: one per processed event, bounded by age and count. Also what `explain`
+//! reads about an issue: its follow-ups due and when a `once` action ran.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// An event's stored trace (stored again by a later try of the same event).
+#[derive(Debug, Clone, Serialize)]
+pub struct StoredTrace {
+    pub event_id: i64,
+    pub issue_key: String,
+    /// `group/project#iid`.
+    pub issue_ref: String,
+    /// done, ignored, retry or parked.
+    pub outcome: String,
+    /// JSON (`crate::worker::record::EventRecordBody`).
+    pub body: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// How long traces (and finished plans) are kept, and how many traces at most.
+#[derive(Debug, Clone, Copy)]
+pub struct TraceRetention {
+    pub max_age: chrono::Duration,
+    pub max_count: i64,
+}
+
+impl Default for TraceRetention {
+    fn default() -> Self {
+        TraceRetention {
+            max_age: chrono::Duration::days(30),
+            max_count: 100_000,
+        }
+    }
+}
+
+/// What one prune removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    pub traces: u64,
+    pub plans: u64,
+}
+
+/// When an action key was first recorded in the ledger, and by which event's plan (when the
+/// plan is still kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub recorded_at: DateTime<Utc>,
+    pub event_id: Option<i64>,
+}
+
+/// A follow-up of one issue not yet come due.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PendingFollowup {
+    /// `workflow/name`.
+    pub name: String,
+    pub due_at: DateTime<Utc>,
+}
+
+/// The trace queries, shared by both backends: `store_impl!` expands this into an inherent
+/// `impl` (`#[async_trait]` cannot see methods a macro makes inside the trait `impl`), and the
+/// `Store` methods call these.
+macro_rules! trace_methods {
+    ($ty:ty, $read:ident, $write:ident) => {
+        impl $ty {
+        async fn trace_put_sql(&self, t: crate::store::traces::StoredTrace) -> crate::store::StoreResult<()> {
+            sqlx::query(
+                "INSERT INTO event_traces (event_id, issue_key, issue_ref, outcome, body, recorded_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (event_id) DO UPDATE SET outcome = excluded.outcome,
+                     body = excluded.body, recorded_at = excluded.recorded_at,
+                     issue_ref = excluded.issue_ref",
+            )
+            .bind(t.event_id)
+            .bind(&t.issue_key)
+            .bind(&t.issue_ref)
+            .bind(&t.outcome)
+            .bind(&t.body)
+            .bind(crate::store::rows::to_millis(t.recorded_at))
+            .execute(&self.$write)
+            .await?;
+            Ok(())
+        }
+
+        async fn trace_get_sql(&self, event_id: i64) -> crate::store::StoreResult<Option<crate::store::traces::StoredTrace>> {
+            let row = sqlx::query(
+                "SELECT event_id, issue_key, issue_ref, outcome, body, recorded_at
+                 FROM event_traces WHERE event_id = $1",
+            )
+            .bind(event_id)
+            .fetch_optional(&self.$read)
+            .await?;
+            Ok(row.as_ref().map(crate::store::rows::stored_trace).transpose()?)
+        }
+
+        async fn traces_for_issue_sql(
+            &self,
+            issue_ref: &str,
+            newest: i64,
+        ) -> crate::store::StoreResult<Vec<crate::store::traces::StoredTrace>> {
+            let found = sqlx::query(
+                "SELECT event_id, issue_key, issue_ref, outcome, body, recorded_at
+                 FROM event_traces WHERE issue_ref = $1 ORDER BY event_id DESC LIMIT $2",
+            )
+            .bind(issue_ref)
+            .bind(newest.max(0))
+            .fetch_all(&self.$read)
+            .await?;
+            let mut out = found
+                .iter()
+                .map(crate::store::rows::stored_trace)
+                .collect::<Result<Vec<_>, _>>()?;
+            out.reverse();
+            Ok(out)
+        }
+
+        async fn prune_traces_sql(
+            &self,
+            retention: crate::store::traces::TraceRetention,
+            now: chrono::DateTime<chrono::Utc>,
+        ) -> crate::store::StoreResult<crate::store::traces::Pruned> {
+            let cutoff = crate::store::rows::to_millis(now - retention.max_age);
+            let old = sqlx::query("DELETE FROM event_traces WHERE recorded_at < $1")
+                .bind(cutoff)
+                .execute(&self.$write)
+                .await?
+                .rows_affected();
+            // Past the count: everything older than the newest `max_count`.
+            let over = sqlx::query(
+                "DELETE FROM event_traces WHERE event_id <= (
+                     SELECT event_id FROM event_traces ORDER BY event_id DESC
+                     LIMIT 1 OFFSET $1)",
+            )
+            .bind(retention.max_count.max(0))
+            .execute(&self.$write)
+            .await?
+            .rows_affected();
+            // A finished plan only answers redeliveries of its change, which come within
+            // hours; the retention age is far past that.
+            let plans = sqlx::query(
+                "DELETE FROM plans WHERE finished_at IS NOT NULL AND finished_at < $1",
+            )
+            .bind(cutoff)
+            .execute(&self.$write)
+            .await?
+            .rows_affected();
+            Ok(crate::store::traces::Pruned {
+                traces: old + over,
+                plans,
+            })
+        }
+
+        async fn ledger_entry_sql(
+            &self,
+            issue_key: &str,
+            key: &str,
+        ) -> crate::store::StoreResult<Option<crate::store::traces::LedgerEntry>> {
+            let at: Option<i64> = sqlx::query_scalar(
+                "SELECT recorded_at FROM action_ledger WHERE key = $1",
+            )
+            .bind(key)
+            .fetch_optional(&self.$read)
+            .await?;
+            let Some(at) = at else {
+                return Ok(None);
+            };
+            // The plan that held the key names its event. Keys contain no `%` or `_` that
+            // matter: a wildcard match there could only find the same plan.
+            let event_id: Option<Option<i64>> = sqlx::query_scalar(
+                "SELECT event_id FROM plans WHERE issue_key = $1
+                 AND actions LIKE '%\"' || $2 || '\"%' ORDER BY created_at LIMIT 1",
+            )
+            .bind(issue_key)
+            .bind(key)
+            .fetch_optional(&self.$read)
+            .await?;
+            Ok(Some(crate::store::traces::LedgerEntry {
+                recorded_at: crate::store::rows::from_millis(at)?,
+                event_id: event_id.flatten(),
+            }))
+        }
+
+        async fn followups_for_issue_sql(&self, issue_key: &str) -> crate::store::StoreResult<Vec<crate::store::traces::PendingFollowup>> {
+            let found: Vec<(String, i64)> = sqlx::query_as(
+                "SELECT payload, due_at FROM followups
+                 WHERE issue_key = $1 AND fired_at IS NULL ORDER BY due_at, key",
+            )
+            .bind(issue_key)
+            .fetch_all(&self.$read)
+            .await?;
+            let mut out = Vec::new();
+            for (payload, due) in found {
+                let name = serde_json::from_str::<crate::store::FollowupPayload>(&payload)
+                    .map(|p| p.followup)
+                    .unwrap_or_else(|_| "a follow-up".to_string());
+                out.push(crate::store::traces::PendingFollowup {
+                    name,
+                    due_at: crate::store::rows::from_millis(due)?,
+                });
+            }
+            Ok(out)
+        }
+        }
+    };
+}
+pub(crate) use trace_methods;
