@@ -47,6 +47,7 @@ pub struct Metrics {
     pub events: ByLabel,
     /// Inbox events by the workflow and rule they triggered, and outcome (done, retry, parked).
     pub rule_events: ByLabel,
+    pub rule_outcomes: ByLabel,
     /// Actions executed, by workflow, rule, kind and outcome (done, skipped).
     pub actions: ByLabel,
     /// Wall time of one action against GitLab, by kind.
@@ -108,6 +109,12 @@ impl Metrics {
             "Inbox events by the workflow and rule they triggered, and outcome (done, retry, parked)",
             rule_events.clone(),
         );
+        let rule_outcomes = ByLabel::default();
+        registry.register(
+            "rule_outcomes",
+            "Rule decisions by workflow, rule and reason (fired, not_triggered, condition_false, once_done, loop_guard, label_reverted, refused, usage, nothing_to_do)",
+            rule_outcomes.clone(),
+        );
         let actions = ByLabel::default();
         registry.register(
             "actions",
@@ -155,6 +162,7 @@ impl Metrics {
             rate_limit_waits,
             events,
             rule_events,
+            rule_outcomes,
             actions,
             action_seconds,
             sweep_actions,
@@ -207,6 +215,18 @@ impl Metrics {
                 ("workflow", workflow),
                 ("rule", rule),
                 ("outcome", outcome),
+            ]))
+            .inc();
+    }
+
+    /// Counts one rule's outcome for one event, with the reason kind (`fired`,
+    /// `condition_false`, `once_done`, …).
+    pub fn rule_outcome(&self, workflow: &str, rule: &str, reason: &str) {
+        self.rule_outcomes
+            .get_or_create(&labels(&[
+                ("workflow", workflow),
+                ("rule", rule),
+                ("reason", reason),
             ]))
             .inc();
     }

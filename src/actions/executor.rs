@@ -6,7 +6,7 @@
 //! is looked up before being created again; and label / state edits are idempotent in GitLab.
 
 use super::plan_once::{Decision, PlanRun};
-use super::{Action, PlannedAction, Target, created_placeholder, marker};
+use super::{Action, EXPLAIN_MARKER_ID, PlannedAction, Target, created_placeholder, marker};
 use crate::clock::Clock;
 use crate::domain::IssueState;
 use crate::forge::{CreatedIssue, ForgeError, GitlabForge, IssueEdit};
@@ -224,6 +224,30 @@ impl Executor {
                     .create_note(issue.project_id, issue.iid, &body)
                     .await?;
                 Ok(json!({ "note_id": id }).to_string())
+            }
+            Action::ExplainComment { body } => {
+                // Always looked up first: the one explain comment of the issue is edited in
+                // place, so asking again (or a retry) never adds a second.
+                let body = format!("{body}\n\n{}", marker(EXPLAIN_MARKER_ID));
+                match self
+                    .forge
+                    .find_bot_note(issue.project_id, issue.iid, EXPLAIN_MARKER_ID)
+                    .await?
+                {
+                    Some(id) => {
+                        self.forge
+                            .edit_note(issue.project_id, issue.iid, id, &body)
+                            .await?;
+                        Ok(json!({ "note_id": id, "edited": true }).to_string())
+                    }
+                    None => {
+                        let id = self
+                            .forge
+                            .create_note(issue.project_id, issue.iid, &body)
+                            .await?;
+                        Ok(json!({ "note_id": id }).to_string())
+                    }
+                }
             }
             Action::CreateIssue {
                 id,

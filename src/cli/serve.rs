@@ -70,6 +70,12 @@ pub struct ServeArgs {
     /// seconds; 0 = only on SIGHUP.
     #[arg(long, env = "LABELFLOW_RELOAD_INTERVAL_SECONDS", default_value_t = 5)]
     pub reload_interval_seconds: u64,
+    /// Days the decision trace of each event is kept (finished plans too).
+    #[arg(long, env = "LABELFLOW_TRACE_RETENTION_DAYS", default_value_t = 30)]
+    pub trace_retention_days: u32,
+    /// Most decision traces kept; older ones are pruned first.
+    #[arg(long, env = "LABELFLOW_TRACE_RETENTION_MAX", default_value_t = 100_000)]
+    pub trace_retention_max: u32,
 }
 
 /// Reads the token from the flag/env or the file, trimming the newline editors add.
@@ -99,6 +105,10 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
             lease: Duration::from_secs(args.lease_seconds.max(1)),
             retry_base: Duration::from_millis(args.retry_base_ms.max(1)),
             retry_max: Duration::from_secs(args.retry_max_seconds.max(1)),
+            trace_retention: crate::store::TraceRetention {
+                max_age: chrono::Duration::days(i64::from(args.trace_retention_days.max(1))),
+                max_count: i64::from(args.trace_retention_max),
+            },
             ..WorkerSettings::default()
         },
         retry: RetryPolicy {

@@ -306,6 +306,26 @@ impl GitlabForge {
         Ok(note.id)
     }
 
+    /// Replaces a note's text (the explain comment, kept up to date in place).
+    pub async fn edit_note(
+        &self,
+        project_id: u64,
+        iid: u64,
+        note_id: u64,
+        body: &str,
+    ) -> Result<(), ForgeError> {
+        let _: ApiNote = issues::notes::EditIssueNote::builder()
+            .project(project_id)
+            .issue(iid)
+            .note(note_id)
+            .body(body)
+            .build()
+            .map_err(builder_err)?
+            .query_async(&self.client)
+            .await?;
+        Ok(())
+    }
+
     /// The bot's own note ending with the marker `<!-- labelflow:MARKER_ID -->`, if any.
     /// Notes by anyone else are ignored, and so is a marker id quoted inside a bot note (user
     /// text the bot rendered), so pasting a marker cannot suppress a real action.

@@ -7,13 +7,14 @@ use crate::actions::executor::{ExecError, Executor, LoopLimit};
 use crate::actions::{Decision, PlanRun, PlannedAction, plan_key};
 use crate::clock::Clock;
 use crate::domain::{Actor, Event, EventKind, IssueKey};
+use crate::engine::trace::RuleOutcome;
 use crate::engine::{self, Engine};
 use crate::forge::ForgeError;
 use crate::hooks;
 use crate::metrics::Metrics;
 use crate::store::{
     ClaimedEvent, DynStore, FOLLOWUP_DELIVERY_PREFIX, FOLLOWUP_EVENT_KIND, FollowupPayload,
-    PlanSource,
+    PlanSource, TraceRetention,
 };
 use chrono::{DateTime, Utc};
 use std::sync::{Arc, RwLock};
@@ -23,6 +24,9 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 mod old_payloads;
+pub mod record;
+
+use record::Processed;
 
 /// The current configuration; swapped as a whole on reload.
 pub type EngineHandle = Arc<RwLock<Arc<Engine>>>;
@@ -45,6 +49,10 @@ pub struct WorkerSettings {
     pub retry_max: Duration,
     /// Identifies this process's leases (host + pid + random).
     pub worker_id: String,
+    /// How long decision traces (and finished plans) are kept, and how many traces.
+    pub trace_retention: TraceRetention,
+    /// How often they are pruned.
+    pub prune_interval: Duration,
 }
 
 impl Default for WorkerSettings {
@@ -56,6 +64,8 @@ impl Default for WorkerSettings {
             retry_base: Duration::from_secs(2),
             retry_max: Duration::from_secs(300),
             worker_id: format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple()),
+            trace_retention: TraceRetention::default(),
+            prune_interval: Duration::from_secs(3600),
         }
     }
 }
@@ -92,6 +102,9 @@ impl Worker {
         let w = self.clone();
         let s = shutdown.clone();
         tasks.push(tokio::spawn(async move { w.promote_loop(s).await }));
+        let w = self.clone();
+        let s = shutdown.clone();
+        tasks.push(tokio::spawn(async move { w.prune_loop(s).await }));
         for t in tasks {
             let _ = t.await;
         }
@@ -110,6 +123,28 @@ impl Worker {
             tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            }
+        }
+    }
+
+    /// Prunes decision traces and finished plans past their retention, at start and then
+    /// every `prune_interval`.
+    async fn prune_loop(&self, shutdown: CancellationToken) {
+        loop {
+            match self
+                .store
+                .prune_traces(self.settings.trace_retention, self.clock.now())
+                .await
+            {
+                Ok(p) if p.traces + p.plans > 0 => {
+                    tracing::info!(traces = p.traces, plans = p.plans, "pruned old records")
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "pruning old traces failed; will try again"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tokio::time::sleep(self.settings.prune_interval) => {}
             }
         }
     }
@@ -149,7 +184,7 @@ impl Worker {
                 rule = tracing::field::Empty,
             );
             let budget = processing_budget(self.settings.lease);
-            let (outcome, rules) = match tokio::time::timeout(
+            let (outcome, processed) = match tokio::time::timeout(
                 budget,
                 self.process_with_rules(&ev).instrument(span.clone()),
             )
@@ -170,10 +205,10 @@ impl Worker {
                         ),
                         self.backoff(ev.attempts),
                     ),
-                    Vec::new(),
+                    Processed::default(),
                 ),
             };
-            self.record(&ev, &worker_id, outcome, &rules)
+            self.record(&ev, &worker_id, outcome, processed)
                 .instrument(span)
                 .await;
         }
@@ -184,8 +219,9 @@ impl Worker {
         ev: &ClaimedEvent,
         worker_id: &str,
         outcome: Outcome,
-        rules: &[(String, String)],
+        processed: Processed,
     ) {
+        let rules = &processed.rules;
         let now = self.clock.now();
         let r = match &outcome {
             Outcome::Done | Outcome::Ignored(_) => self.store.complete(ev.id, worker_id, now).await,
@@ -220,6 +256,16 @@ impl Worker {
             }
             (Outcome::Parked(why), _) => tracing::error!(%why, "event parked"),
         }
+        record::keep(
+            &self.store,
+            &self.metrics,
+            ev,
+            label,
+            &outcome,
+            processed,
+            now,
+        )
+        .await;
     }
 
     fn backoff(&self, attempts: i64) -> Duration {
@@ -238,25 +284,25 @@ impl Worker {
         self.process_with_rules(ev).await.0
     }
 
-    /// Processes one claimed event; also returns the (workflow, rule) pairs its plan came
-    /// from, for the per-rule metrics, and records project and rules on the current span.
-    async fn process_with_rules(&self, ev: &ClaimedEvent) -> (Outcome, Vec<(String, String)>) {
-        let mut rules = Vec::new();
+    /// Processes one claimed event; also returns what it saw and planned (the trace, the
+    /// rules for per-rule metrics), and records project and rules on the current span.
+    async fn process_with_rules(&self, ev: &ClaimedEvent) -> (Outcome, Processed) {
+        let mut processed = Processed::default();
         let mut detail = None;
-        let outcome = self.process_inner(ev, &mut rules, &mut detail).await;
+        let outcome = self.process_inner(ev, &mut processed, &mut detail).await;
         if let Some(d) = detail {
             tracing::warn!(detail = %d, "event note");
             if let Err(e) = self.store.set_event_detail(ev.id, &d).await {
                 tracing::warn!(error = %e, "could not record the event's detail");
             }
         }
-        (outcome, rules)
+        (outcome, processed)
     }
 
     async fn process_inner(
         &self,
         ev: &ClaimedEvent,
-        rules: &mut Vec<(String, String)>,
+        processed: &mut Processed,
         detail: &mut Option<String>,
     ) -> Outcome {
         let engine = current(&self.engine);
@@ -270,6 +316,7 @@ impl Worker {
             Err(e) => return Outcome::Retry(format!("store: {e}"), self.backoff(ev.attempts)),
         }
         tracing::Span::current().record("project", event.project_path.as_str());
+        processed.issue_ref = format!("{}#{}", event.project_path, event.issue.iid);
         if event.actor.username.eq_ignore_ascii_case(engine.bot())
             && !engine::planner::reacts_to_own_change(&engine, &event)
         {
@@ -292,10 +339,18 @@ impl Worker {
             event.project_path = issue.project_path.clone();
             tracing::Span::current().record("project", event.project_path.as_str());
         }
-        let plan = match engine::plan(&engine, &event, &issue, self.clock.now()) {
-            Ok(p) => p,
-            Err(e) => return Outcome::Parked(format!("configuration problem: {e}")),
+        processed.issue_ref = format!("{}#{}", issue.project_path, issue.iid);
+        processed.issue_url = issue.web_url.clone();
+        let history = match record::history(&self.store, &engine, &event, &issue).await {
+            Ok(h) => h,
+            Err(e) => return Outcome::Retry(format!("store: {e}"), self.backoff(ev.attempts)),
         };
+        let plan =
+            match engine::plan_with_history(&engine, &event, &issue, self.clock.now(), &history) {
+                Ok(p) => p,
+                Err(e) => return Outcome::Parked(format!("configuration problem: {e}")),
+            };
+        processed.trace = Some(plan.trace.clone());
         for note in &plan.notes {
             tracing::debug!(%note, "planner");
         }
@@ -333,9 +388,20 @@ impl Worker {
             Decision::Fresh(_) => false,
         };
         let actions = decision.actions();
-        *rules = plan_rules(actions);
-        if !rules.is_empty() {
-            let names: Vec<String> = rules.iter().map(|(w, r)| format!("{w}/{r}")).collect();
+        processed.actions = actions.to_vec();
+        processed.rules = plan_rules(actions);
+        if let Some(trace) = processed.trace.as_mut().filter(|_| !resumed)
+            && let Err(e) =
+                record::note_once_done(&self.store, trace, actions, &issue.key().to_string()).await
+        {
+            tracing::warn!(error = %e, "could not look up the ledger for once rules");
+        }
+        if !processed.rules.is_empty() {
+            let names: Vec<String> = processed
+                .rules
+                .iter()
+                .map(|(w, r)| format!("{w}/{r}"))
+                .collect();
             tracing::Span::current().record("rule", names.join(",").as_str());
         }
         if actions.is_empty() {
@@ -354,6 +420,13 @@ impl Worker {
             .executor
             .execute(actions, &issue, recovering, limit)
             .await;
+        if let (Err(e @ ExecError::LoopGuard { .. }), Some(trace)) =
+            (&executed, processed.trace.as_mut())
+        {
+            for (workflow, rule) in &processed.rules {
+                trace.set_outcome(workflow, rule, RuleOutcome::LoopGuard, e.to_string());
+            }
+        }
         match executed.map_err(|e| self.exec_outcome(ev, e)) {
             Ok(report) => {
                 if let Err(e) = self.executor.finish_plan(&run).await {
@@ -440,14 +513,14 @@ impl Worker {
                     break;
                 }
             };
-            let (outcome, rules) = self.process_with_rules(&claimed).await;
+            let (outcome, processed) = self.process_with_rules(&claimed).await;
             match &outcome {
                 Outcome::Done => report.done += 1,
                 Outcome::Ignored(_) => report.ignored += 1,
                 Outcome::Retry(..) => report.retry += 1,
                 Outcome::Parked(_) => report.parked += 1,
             }
-            self.record(&claimed, &worker_id, outcome, &rules).await;
+            self.record(&claimed, &worker_id, outcome, processed).await;
         }
         report
     }

@@ -64,7 +64,15 @@ pub enum Action {
     },
     /// Look the issue's company / people up in the CLA registry and label the outcome.
     ClaCheck(Box<cla::ClaCheck>),
+    /// The answer to `@labelflow explain`: one comment per issue, edited in place when asked
+    /// again (found by [`EXPLAIN_MARKER_ID`]).
+    ExplainComment {
+        body: String,
+    },
 }
+
+/// The marker id of the one explain comment each issue has.
+pub const EXPLAIN_MARKER_ID: &str = "explain";
 
 impl Action {
     pub fn kind(&self) -> &'static str {
@@ -80,6 +88,61 @@ impl Action {
             Action::ScheduleFollowup { .. } => "schedule_followup",
             Action::Chat { .. } => "chat",
             Action::ClaCheck(_) => "cla_check",
+            Action::ExplainComment { .. } => "explain_comment",
+        }
+    }
+}
+
+impl std::fmt::Display for Action {
+    /// What the action does, in plain words (event histories, the operator's view).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let code_list = |names: &[String]| {
+            names
+                .iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match self {
+            Action::Comment { .. } => write!(f, "comment on the issue"),
+            Action::CreateIssue { title, project, .. } => {
+                write!(f, "open the issue \"{title}\" in `{project}`")
+            }
+            Action::AddLabels { labels } => {
+                write!(f, "add {}", crate::domain::label_list(labels))
+            }
+            Action::RemoveLabels { labels } => {
+                write!(f, "remove {}", crate::domain::label_list(labels))
+            }
+            Action::Close {
+                target: Target::This,
+            } => write!(f, "close the issue"),
+            Action::Close {
+                target: Target::Linked { id, .. },
+            } => write!(f, "close the linked `{id}` issue"),
+            Action::Reopen {
+                target: Target::This,
+            } => write!(f, "reopen the issue"),
+            Action::Reopen {
+                target: Target::Linked { id, .. },
+            } => write!(f, "reopen the linked `{id}` issue"),
+            Action::Assign { usernames } => write!(f, "assign {}", code_list(usernames)),
+            Action::SetConfidential { confidential: true } => {
+                write!(f, "make the issue confidential")
+            }
+            Action::SetConfidential {
+                confidential: false,
+            } => write!(f, "make the issue public"),
+            Action::ScheduleFollowup { name, due_at } => write!(
+                f,
+                "schedule the follow-up `{name}` for {}",
+                due_at.format("%Y-%m-%d %H:%M UTC")
+            ),
+            Action::Chat { .. } => write!(f, "post to the chat channel"),
+            Action::ClaCheck(_) => write!(f, "check the contributor agreement registry"),
+            Action::ExplainComment { .. } => {
+                write!(f, "answer `explain` (one comment, kept up to date)")
+            }
         }
     }
 }

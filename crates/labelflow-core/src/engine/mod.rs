@@ -7,6 +7,7 @@ pub mod condition_text;
 pub mod conditions;
 pub mod config;
 pub mod context;
+pub mod explain;
 pub mod fields;
 pub mod label_section;
 pub mod load;
@@ -17,4 +18,4 @@ pub mod trace;
 
 pub use compiled::Engine;
 pub use load::{ConfigError, ConfigErrors};
-pub use planner::{Plan, plan};
+pub use planner::{Plan, plan, plan_with_history};

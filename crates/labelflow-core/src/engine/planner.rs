@@ -13,6 +13,7 @@ use super::condition_text;
 use super::conditions::{Facts, describe_allow};
 use super::config::{ActionSpec, Rule, TargetSpec, Trigger, Workflow};
 use super::context::{self, Extra};
+use super::explain::{self, IssueHistory};
 use super::fields::parse_fields;
 use super::load::render_error;
 use super::trace::{RuleOutcome, RuleTrace, Trace, WorkflowTrace};
@@ -56,6 +57,32 @@ pub fn plan(
     event: &Event,
     issue: &IssueState,
     now: DateTime<Utc>,
+) -> Result<Plan, PlanError> {
+    plan_with_history(engine, event, issue, now, &IssueHistory::default())
+}
+
+/// The built-in command that answers with the issue's standing.
+pub const EXPLAIN_COMMAND: &str = "explain";
+
+/// Whether `event` asks `@bot explain` (the caller then reads the issue's history for
+/// [`plan_with_history`]).
+pub fn asks_explain(engine: &Engine, event: &Event) -> bool {
+    match &event.kind {
+        EventKind::Comment { body, .. } => parse_commands(body, engine.bot())
+            .iter()
+            .any(|c| c.matches(EXPLAIN_COMMAND).is_some_and(|a| a.is_empty())),
+        _ => false,
+    }
+}
+
+/// [`plan`], with what the store knows of the issue (follow-ups due, recent decisions) for
+/// the `explain` command.
+pub fn plan_with_history(
+    engine: &Engine,
+    event: &Event,
+    issue: &IssueState,
+    now: DateTime<Utc>,
+    history: &IssueHistory,
 ) -> Result<Plan, PlanError> {
     let mut out = Plan::default();
     out.trace.event = describe::event(event);
@@ -124,6 +151,17 @@ pub fn plan(
         p.stale()?;
     }
 
+    builtin_explain(
+        engine,
+        event,
+        issue,
+        now,
+        history,
+        &commands,
+        &mut outcomes,
+        &mut out,
+    );
+
     // Nobody is silently ignored: a command no rule took gets an answer.
     if let Some(first_wf) = engine
         .config
@@ -180,6 +218,45 @@ pub fn plan(
         }
     }
     Ok(out)
+}
+
+/// `@bot explain` (exactly, no arguments), unless a workflow defines its own `explain`
+/// command: one comment with the issue's standing in every workflow.
+#[allow(clippy::too_many_arguments)]
+fn builtin_explain(
+    engine: &Engine,
+    event: &Event,
+    issue: &IssueState,
+    now: DateTime<Utc>,
+    history: &IssueHistory,
+    commands: &[CommandLine],
+    outcomes: &mut [CommandOutcome],
+    out: &mut Plan,
+) {
+    let mut asked = false;
+    for (line, o) in commands.iter().zip(outcomes.iter_mut()) {
+        if o.matched || line.matches(EXPLAIN_COMMAND).is_none_or(|a| !a.is_empty()) {
+            continue;
+        }
+        o.matched = true;
+        o.fired = true;
+        asked = true;
+    }
+    if !asked {
+        return;
+    }
+    let standings = explain::standings(engine, issue, &event.actor.username);
+    let body = explain::render(&standings, history, &event.actor.username, now);
+    out.trace.notes.push(format!(
+        "`{}` asked `explain`: answered in the issue's explain comment",
+        event.actor.username
+    ));
+    out.actions.push(PlannedAction {
+        key: format!("labelflow/explain/{}/{}/0", issue.key(), event.change_id),
+        workflow: "labelflow".to_string(),
+        rule: EXPLAIN_COMMAND.to_string(),
+        action: Action::ExplainComment { body },
+    });
 }
 
 /// Whether the bot's own change `event` goes to the rules: only label changes, only when

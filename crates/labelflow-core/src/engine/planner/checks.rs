@@ -6,6 +6,7 @@ use crate::actions::Action;
 use crate::domain::EventKind;
 use crate::engine::conditions::describe_allow;
 use crate::engine::config::Allow;
+use crate::engine::explain::guard_missing;
 use crate::engine::trace::{CheckKind, CheckOutcome, CheckTrace};
 use std::collections::BTreeSet;
 
@@ -115,12 +116,7 @@ impl WorkflowPlanner<'_, '_> {
                 if g.label.value != *label {
                     continue;
                 }
-                let missing: Vec<String> = g
-                    .requires
-                    .iter()
-                    .filter(|r| !self.facts.holds(&r.condition))
-                    .map(|r| r.missing.clone())
-                    .collect();
+                let missing = guard_missing(g, self.facts);
                 if missing.is_empty() {
                     self.trace_check(
                         CheckKind::Guard,

@@ -1,0 +1,267 @@
+//! `@labelflow explain`: where an issue stands in each workflow, and what each next stage still
+//! needs, evaluated now with the same checks the planner runs when the label is applied.
+//!
+//! A workflow's stages are the labels of its stage scope: the scope most of its guards, stale
+//! policies, required-fields checks and label triggers use (`cocreate::*`), in the order the
+//! configuration first names them.
+
+mod markdown;
+
+use super::compiled::Engine;
+use super::conditions::{Facts, describe_allow};
+use super::config::{Allow, Guard, Trigger, Workflow};
+use super::fields::parse_fields;
+use crate::domain::{IssueState, split_scoped};
+use chrono::{DateTime, Utc};
+
+pub use markdown::render;
+
+/// What the store knows about the issue, which the planner cannot read itself.
+#[derive(Debug, Clone, Default)]
+pub struct IssueHistory {
+    /// Follow-ups not yet come due: name (`workflow/name`) and due time.
+    pub followups: Vec<(String, DateTime<Utc>)>,
+    /// The last decisions on this issue, oldest first.
+    pub recent: Vec<RecentDecision>,
+    /// False in previews (`labelflow plan`), where the store is not read.
+    pub known: bool,
+}
+
+/// One earlier decision, as the store recorded it.
+#[derive(Debug, Clone)]
+pub struct RecentDecision {
+    pub event_id: i64,
+    pub at: DateTime<Utc>,
+    /// done, ignored, retry or parked.
+    pub outcome: String,
+    /// What happened, in plain words.
+    pub summary: String,
+}
+
+/// One workflow's view of the issue.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WorkflowStanding {
+    pub workflow: String,
+    /// The stage label the issue carries, if any.
+    pub current: Option<String>,
+    /// The stages after the current one (all of them when the issue has none).
+    pub next: Vec<Readiness>,
+    /// Guarded or restricted labels outside the stage scope that the issue lacks.
+    pub other: Vec<Readiness>,
+}
+
+/// What applying `label` now would meet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Readiness {
+    pub label: String,
+    /// Guard prerequisites that do not hold: applying the label now is reverted naming these.
+    pub guard_missing: Vec<String>,
+    /// Description fields (and checks) the label's required-fields check would ask for.
+    pub fields_missing: Vec<String>,
+    /// Who may apply it, when it is restricted.
+    pub restricted_to: Option<String>,
+}
+
+impl Readiness {
+    /// Nothing would revert it (restrictions aside: they depend on who applies it).
+    pub fn ready(&self) -> bool {
+        self.guard_missing.is_empty()
+    }
+}
+
+/// The prerequisites of `guard` that do not hold, in the configuration's words. The planner's
+/// guard check and `explain` both use this, so they cannot disagree.
+pub fn guard_missing(guard: &Guard, facts: &Facts) -> Vec<String> {
+    guard
+        .requires
+        .iter()
+        .filter(|r| !facts.holds(&r.condition))
+        .map(|r| r.missing.clone())
+        .collect()
+}
+
+/// Every applying workflow's standing for `issue`, as `actor` would meet it.
+pub fn standings(engine: &Engine, issue: &IssueState, actor: &str) -> Vec<WorkflowStanding> {
+    engine
+        .config
+        .workflows
+        .iter()
+        .filter(|(_, wf)| engine.workflow_applies(wf, &issue.project_path))
+        .map(|(name, wf)| standing(engine, name, wf, issue, actor))
+        .collect()
+}
+
+fn standing(
+    engine: &Engine,
+    name: &str,
+    wf: &Workflow,
+    issue: &IssueState,
+    actor: &str,
+) -> WorkflowStanding {
+    let stages = stages(wf);
+    let scope = stages
+        .first()
+        .and_then(|s| split_scoped(s))
+        .map(|(s, _)| s.to_string());
+    let current = scope
+        .as_deref()
+        .and_then(|s| issue.scoped_value(s).map(|v| format!("{s}::{v}")));
+    let after = current
+        .as_ref()
+        .and_then(|c| stages.iter().position(|s| s == c))
+        .map_or(0, |i| i + 1);
+    let next = stages[after..]
+        .iter()
+        .map(|l| readiness(engine, wf, issue, actor, l))
+        .collect();
+    let mut other: Vec<String> = Vec::new();
+    for label in wf.guards.iter().map(|g| g.label.value.as_str()) {
+        if !stages.iter().any(|s| s == label)
+            && !issue.has_label(label)
+            && !other.iter().any(|o| o == label)
+        {
+            other.push(label.to_string());
+        }
+    }
+    WorkflowStanding {
+        workflow: name.to_string(),
+        current,
+        next,
+        other: other
+            .iter()
+            .map(|l| readiness(engine, wf, issue, actor, l))
+            .collect(),
+    }
+}
+
+/// The workflow's stage labels in the order the configuration first names them.
+pub fn stages(wf: &Workflow) -> Vec<String> {
+    let mut named: Vec<String> = Vec::new();
+    let mut add = |l: &str| {
+        if split_scoped(l).is_some() && !named.iter().any(|n| n == l) {
+            named.push(l.to_string());
+        }
+    };
+    for r in &wf.rules {
+        match &r.on {
+            Trigger::LabelAdded(l) => add(l),
+            Trigger::LabelsPresent(ls) => ls.iter().for_each(|l| add(l)),
+            _ => {}
+        }
+    }
+    wf.guards.iter().for_each(|g| add(&g.label.value));
+    wf.stale.iter().for_each(|p| add(&p.stage.value));
+    wf.required_fields
+        .iter()
+        .for_each(|r| add(&r.when_label.value));
+    let Some(scope) = stage_scope(&named) else {
+        return Vec::new();
+    };
+    named
+        .into_iter()
+        .filter(|l| split_scoped(l).is_some_and(|(s, _)| s == scope))
+        .collect()
+}
+
+/// The scope most of the named labels share (the first one on a tie).
+fn stage_scope(named: &[String]) -> Option<String> {
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for (scope, _) in named.iter().filter_map(|l| split_scoped(l)) {
+        match counts.iter_mut().find(|(s, _)| *s == scope) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((scope, 1)),
+        }
+    }
+    let best = counts.iter().map(|(_, n)| *n).max()?;
+    counts
+        .iter()
+        .find(|(_, n)| *n == best)
+        .map(|(s, _)| s.to_string())
+}
+
+/// What applying `label` to `issue` now would meet: the issue as GitLab would have it (the
+/// label added, its scoped sibling dropped), checked like the planner checks the change.
+pub fn readiness(
+    engine: &Engine,
+    wf: &Workflow,
+    issue: &IssueState,
+    actor: &str,
+    label: &str,
+) -> Readiness {
+    let (after, removed) = applied(issue, label);
+    let fields = parse_fields(&after.description);
+    let facts = Facts {
+        issue: &after,
+        fields: &fields,
+        actor,
+        directory: &engine.config.directory,
+        labels_removed: &removed,
+        patterns: &engine.patterns,
+    };
+    let guard_missing = wf
+        .guards
+        .iter()
+        .filter(|g| g.label.value == label)
+        .flat_map(|g| guard_missing(g, &facts))
+        .collect();
+    let fields_missing = wf
+        .required_fields
+        .iter()
+        .filter(|r| r.when_label.value == label)
+        .flat_map(|r| {
+            r.fields
+                .iter()
+                .filter(|f| facts.field(f).is_empty())
+                .cloned()
+                .chain(
+                    r.requires
+                        .iter()
+                        .filter(|q| !facts.holds(&q.condition))
+                        .map(|q| q.missing.clone()),
+                )
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let restricted_to = wf
+        .restricted_labels
+        .iter()
+        .filter(|r| {
+            r.labels
+                .iter()
+                .any(|g| engine.patterns.glob_matches(&g.value, label))
+        })
+        .map(|r| {
+            let allow = Allow {
+                roles: r.roles.iter().map(|s| s.value.clone()).collect(),
+                product_pms: r.product_pms,
+                ..Allow::default()
+            };
+            describe_allow(&allow, &facts)
+        })
+        .reduce(|a, b| format!("{a}, and {b}"));
+    Readiness {
+        label: label.to_string(),
+        guard_missing,
+        fields_missing,
+        restricted_to,
+    }
+}
+
+/// The issue with `label` applied as GitLab applies it, and the labels that dropped off.
+pub fn applied(issue: &IssueState, label: &str) -> (IssueState, Vec<String>) {
+    let mut after = issue.clone();
+    let mut removed = Vec::new();
+    if let Some((scope, _)) = split_scoped(label) {
+        after.labels.retain(|l| {
+            let sibling = l != label && split_scoped(l).is_some_and(|(s, _)| s == scope);
+            if sibling {
+                removed.push(l.clone());
+            }
+            !sibling
+        });
+    }
+    if !after.has_label(label) {
+        after.labels.push(label.to_string());
+    }
+    (after, removed)
+}
