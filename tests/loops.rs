@@ -63,6 +63,24 @@ async fn ping_pong_rules_are_stopped_by_the_loop_guard_and_parked_with_the_reaso
     for e in &parked {
         assert_eq!(e.last_error.as_deref(), Some(reason.as_str()));
         assert_eq!(e.issue_key, format!("{p}#{iid}"));
+        // The decision trace says the loop guard stopped the rule, with the same reason.
+        let record = h
+            .store()
+            .trace_get(e.id)
+            .await
+            .expect("trace")
+            .expect("kept");
+        assert_eq!(record.outcome, "parked");
+        let body: serde_json::Value = serde_json::from_str(&record.body).expect("JSON");
+        let rules = body["trace"]["workflows"][0]["rules"]
+            .as_array()
+            .expect("rules");
+        let stopped: Vec<&serde_json::Value> = rules
+            .iter()
+            .filter(|r| r["outcome"] == "loop_guard")
+            .collect();
+        assert_eq!(stopped.len(), 1, "{rules:#?}");
+        assert_eq!(stopped[0]["reason"], reason.as_str());
     }
 
     // The bot's comments carry `@labelflow claim` lines: never run as commands.

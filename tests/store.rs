@@ -20,6 +20,8 @@ mod postgres_only;
 mod queue;
 #[path = "store/sqlite_only.rs"]
 mod sqlite_only;
+#[path = "store/traces.rs"]
+mod traces;
 
 /// Expands each case into `sqlite::<case>` and `postgres::<case>` tests.
 macro_rules! on_both_backends {
@@ -70,4 +72,7 @@ on_both_backends!(
     plans::unfinished_plans_are_listed_by_source_oldest_first,
     plans::snapshots_keep_the_last_labels_seen,
     plans::a_finished_event_keeps_its_detail_and_its_earlier_failure,
+    traces::traces_are_kept_per_event_and_read_per_issue,
+    traces::traces_are_pruned_by_age_and_count_with_old_finished_plans,
+    traces::explain_reads_followups_and_when_a_key_was_recorded,
 );
