@@ -182,7 +182,11 @@ fn print_actions(record: &EventRecordBody, indent: &str) {
     }
     println!("{indent}actions:");
     for (i, a) in record.actions.iter().enumerate() {
-        let state = if a.done { "done" } else { "not done" };
+        let state = match (a.done, a.earlier) {
+            (true, true) => "done earlier, not again",
+            (true, false) => "done",
+            (false, _) => "not done",
+        };
         let link = a
             .link
             .as_deref()

@@ -45,6 +45,9 @@ pub struct TakenAction {
     /// In plain words ("add ~\"needs-info\"").
     pub what: String,
     pub done: bool,
+    /// Done, but before this event (a `once` rule that already ran).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub earlier: bool,
     /// What it created or changed on GitLab, when it has an address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<String>,
@@ -68,7 +71,7 @@ impl EventRecordBody {
         let done: Vec<&str> = self
             .actions
             .iter()
-            .filter(|a| a.done)
+            .filter(|a| a.done && !a.earlier)
             .map(|a| a.what.as_str())
             .collect();
         if done.is_empty() {
@@ -96,6 +99,13 @@ fn link(result: &str, issue_url: &str) -> Option<String> {
 /// The actions of `processed` with what the ledger says of each.
 pub async fn taken(store: &DynStore, processed: &Processed) -> StoreResult<Vec<TakenAction>> {
     let mut out = Vec::with_capacity(processed.actions.len());
+    let ran_before = |pa: &PlannedAction| {
+        processed.trace.as_ref().is_some_and(|t| {
+            t.rule_outcomes().any(|(w, r)| {
+                w == pa.workflow && r.rule == pa.rule && r.outcome == RuleOutcome::OnceDone
+            })
+        })
+    };
     for pa in &processed.actions {
         let result = store.ledger_get(&pa.key).await?;
         out.push(TakenAction {
@@ -103,6 +113,7 @@ pub async fn taken(store: &DynStore, processed: &Processed) -> StoreResult<Vec<T
             rule: pa.rule.clone(),
             what: pa.action.to_string(),
             done: result.is_some(),
+            earlier: ran_before(pa),
             link: result
                 .as_deref()
                 .and_then(|r| link(r, &processed.issue_url)),
@@ -111,20 +122,32 @@ pub async fn taken(store: &DynStore, processed: &Processed) -> StoreResult<Vec<T
     Ok(out)
 }
 
-/// The last `n` decisions on an issue, for `explain`.
-pub async fn recent(store: &DynStore, issue_ref: &str, n: i64) -> StoreResult<Vec<RecentDecision>> {
-    Ok(store
-        .traces_for_issue(issue_ref, n)
-        .await?
-        .into_iter()
-        .map(|t| recent_decision(&t))
-        .collect())
+/// The last `n` decisions on an issue, for `explain`. Events set aside before planning (the
+/// bot's own changes, edits no workflow looks at) are not decisions and are left out.
+pub async fn recent(
+    store: &DynStore,
+    issue_ref: &str,
+    n: usize,
+) -> StoreResult<Vec<RecentDecision>> {
+    let traces = store.traces_for_issue(issue_ref, 50).await?;
+    let mut out: Vec<RecentDecision> = traces
+        .iter()
+        .filter_map(|t| {
+            let body = serde_json::from_str::<EventRecordBody>(&t.body).ok();
+            let set_aside =
+                t.outcome == "ignored" && body.as_ref().is_some_and(|b| b.trace.is_none());
+            (!set_aside).then(|| recent_decision(t, body))
+        })
+        .collect();
+    let skip = out.len().saturating_sub(n);
+    out.drain(..skip);
+    Ok(out)
 }
 
-fn recent_decision(t: &StoredTrace) -> RecentDecision {
-    let summary = serde_json::from_str::<EventRecordBody>(&t.body)
+fn recent_decision(t: &StoredTrace, body: Option<EventRecordBody>) -> RecentDecision {
+    let summary = body
         .map(|b| b.summary())
-        .unwrap_or_else(|_| "(the stored record could not be read)".to_string());
+        .unwrap_or_else(|| "(the stored record could not be read)".to_string());
     RecentDecision {
         event_id: t.event_id,
         at: t.recorded_at,

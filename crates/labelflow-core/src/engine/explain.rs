@@ -1,9 +1,10 @@
 //! `@labelflow explain`: where an issue stands in each workflow, and what each next stage still
 //! needs, evaluated now with the same checks the planner runs when the label is applied.
 //!
-//! A workflow's stages are the labels of its stage scope: the scope most of its guards, stale
-//! policies, required-fields checks and label triggers use (`cocreate::*`), in the order the
-//! configuration first names them.
+//! A workflow's stages are the labels of its stage scope (`cocreate::*`), in the order the
+//! configuration first names them. The stage scope is the one its stale policies watch; without
+//! those, the one its required-fields checks, then its guards, then its label triggers use
+//! most (label triggers alone would pick a category scope such as `partner-type`).
 
 mod markdown;
 
@@ -154,7 +155,19 @@ pub fn stages(wf: &Workflow) -> Vec<String> {
     wf.required_fields
         .iter()
         .for_each(|r| add(&r.when_label.value));
-    let Some(scope) = stage_scope(&named) else {
+    let tiers: [Vec<&str>; 3] = [
+        wf.stale.iter().map(|p| p.stage.value.as_str()).collect(),
+        wf.required_fields
+            .iter()
+            .map(|r| r.when_label.value.as_str())
+            .collect(),
+        wf.guards.iter().map(|g| g.label.value.as_str()).collect(),
+    ];
+    let Some(scope) = tiers
+        .iter()
+        .find_map(|tier| stage_scope(tier))
+        .or_else(|| stage_scope(&named.iter().map(String::as_str).collect::<Vec<_>>()))
+    else {
         return Vec::new();
     };
     named
@@ -164,7 +177,7 @@ pub fn stages(wf: &Workflow) -> Vec<String> {
 }
 
 /// The scope most of the named labels share (the first one on a tie).
-fn stage_scope(named: &[String]) -> Option<String> {
+fn stage_scope(named: &[&str]) -> Option<String> {
     let mut counts: Vec<(&str, usize)> = Vec::new();
     for (scope, _) in named.iter().filter_map(|l| split_scoped(l)) {
         match counts.iter_mut().find(|(s, _)| *s == scope) {

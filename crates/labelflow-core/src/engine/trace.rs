@@ -116,7 +116,7 @@ impl fmt::Display for RuleOutcome {
             RuleOutcome::NotTriggered => "not triggered",
             RuleOutcome::LabelReverted => "not fired: its label was reverted",
             RuleOutcome::ConditionFalse => "not fired: a condition is false",
-            RuleOutcome::OnceDone => "not fired again: it runs once per issue",
+            RuleOutcome::OnceDone => "not fired again",
             RuleOutcome::LoopGuard => "stopped by the loop guard",
             RuleOutcome::Refused => "refused",
             RuleOutcome::Usage => "answered with its usage",

@@ -33,7 +33,12 @@ pub fn render(
     if standings.is_empty() {
         out.push_str("\nNo workflow covers this project.\n");
     }
-    for s in standings {
+    // Once the issue is in some workflow, those it has not entered get one line each.
+    let any_started = standings.iter().any(|s| s.current.is_some());
+    let (full, idle): (Vec<&WorkflowStanding>, Vec<&WorkflowStanding>) = standings
+        .iter()
+        .partition(|s| s.current.is_some() || !any_started);
+    for s in full {
         let _ = write!(out, "\n#### Workflow `{}`\n\n", s.workflow);
         match &s.current {
             Some(c) => {
@@ -53,6 +58,24 @@ pub fn render(
             out.push_str("\nOther labels with prerequisites:\n");
             for r in &s.other {
                 item(&mut out, r);
+            }
+        }
+    }
+    if !idle.is_empty() {
+        out.push_str("\n#### Workflows not started\n\n");
+        for s in idle {
+            match s.next.first() {
+                Some(first) => {
+                    let _ = writeln!(
+                        out,
+                        "- `{}`: its first stage is {}",
+                        s.workflow,
+                        label_ref(&first.label)
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "- `{}`: it has no stage labels", s.workflow);
+                }
             }
         }
     }
@@ -79,11 +102,20 @@ pub fn render(
                 when(d.at),
                 d.event_id,
                 d.outcome,
-                escape_user_text(&d.summary)
+                history_line(&d.summary)
             );
         }
     }
     out
+}
+
+/// A recorded decision in one line: user text made safe (no mention, HTML or quick action),
+/// with the record's own code spans and label references kept readable. The line sits in a
+/// list item, so a stray backtick can only spoil formatting, never break out of it.
+fn history_line(summary: &str) -> String {
+    escape_user_text(summary)
+        .replace("&#96;", "`")
+        .replace("&quot;", "\"")
 }
 
 fn item(out: &mut String, r: &Readiness) {
