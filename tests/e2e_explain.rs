@@ -146,6 +146,19 @@ async fn explain_keeps_one_comment_and_the_records_tell_the_issues_story() {
         "{reason}"
     );
     assert_eq!(item.bot_comments(h), 3, "no second welcome");
+    // The rule outcomes are counted by reason.
+    let metrics = h.service.as_ref().expect("running").metrics.render();
+    assert!(
+        metrics.contains(
+            "labelflow_rule_outcomes_total{workflow=\"alliances\",rule=\"inbound\",reason=\"once_done\"} 1"
+        ),
+        "{}",
+        metrics
+            .lines()
+            .filter(|l| l.contains("rule_outcomes"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 
     // The story, oldest first, from the CLI: every event with its outcome and its actions,
     // with links to the comments they made.

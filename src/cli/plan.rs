@@ -116,28 +116,34 @@ fn print_text(plan: &engine::Plan, event: &crate::domain::Event) {
         println!("no actions");
     }
     for (i, a) in plan.actions.iter().enumerate() {
-        let json = serde_json::to_value(a).unwrap_or(Value::Null);
         println!("{}. {} ({}/{})", i + 1, a.action.kind(), a.workflow, a.rule);
-        if let Value::Object(map) = json {
-            for (k, v) in map {
-                if matches!(k.as_str(), "kind" | "workflow" | "rule") {
-                    continue;
-                }
-                match v {
-                    Value::String(s) if s.contains('\n') => {
-                        println!("   {k}:");
-                        for line in s.lines() {
-                            println!("     | {line}");
-                        }
-                    }
-                    other => println!("   {k}: {}", plain(&other)),
-                }
-            }
-        }
+        print_fields(a, &["kind", "workflow", "rule"]);
     }
     println!("why:");
     for line in plan.trace.to_text().lines() {
         println!("  {line}");
+    }
+}
+
+/// An action's fields, one per line, in plain words (multi-line text as a quoted block),
+/// leaving out `skip`.
+pub fn print_fields(a: &crate::actions::PlannedAction, skip: &[&str]) {
+    let Ok(Value::Object(map)) = serde_json::to_value(a) else {
+        return;
+    };
+    for (k, v) in map {
+        if skip.contains(&k.as_str()) {
+            continue;
+        }
+        match v {
+            Value::String(s) if s.contains('\n') => {
+                println!("   {k}:");
+                for line in s.lines() {
+                    println!("     | {line}");
+                }
+            }
+            other => println!("   {k}: {}", plain(&other)),
+        }
     }
 }
 

@@ -145,6 +145,7 @@ pub fn print_item(format: Format, item: &ItemPlan<'_>) {
             Format::Json => {
                 let mut v = serde_json::to_value(a).unwrap_or(Value::Null);
                 v["issue"] = Value::String(reference.clone());
+                v["why"] = json!(item.why);
                 println!("{v}");
             }
             Format::Text => {
@@ -154,23 +155,13 @@ pub fn print_item(format: Format, item: &ItemPlan<'_>) {
                     a.workflow,
                     a.rule
                 );
-                if let Ok(Value::Object(map)) = serde_json::to_value(a) {
-                    for (k, v) in map {
-                        if matches!(k.as_str(), "kind" | "workflow" | "rule" | "key") {
-                            continue;
-                        }
-                        match v {
-                            Value::String(s) if s.contains('\n') => {
-                                println!("   {k}:");
-                                for line in s.lines() {
-                                    println!("     | {line}");
-                                }
-                            }
-                            other => println!("   {k}: {other}"),
-                        }
-                    }
-                }
+                super::plan::print_fields(a, &["kind", "workflow", "rule", "key"]);
             }
+        }
+    }
+    if format == Format::Text {
+        for w in item.why {
+            println!("   why: {w}");
         }
     }
 }

@@ -7,6 +7,7 @@ use crate::actions::PlannedAction;
 use crate::domain::IssueState;
 use crate::engine::config::StalePolicy;
 use crate::engine::stale::{StaleStep, due_step, exempt_by_milestone, stale_label};
+use crate::engine::trace::RuleOutcome;
 use crate::engine::{self};
 use crate::forge::gitlab::issue_from_value;
 use serde_json::Value;
@@ -49,6 +50,12 @@ impl Sweeper {
                 return Ok(());
             }
         };
+        let why: Vec<String> = plan
+            .trace
+            .rule_outcomes()
+            .filter(|(w, r)| *w == wf_name && r.outcome == RuleOutcome::Fired)
+            .map(|(_, r)| format!("rule `{}`: {}", r.rule, r.reason))
+            .collect();
         let mut pending: Vec<PlannedAction> = Vec::new();
         for a in plan.actions {
             // A listing takes its own workflow's steps only (the item's other workflows list
@@ -96,11 +103,12 @@ impl Sweeper {
             on_item(ItemPlan {
                 issue: &issue,
                 actions: &pending,
+                why: &why,
             });
             self.taken(run, &pending, "dry_run");
             return Ok(());
         }
-        self.act(run, &issue, wf_name, pending, on_item).await
+        self.act(run, &issue, wf_name, pending, &why, on_item).await
     }
 
     fn stale_row(

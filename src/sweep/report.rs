@@ -88,4 +88,6 @@ impl SweepReport {
 pub struct ItemPlan<'a> {
     pub issue: &'a IssueState,
     pub actions: &'a [PlannedAction],
+    /// Why, from the planner's decision trace: each rule that fired and its reason.
+    pub why: &'a [String],
 }

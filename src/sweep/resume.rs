@@ -57,6 +57,7 @@ impl Sweeper {
                             on_item(ItemPlan {
                                 issue: &issue,
                                 actions: &todo,
+                                why: &["finishing a step an earlier sweep started".to_string()],
                             });
                         }
                         self.taken(run, &todo, "done");

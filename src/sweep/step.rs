@@ -61,6 +61,7 @@ impl Sweeper {
         issue: &IssueState,
         wf_name: &str,
         pending: Vec<PlannedAction>,
+        why: &[String],
         on_item: &mut (dyn FnMut(ItemPlan<'_>) + Send),
     ) -> Result<(), Abort> {
         let issue_key = issue.key().to_string();
@@ -88,6 +89,7 @@ impl Sweeper {
             on_item(ItemPlan {
                 issue,
                 actions: &todo,
+                why,
             });
         }
         match result {
