@@ -3,7 +3,8 @@
 #
 # Starts a throwaway PostgreSQL cluster (installing Debian's `postgresql` package first if
 # needed, which needs root) so the PostgreSQL half of the store and replica tests runs too, then
-# stops it. Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test e2e`).
+# stops it. Installs Debian's `chromium` and `chromium-driver` for the operator page's browser
+# test the same way. Extra arguments go to `cargo test` (e.g. `scripts/test.sh --test e2e`).
 # Set LABELFLOW_TEST_POSTGRES_URL yourself to use a server you already have.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,17 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+
+# The operator page's browser test drives Debian's Chromium through chromedriver.
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+    if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+        echo "test.sh: installing chromium and chromium-driver for the browser test" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null \
+            || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver >/dev/null; }
+    else
+        echo "test.sh: chromium and chromedriver are needed (apt-get install chromium chromium-driver)" >&2
+    fi
+fi
 
 if [[ -z "${LABELFLOW_TEST_POSTGRES_URL:-}" ]]; then
     pg_dir=$(mktemp -d /tmp/labelflow-pg.XXXXXX)

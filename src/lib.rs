@@ -9,6 +9,7 @@
 //! [`sim`] is the stateful simulated GitLab used by the tests and `labelflow demo`.
 
 pub mod actions;
+pub mod admin;
 pub mod cla;
 pub mod cli;
 pub mod clock;

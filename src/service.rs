@@ -45,11 +45,15 @@ pub struct ServeSettings {
     pub clock: Clock,
     /// How long shutdown waits for in-flight events before releasing their leases.
     pub shutdown_timeout: Duration,
+    /// The operator page (off when `None`).
+    pub admin: Option<crate::admin::AdminSettings>,
 }
 
 /// A running service.
 pub struct Running {
     pub addr: SocketAddr,
+    /// Where the operator page listens, when on.
+    pub admin_addr: Option<SocketAddr>,
     pub store: DynStore,
     pub metrics: Arc<Metrics>,
     pub engine: EngineHandle,
@@ -202,6 +206,21 @@ pub async fn start(settings: ServeSettings) -> anyhow::Result<Running> {
     });
     tracing::info!(%addr, "listening for GitLab webhooks on /webhooks/gitlab");
 
+    let admin_addr = match &settings.admin {
+        Some(a) => {
+            let state = crate::admin::AdminState::new(
+                store.clone(),
+                engine.clone(),
+                settings.clock.clone(),
+                wake.clone(),
+                settings.gitlab_url.clone(),
+                a.token.clone(),
+            );
+            Some(crate::admin::serve(a, state, shutdown.clone()).await?)
+        }
+        None => None,
+    };
+
     let worker_id = settings.worker.worker_id.clone();
     let worker = tokio::spawn(run_worker(
         settings.clone(),
@@ -213,6 +232,7 @@ pub async fn start(settings: ServeSettings) -> anyhow::Result<Running> {
     ));
     Ok(Running {
         addr,
+        admin_addr,
         store,
         metrics,
         engine,

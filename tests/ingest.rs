@@ -184,6 +184,19 @@ impl Store for MemStore {
     ) -> StoreResult<Vec<labelflow::store::PendingFollowup>> {
         not_used_by_ingest()
     }
+    async fn list_event_rows(
+        &self,
+        _: &labelflow::store::EventFilter,
+        _: i64,
+    ) -> StoreResult<Vec<labelflow::store::EventRow>> {
+        not_used_by_ingest()
+    }
+    async fn sweep_run_put(&self, _: &str, _: DateTime<Utc>) -> StoreResult<()> {
+        not_used_by_ingest()
+    }
+    async fn last_sweep_run(&self) -> StoreResult<Option<(DateTime<Utc>, String)>> {
+        not_used_by_ingest()
+    }
     async fn hold_issue(
         &self,
         _: &str,

@@ -70,6 +70,16 @@ pub struct ServeArgs {
     /// seconds; 0 = only on SIGHUP.
     #[arg(long, env = "LABELFLOW_RELOAD_INTERVAL_SECONDS", default_value_t = 5)]
     pub reload_interval_seconds: u64,
+    /// Where the operator page listens (`off` to turn it off). Any address that is not
+    /// loopback needs an admin token.
+    #[arg(long, env = "LABELFLOW_ADMIN_LISTEN", default_value = "127.0.0.1:8081")]
+    pub admin_listen: String,
+    /// The operator page's token (required when `--admin-listen` is not loopback).
+    #[arg(long, env = "LABELFLOW_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// A file holding the operator page's token.
+    #[arg(long, env = "LABELFLOW_ADMIN_TOKEN_FILE")]
+    pub admin_token_file: Option<std::path::PathBuf>,
     /// Days the decision trace of each event is kept (finished plans too).
     #[arg(long, env = "LABELFLOW_TRACE_RETENTION_DAYS", default_value_t = 30)]
     pub trace_retention_days: u32,
@@ -117,6 +127,7 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
         },
         clock: Clock::system(),
         shutdown_timeout: Duration::from_secs(args.shutdown_seconds),
+        admin: admin_settings(&args.admin_listen, args.admin_token, args.admin_token_file)?,
     };
     let running = service::start(settings).await?;
     let reloader = crate::reload::spawn(
@@ -134,6 +145,40 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
 }
 
 /// SIGTERM or Ctrl-C.
+/// The operator page's settings from the flags (`None` for `--admin-listen off`).
+fn admin_settings(
+    listen: &str,
+    token: Option<String>,
+    token_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<Option<crate::admin::AdminSettings>> {
+    if listen.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let listen: SocketAddr = listen.trim().parse().map_err(|_| {
+        anyhow::anyhow!(
+            "--admin-listen: `{listen}` is not an address such as 127.0.0.1:8081 (or `off`)"
+        )
+    })?;
+    let token = match (token.filter(|t| !t.trim().is_empty()), token_file) {
+        (Some(t), _) => Some(t.trim().to_string()),
+        (None, Some(f)) => Some(
+            std::fs::read_to_string(&f)
+                .map_err(|e| anyhow::anyhow!("reading the admin token file {}: {e}", f.display()))?
+                .trim()
+                .to_string(),
+        ),
+        (None, None) => None,
+    };
+    let settings = crate::admin::AdminSettings {
+        listen,
+        token: token
+            .filter(|t| !t.is_empty())
+            .map(secrecy::SecretString::from),
+    };
+    settings.check().map_err(|e| anyhow::anyhow!(e))?;
+    Ok(Some(settings))
+}
+
 async fn shutdown_signal() {
     #[cfg(unix)]
     {

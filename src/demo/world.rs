@@ -90,6 +90,7 @@ impl DemoWorld {
             retry: RetryPolicy::default(),
             clock,
             shutdown_timeout: Duration::from_secs(5),
+            admin: None,
         };
         let service = service::start(settings).await?;
         for id in projects.values() {

@@ -18,7 +18,9 @@ mod traces;
 pub use error::{StoreError, StoreResult};
 pub use hold::SWEEP_HOLD_KIND;
 pub use target::DatabaseTarget;
-pub use traces::{LedgerEntry, PendingFollowup, Pruned, StoredTrace, TraceRetention};
+pub use traces::{
+    EventFilter, EventRow, LedgerEntry, PendingFollowup, Pruned, StoredTrace, TraceRetention,
+};
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -361,6 +363,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// When a ledger key was recorded, and by which event's plan.
     async fn ledger_entry(&self, issue_key: &str, key: &str) -> StoreResult<Option<LedgerEntry>>;
+
+    /// Events newest first, with their records, as the operator page filters them.
+    async fn list_event_rows(&self, filter: &EventFilter, limit: i64)
+    -> StoreResult<Vec<EventRow>>;
+
+    /// Records what a sweep run did (its report, JSON).
+    async fn sweep_run_put(&self, report: &str, at: DateTime<Utc>) -> StoreResult<()>;
+
+    /// The last sweep run: when it finished and its report.
+    async fn last_sweep_run(&self) -> StoreResult<Option<(DateTime<Utc>, String)>>;
 
     /// The issue's follow-ups not yet come due, soonest first.
     async fn followups_for_issue(&self, issue_key: &str) -> StoreResult<Vec<PendingFollowup>>;

@@ -13,10 +13,10 @@ use super::migrations::{self, CREATE_MIGRATIONS_TABLE};
 use super::rows::{self, PLAN_COLUMNS, RECORD_COLUMNS, lease_until_millis, to_millis};
 use super::shared::{ClaimRequest, claimable_sql};
 use super::{
-    ClaimedEvent, EnqueueOutcome, EventRecord, EventStatus, FOLLOWUP_DELIVERY_PREFIX,
-    FOLLOWUP_EVENT_KIND, FollowupRecord, LedgerEntry, NewFollowup, NewInboxEvent, NewPlan,
-    PendingFollowup, PlanSource, Pruned, QueueStats, Store, StoreError, StoreResult, StoredPlan,
-    StoredTrace, TraceRetention,
+    ClaimedEvent, EnqueueOutcome, EventFilter, EventRecord, EventRow, EventStatus,
+    FOLLOWUP_DELIVERY_PREFIX, FOLLOWUP_EVENT_KIND, FollowupRecord, LedgerEntry, NewFollowup,
+    NewInboxEvent, NewPlan, PendingFollowup, PlanSource, Pruned, QueueStats, Store, StoreError,
+    StoreResult, StoredPlan, StoredTrace, TraceRetention,
 };
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgPoolOptions;

@@ -142,6 +142,7 @@ where
         outcome: row.try_get("outcome")?,
         body: row.try_get("body")?,
         recorded_at: from_millis(row.try_get("recorded_at")?)?,
+        workflows: row.try_get("workflows")?,
     })
 }
 

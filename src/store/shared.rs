@@ -79,6 +79,22 @@ macro_rules! store_impl {
                 self.ledger_entry_sql(issue_key, key).await
             }
 
+            async fn list_event_rows(
+                &self,
+                filter: &EventFilter,
+                limit: i64,
+            ) -> StoreResult<Vec<EventRow>> {
+                self.list_event_rows_sql(filter, limit).await
+            }
+
+            async fn sweep_run_put(&self, report: &str, at: DateTime<Utc>) -> StoreResult<()> {
+                self.sweep_run_put_sql(report, at).await
+            }
+
+            async fn last_sweep_run(&self) -> StoreResult<Option<(DateTime<Utc>, String)>> {
+                self.last_sweep_run_sql().await
+            }
+
             async fn followups_for_issue(
                 &self,
                 issue_key: &str,

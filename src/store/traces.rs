@@ -13,9 +13,30 @@ pub struct StoredTrace {
     pub issue_ref: String,
     /// done, ignored, retry or parked.
     pub outcome: String,
+    /// `,cocreate,mdf,`: the workflows whose rules acted.
+    pub workflows: String,
     /// JSON (`crate::worker::record::EventRecordBody`).
     pub body: String,
     pub recorded_at: DateTime<Utc>,
+}
+
+/// Which events the operator page lists (each filter optional).
+#[derive(Debug, Clone, Default)]
+pub struct EventFilter {
+    pub status: Option<String>,
+    /// `group/project`.
+    pub project: Option<String>,
+    /// `group/project#iid`.
+    pub issue: Option<String>,
+    pub workflow: Option<String>,
+}
+
+/// An inbox event with its stored record, when it has one.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub event: crate::store::EventRecord,
+    pub issue_ref: Option<String>,
+    pub body: Option<String>,
 }
 
 /// How long traces (and finished plans) are kept, and how many traces at most.
@@ -65,11 +86,11 @@ macro_rules! trace_methods {
         impl $ty {
         async fn trace_put_sql(&self, t: crate::store::traces::StoredTrace) -> crate::store::StoreResult<()> {
             sqlx::query(
-                "INSERT INTO event_traces (event_id, issue_key, issue_ref, outcome, body, recorded_at)
-                 VALUES ($1, $2, $3, $4, $5, $6)
+                "INSERT INTO event_traces (event_id, issue_key, issue_ref, outcome, body, recorded_at, workflows)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (event_id) DO UPDATE SET outcome = excluded.outcome,
                      body = excluded.body, recorded_at = excluded.recorded_at,
-                     issue_ref = excluded.issue_ref",
+                     issue_ref = excluded.issue_ref, workflows = excluded.workflows",
             )
             .bind(t.event_id)
             .bind(&t.issue_key)
@@ -77,6 +98,7 @@ macro_rules! trace_methods {
             .bind(&t.outcome)
             .bind(&t.body)
             .bind(crate::store::rows::to_millis(t.recorded_at))
+            .bind(&t.workflows)
             .execute(&self.$write)
             .await?;
             Ok(())
@@ -84,7 +106,7 @@ macro_rules! trace_methods {
 
         async fn trace_get_sql(&self, event_id: i64) -> crate::store::StoreResult<Option<crate::store::traces::StoredTrace>> {
             let row = sqlx::query(
-                "SELECT event_id, issue_key, issue_ref, outcome, body, recorded_at
+                "SELECT event_id, issue_key, issue_ref, outcome, body, recorded_at, workflows
                  FROM event_traces WHERE event_id = $1",
             )
             .bind(event_id)
@@ -99,7 +121,7 @@ macro_rules! trace_methods {
             newest: i64,
         ) -> crate::store::StoreResult<Vec<crate::store::traces::StoredTrace>> {
             let found = sqlx::query(
-                "SELECT event_id, issue_key, issue_ref, outcome, body, recorded_at
+                "SELECT event_id, issue_key, issue_ref, outcome, body, recorded_at, workflows
                  FROM event_traces WHERE issue_ref = $1 ORDER BY event_id DESC LIMIT $2",
             )
             .bind(issue_ref)
@@ -178,6 +200,68 @@ macro_rules! trace_methods {
                 recorded_at: crate::store::rows::from_millis(at)?,
                 event_id: event_id.flatten(),
             }))
+        }
+
+        async fn list_event_rows_sql(
+            &self,
+            filter: &crate::store::traces::EventFilter,
+            limit: i64,
+        ) -> crate::store::StoreResult<Vec<crate::store::traces::EventRow>> {
+            let found = sqlx::query(
+                "SELECT e.id, e.delivery_id, e.event_kind, e.issue_key, e.status, e.attempts,
+                        e.last_error, e.received_at, e.updated_at, e.detail,
+                        t.issue_ref AS trace_issue_ref, t.body AS trace_body
+                 FROM inbox_events e LEFT JOIN event_traces t ON t.event_id = e.id
+                 WHERE ($1 IS NULL OR e.status = $1)
+                   AND ($2 IS NULL OR t.issue_ref LIKE $2 || '#%')
+                   AND ($3 IS NULL OR t.issue_ref = $3)
+                   AND ($4 IS NULL OR t.workflows LIKE '%,' || $4 || ',%')
+                 ORDER BY e.id DESC LIMIT $5",
+            )
+            .bind(filter.status.as_deref())
+            .bind(filter.project.as_deref())
+            .bind(filter.issue.as_deref())
+            .bind(filter.workflow.as_deref())
+            .bind(limit.max(0))
+            .fetch_all(&self.$read)
+            .await?;
+            let mut out = Vec::with_capacity(found.len());
+            for row in &found {
+                use sqlx::Row;
+                out.push(crate::store::traces::EventRow {
+                    event: crate::store::rows::event_record(row)?,
+                    issue_ref: row.try_get("trace_issue_ref")?,
+                    body: row.try_get("trace_body")?,
+                });
+            }
+            Ok(out)
+        }
+
+        async fn sweep_run_put_sql(
+            &self,
+            report: &str,
+            at: chrono::DateTime<chrono::Utc>,
+        ) -> crate::store::StoreResult<()> {
+            sqlx::query("INSERT INTO sweep_runs (finished_at, report) VALUES ($1, $2)")
+                .bind(crate::store::rows::to_millis(at))
+                .bind(report)
+                .execute(&self.$write)
+                .await?;
+            Ok(())
+        }
+
+        async fn last_sweep_run_sql(
+            &self,
+        ) -> crate::store::StoreResult<Option<(chrono::DateTime<chrono::Utc>, String)>> {
+            let row: Option<(i64, String)> = sqlx::query_as(
+                "SELECT finished_at, report FROM sweep_runs ORDER BY id DESC LIMIT 1",
+            )
+            .fetch_optional(&self.$read)
+            .await?;
+            match row {
+                Some((at, report)) => Ok(Some((crate::store::rows::from_millis(at)?, report))),
+                None => Ok(None),
+            }
         }
 
         async fn followups_for_issue_sql(&self, issue_key: &str) -> crate::store::StoreResult<Vec<crate::store::traces::PendingFollowup>> {

@@ -108,6 +108,15 @@ impl Sweeper {
             }
         }
         run.report.remaining_items = run.deferred_items.len();
+        if !opts.dry_run {
+            // For the operator page; the run itself is done, so a failure here is a warning.
+            let report = serde_json::to_string(&run.report).unwrap_or_default();
+            if let Err(e) = self.executor.store().sweep_run_put(&report, now).await {
+                run.report
+                    .warnings
+                    .push(format!("the run's summary could not be stored: {e}"));
+            }
+        }
         run.report
     }
 

@@ -341,6 +341,7 @@ impl Worker {
         }
         processed.issue_ref = format!("{}#{}", issue.project_path, issue.iid);
         processed.issue_url = issue.web_url.clone();
+        processed.issue_title = issue.title.clone();
         let history = match record::history(&self.store, &engine, &event, &issue).await {
             Ok(h) => h,
             Err(e) => return Outcome::Retry(format!("store: {e}"), self.backoff(ev.attempts)),

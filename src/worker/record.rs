@@ -22,6 +22,7 @@ pub struct Processed {
     pub issue_ref: String,
     /// The issue's web address, for links to notes.
     pub issue_url: String,
+    pub issue_title: String,
     pub trace: Option<Trace>,
     pub actions: Vec<PlannedAction>,
 }
@@ -29,6 +30,9 @@ pub struct Processed {
 /// The stored body of an event's trace.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EventRecordBody {
+    /// The issue's title when the event was processed.
+    #[serde(default)]
+    pub title: String,
     /// How the event ended, in plain words ("done", "parked: …").
     pub outcome: String,
     #[serde(default)]
@@ -182,7 +186,15 @@ pub(super) async fn keep(
             Vec::new()
         }
     };
+    let mut workflows: Vec<&str> = processed.rules.iter().map(|(w, _)| w.as_str()).collect();
+    workflows.dedup();
+    let workflows = if workflows.is_empty() {
+        String::new()
+    } else {
+        format!(",{},", workflows.join(","))
+    };
     let body = EventRecordBody {
+        title: processed.issue_title.clone(),
         outcome: match outcome {
             Outcome::Done => "done".to_string(),
             Outcome::Ignored(why) => format!("ignored: {why}"),
@@ -203,6 +215,7 @@ pub(super) async fn keep(
         outcome: label.to_string(),
         body: serde_json::to_string(&body).unwrap_or_default(),
         recorded_at: now,
+        workflows,
     };
     if let Err(e) = store.trace_put(stored).await {
         tracing::warn!(error = %e, "could not store the event's decision trace");

@@ -65,6 +65,7 @@ pub fn settings(
         },
         clock,
         shutdown_timeout: Duration::from_secs(5),
+        admin: None,
     }
 }
 

@@ -82,6 +82,7 @@ async fn logs_have_event_spans_and_no_secrets() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("stderr.log");
     let mut child = Command::new(env!("CARGO_BIN_EXE_labelflow"))
+        .env("LABELFLOW_ADMIN_LISTEN", "127.0.0.1:0")
         .args(["--log-format", "json", "serve", "--listen"])
         .arg(format!("127.0.0.1:{port}"))
         .arg("--database")
@@ -177,6 +178,7 @@ async fn logs_have_event_spans_and_no_secrets() {
 fn a_database_password_never_reaches_the_logs() {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = Command::new(env!("CARGO_BIN_EXE_labelflow"))
+        .env("LABELFLOW_ADMIN_LISTEN", "127.0.0.1:0")
         .args(["--log-format", "json", "serve", "--listen", "127.0.0.1:0"])
         .arg("--database")
         .arg(format!(

@@ -39,6 +39,7 @@ impl Replica {
         let log = cfg.log_dir.join(format!("{name}.log"));
         let log_file = std::fs::File::create(&log).expect("create the replica's log file");
         let child = Command::new(env!("CARGO_BIN_EXE_labelflow"))
+            .env("LABELFLOW_ADMIN_LISTEN", "127.0.0.1:0")
             .arg("serve")
             .arg("--config")
             .arg(&cfg.config)

@@ -14,6 +14,7 @@ fn trace(event_id: i64, issue_ref: &str, minutes: i64) -> StoredTrace {
         outcome: "done".to_string(),
         body: format!("{{\"outcome\":\"done\",\"n\":{event_id}}}"),
         recorded_at: at(Duration::minutes(minutes)),
+        workflows: ",cocreate,".to_string(),
     }
 }
 

@@ -61,6 +61,7 @@ impl Service {
     pub async fn labelflow(spec: LabelflowSpec<'_>) -> anyhow::Result<Service> {
         let addr = free_addr()?;
         let mut cmd = Command::new(spec.bin);
+        cmd.env("LABELFLOW_ADMIN_LISTEN", "off");
         cmd.arg("--log-format")
             .arg("json")
             .arg("serve")

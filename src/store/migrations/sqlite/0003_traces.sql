@@ -8,6 +8,8 @@ CREATE TABLE event_traces (
     issue_ref   TEXT    NOT NULL,
     -- done, ignored, retry or parked.
     outcome     TEXT    NOT NULL,
+    -- `,cocreate,mdf,`: the workflows whose rules acted (the operator page filters by it).
+    workflows   TEXT    NOT NULL DEFAULT '',
     -- JSON: the planner's trace plus the actions taken and their results.
     body        TEXT    NOT NULL,
     recorded_at INTEGER NOT NULL
@@ -16,3 +18,11 @@ CREATE TABLE event_traces (
 CREATE INDEX event_traces_by_issue ON event_traces (issue_ref, event_id);
 CREATE INDEX event_traces_by_time ON event_traces (recorded_at);
 CREATE INDEX plans_finished ON plans (finished_at) WHERE finished_at IS NOT NULL;
+
+-- What each `labelflow sweep` run did (the operator page shows the last one).
+CREATE TABLE sweep_runs (
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
+    finished_at INTEGER NOT NULL,
+    -- JSON: the run's report.
+    report      TEXT    NOT NULL
+);
