@@ -6,7 +6,7 @@
 mod common;
 
 use common::item::Item;
-use common::shipped::{fill_template, issue_template, shipped_config};
+use common::shipped::{nimbus_inbound_request, shipped_config};
 use common::{Harness, repo_path};
 use serde_json::Value;
 use std::process::{Command, Output};
@@ -14,20 +14,6 @@ use std::process::{Command, Output};
 const PARTNER: &str = "partner-pat";
 const LEAD: &str = "example-alliances-lead";
 const HEADING: &str = "### Where this issue stands";
-
-fn inbound() -> String {
-    fill_template(
-        &issue_template("alliance-inbound-request.md"),
-        &[
-            ("Partner", "Nimbus Cloud"),
-            ("Partner contact", "Dana Doe, dana@nimbus.example"),
-            ("Summary", "A GitLab CI integration."),
-            ("Technical integration", "A CI/CD component."),
-            ("End-user benefits", "One-click deployments."),
-            ("Business relationship", "Technology partnership."),
-        ],
-    )
-}
 
 /// `labelflow events ARGS…` on the harness's database.
 fn events(h: &Harness, args: &[&str]) -> Output {
@@ -68,7 +54,12 @@ async fn explain_keeps_one_comment_and_the_records_tell_the_issues_story() {
     let iid = h
         .sim
         .as_user(PARTNER)
-        .create_issue(p, "Partnership request: Nimbus Cloud", &inbound(), &[])
+        .create_issue(
+            p,
+            "Partnership request: Nimbus Cloud",
+            &nimbus_inbound_request(),
+            &[],
+        )
         .expect("opened");
     h.settle().await;
     let item = Item { p, iid };

@@ -5,7 +5,9 @@
 mod common;
 
 use common::item::Item;
-use common::shipped::{fill_template, issue_template, license_request, shipped_config};
+use common::shipped::{
+    fill_template, issue_template, license_request, nimbus_inbound_request, shipped_config,
+};
 use common::{Harness, SIGNING_TOKEN, repo_path};
 use labelflow::store::EventStatus;
 use serde_json::Value;
@@ -18,20 +20,6 @@ async fn harness() -> Harness {
     let h = Harness::start(&shipped_config()).await;
     h.add_person(PARTNER);
     h
-}
-
-fn inbound() -> String {
-    fill_template(
-        &issue_template("alliance-inbound-request.md"),
-        &[
-            ("Partner", "Nimbus Cloud"),
-            ("Partner contact", "Dana Doe, dana@nimbus.example"),
-            ("Summary", "A GitLab CI integration."),
-            ("Technical integration", "A CI/CD component."),
-            ("End-user benefits", "One-click deployments."),
-            ("Business relationship", "Technology partnership."),
-        ],
-    )
 }
 
 /// Posts `body` to the service as GitLab does, signed, under `webhook_id`.
@@ -110,7 +98,12 @@ async fn a_command_note_delivered_twice_is_answered_once() {
     let iid = h
         .sim
         .as_user(PARTNER)
-        .create_issue(p, "Partnership request: Nimbus Cloud", &inbound(), &[])
+        .create_issue(
+            p,
+            "Partnership request: Nimbus Cloud",
+            &nimbus_inbound_request(),
+            &[],
+        )
         .expect("opened");
     h.settle().await;
     let item = Item { p, iid };
@@ -221,7 +214,12 @@ async fn a_payload_without_project_takes_the_project_from_the_issue() {
     let iid = h
         .sim
         .as_user(PARTNER)
-        .create_issue(p, "Partnership request: Nimbus Cloud", &inbound(), &[])
+        .create_issue(
+            p,
+            "Partnership request: Nimbus Cloud",
+            &nimbus_inbound_request(),
+            &[],
+        )
         .expect("opened");
     h.sim.mute_hooks(false);
     let item = Item { p, iid };

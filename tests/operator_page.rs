@@ -10,7 +10,7 @@
 mod common;
 
 use common::item::Item;
-use common::shipped::{fill_template, issue_template, shipped_config};
+use common::shipped::{nimbus_inbound_request, shipped_config};
 use common::{Harness, repo_path};
 use fantoccini::{Client, ClientBuilder, Locator};
 use labelflow::admin::AdminSettings;
@@ -28,20 +28,6 @@ fn with_admin(s: &mut ServeSettings) {
         listen: "127.0.0.1:0".parse().expect("address"),
         token: Some(TOKEN.to_string().into()),
     });
-}
-
-fn inbound() -> String {
-    fill_template(
-        &issue_template("alliance-inbound-request.md"),
-        &[
-            ("Partner", "Nimbus Cloud"),
-            ("Partner contact", "Dana Doe, dana@nimbus.example"),
-            ("Summary", "A GitLab CI integration."),
-            ("Technical integration", "A CI/CD component."),
-            ("End-user benefits", "One-click deployments."),
-            ("Business relationship", "Technology partnership."),
-        ],
-    )
 }
 
 struct Driver {
@@ -174,7 +160,7 @@ async fn the_operator_page_shows_traces_draws_workflows_and_retries_parked_work(
         .create_issue(
             p,
             "Partnership request: Nimbus <script>alert(1)</script> Cloud",
-            &inbound(),
+            &nimbus_inbound_request(),
             &[],
         )
         .expect("opened");

@@ -41,6 +41,22 @@ pub fn license_request(values: &[(&str, &str)], gitlab_com: bool) -> String {
     }
 }
 
+/// The inbound alliance request template, filled in for the partner Nimbus Cloud.
+#[allow(dead_code)]
+pub fn nimbus_inbound_request() -> String {
+    fill_template(
+        &issue_template("alliance-inbound-request.md"),
+        &[
+            ("Partner", "Nimbus Cloud"),
+            ("Partner contact", "Dana Doe, dana@nimbus.example"),
+            ("Summary", "A GitLab CI integration."),
+            ("Technical integration", "A CI/CD component."),
+            ("End-user benefits", "One-click deployments."),
+            ("Business relationship", "Technology partnership."),
+        ],
+    )
+}
+
 /// The text without quick-action lines (what GitLab keeps as the description).
 pub fn without_quick_actions(text: &str) -> String {
     text.lines()
