@@ -22,6 +22,9 @@ use std::time::Duration;
 
 const TOKEN: &str = "operator-token-for-tests";
 const PARTNER: &str = "partner-pat";
+/// A title with a script tag, Markdown and a right-to-left override.
+const HOSTILE_TITLE: &str =
+    "Nimbus <script>alert(1)</script> **bold** [x](javascript:alert(1)) \u{202E}lanif";
 
 fn with_admin(s: &mut ServeSettings) {
     s.admin = Some(AdminSettings {
@@ -157,12 +160,7 @@ async fn the_operator_page_shows_traces_draws_workflows_and_retries_parked_work(
     let iid = h
         .sim
         .as_user(PARTNER)
-        .create_issue(
-            p,
-            "Partnership request: Nimbus <script>alert(1)</script> Cloud",
-            &nimbus_inbound_request(),
-            &[],
-        )
+        .create_issue(p, HOSTILE_TITLE, &nimbus_inbound_request(), &[])
         .expect("opened");
     h.settle().await;
     let parked = h
@@ -228,6 +226,66 @@ async fn the_operator_page_shows_traces_draws_workflows_and_retries_parked_work(
     assert!(!page.contains("<script>"), "{page}");
     assert!(
         page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    // Markdown shows as typed (no link, no bold), and the right-to-left override is isolated
+    // in a <bdi> so it cannot reorder the page around it.
+    assert!(page.contains("**bold** [x](javascript:alert(1))"), "{page}");
+    assert!(
+        !page.contains("<strong>bold") && !page.contains("href=\"javascript"),
+        "{page}"
+    );
+    let rtl = page.find('\u{202E}').expect("the title is shown");
+    let open = page[..rtl].rfind("<bdi>").expect("inside a bdi");
+    assert!(
+        !page[open..rtl].contains("</bdi>"),
+        "the override is inside the bdi"
+    );
+
+    // Follow-ups due and the last sweep, as the store has them.
+    let store = h.store();
+    store
+        .schedule_followup(labelflow::store::NewFollowup {
+            key: "cocreate/triage/14#7/x/2".into(),
+            issue_key: "14#7".into(),
+            due_at: h.clock.now() + chrono::Duration::days(5),
+            payload: labelflow::store::FollowupPayload {
+                followup: "cocreate/buy-in-reminder".into(),
+                project_id: 14,
+                iid: 7,
+                project_path: "co-create/opportunities".into(),
+                key: "cocreate/triage/14#7/x/2".into(),
+            },
+        })
+        .await
+        .expect("scheduled");
+    store
+        .sweep_run_put(
+            r#"{"items_seen":31,"items_exempt":2,"actions":4,"counts":{"nudged":3,"marked_stale":1,"closed":0}}"#,
+            h.clock.now(),
+        )
+        .await
+        .expect("recorded");
+    let page = http
+        .get(format!("{base}/followups"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .expect("answer")
+        .text()
+        .await
+        .expect("body");
+    assert!(
+        page.contains("<code>cocreate/buy-in-reminder</code>"),
+        "{page}"
+    );
+    assert!(page.contains("co-create/opportunities#7"), "{page}");
+    assert!(
+        page.contains("31 items seen, 2 exempt by milestone"),
+        "{page}"
+    );
+    assert!(
+        page.contains("4 actions: 3 nudged, 1 marked stale, 0 closed"),
         "{page}"
     );
 

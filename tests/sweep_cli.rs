@@ -63,6 +63,15 @@ async fn two_processes_on_a_fresh_database_both_succeed_and_act_once() {
         assert_eq!(w.bot_comments(opps, iid).len(), 1, "#{iid}");
     }
     assert_eq!(w.sim.issues(w.projects[1]).len(), 1, "one summary");
+    // Each run is recorded for the operator page: the one that nudged the 12 items says so.
+    let store = labelflow::store::connect(&w.database).await.expect("store");
+    let (_, report) = store
+        .last_sweep_run()
+        .await
+        .expect("read")
+        .expect("a run is recorded");
+    let report: serde_json::Value = serde_json::from_str(&report).expect("JSON report");
+    assert!(report["items_seen"].as_u64().is_some(), "{report}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

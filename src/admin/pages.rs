@@ -263,7 +263,7 @@ pub(super) async fn followups(State(s): State<AdminState>) -> Response {
             @else {
                 table { thead { tr { th { "Due" } th { "Issue" } th { "Follow-up" } } }
                     tbody { @for f in &pending {
-                        tr { td { (f.due_at.format("%Y-%m-%d %H:%M UTC")) } td { (f.issue_key) } td { bdi { (f.key) } } }
+                        tr { td { (f.due_at.format("%Y-%m-%d %H:%M UTC")) } td { (event_view::issue_link(&s, &f.issue_ref, None)) } td { code { (f.name) } } }
                     } }
                 }
             }

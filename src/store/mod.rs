@@ -205,6 +205,9 @@ pub struct FollowupPayload {
 pub struct FollowupRecord {
     pub key: String,
     pub issue_key: String,
+    /// `workflow/name`, and the issue as `group/project#iid`, from the stored payload.
+    pub name: String,
+    pub issue_ref: String,
     pub due_at: DateTime<Utc>,
     pub fired: bool,
 }

@@ -100,9 +100,22 @@ where
     i64: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
 {
+    let payload: String = row.try_get("payload")?;
+    let payload = serde_json::from_str::<super::FollowupPayload>(&payload).ok();
+    let issue_key: String = row.try_get("issue_key")?;
     Ok(FollowupRecord {
         key: row.try_get("key")?,
-        issue_key: row.try_get("issue_key")?,
+        name: payload
+            .as_ref()
+            .map_or_else(|| "(unreadable)".to_string(), |p| p.followup.clone()),
+        issue_ref: payload
+            .as_ref()
+            .filter(|p| !p.project_path.is_empty())
+            .map_or_else(
+                || issue_key.clone(),
+                |p| format!("{}#{}", p.project_path, p.iid),
+            ),
+        issue_key,
         due_at: from_millis(row.try_get("due_at")?)?,
         fired: row.try_get::<Option<i64>, _>("fired_at")?.is_some(),
     })

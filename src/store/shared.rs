@@ -377,7 +377,7 @@ macro_rules! store_impl {
 
             async fn list_followups(&self, limit: i64) -> StoreResult<Vec<FollowupRecord>> {
                 let found = sqlx::query(
-                    "SELECT key, issue_key, due_at, fired_at FROM followups
+                    "SELECT key, issue_key, due_at, fired_at, payload FROM followups
                      ORDER BY due_at, key LIMIT $1",
                 )
                 .bind(limit.max(0))
