@@ -75,4 +75,5 @@ on_both_backends!(
     traces::traces_are_kept_per_event_and_read_per_issue,
     traces::traces_are_pruned_by_age_and_count_with_old_finished_plans,
     traces::explain_reads_followups_and_when_a_key_was_recorded,
+    traces::the_operator_pages_filters_find_events_by_their_records,
 );

@@ -207,24 +207,51 @@ macro_rules! trace_methods {
             filter: &crate::store::traces::EventFilter,
             limit: i64,
         ) -> crate::store::StoreResult<Vec<crate::store::traces::EventRow>> {
-            let found = sqlx::query(
+            // Only the conditions asked for, so each backend can use its indexes: a filter
+            // on the record drives the query from `event_traces` (by issue, then newest).
+            let mut conditions: Vec<String> = Vec::new();
+            let mut binds: Vec<&str> = Vec::new();
+            for (sql, value) in [
+                ("e.status = ?", filter.status.as_deref()),
+                ("t.issue_ref LIKE ? || '#%'", filter.project.as_deref()),
+                ("t.issue_ref = ?", filter.issue.as_deref()),
+                ("t.workflows LIKE '%,' || ? || ',%'", filter.workflow.as_deref()),
+            ] {
+                if let Some(v) = value {
+                    binds.push(v);
+                    conditions.push(sql.replace('?', &format!("${}", binds.len())));
+                }
+            }
+            let by_record =
+                filter.project.is_some() || filter.issue.is_some() || filter.workflow.is_some();
+            let (from, order) = if by_record {
+                (
+                    "event_traces t JOIN inbox_events e ON e.id = t.event_id",
+                    "t.event_id",
+                )
+            } else {
+                (
+                    "inbox_events e LEFT JOIN event_traces t ON t.event_id = e.id",
+                    "e.id",
+                )
+            };
+            let filter_sql = if conditions.is_empty() {
+                String::new()
+            } else {
+                format!("WHERE {}", conditions.join(" AND "))
+            };
+            let sql = format!(
                 "SELECT e.id, e.delivery_id, e.event_kind, e.issue_key, e.status, e.attempts,
                         e.last_error, e.received_at, e.updated_at, e.detail,
                         t.issue_ref AS trace_issue_ref, t.body AS trace_body
-                 FROM inbox_events e LEFT JOIN event_traces t ON t.event_id = e.id
-                 WHERE ($1 IS NULL OR e.status = $1)
-                   AND ($2 IS NULL OR t.issue_ref LIKE $2 || '#%')
-                   AND ($3 IS NULL OR t.issue_ref = $3)
-                   AND ($4 IS NULL OR t.workflows LIKE '%,' || $4 || ',%')
-                 ORDER BY e.id DESC LIMIT $5",
-            )
-            .bind(filter.status.as_deref())
-            .bind(filter.project.as_deref())
-            .bind(filter.issue.as_deref())
-            .bind(filter.workflow.as_deref())
-            .bind(limit.max(0))
-            .fetch_all(&self.$read)
-            .await?;
+                 FROM {from} {filter_sql} ORDER BY {order} DESC LIMIT ${}",
+                binds.len() + 1
+            );
+            let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for b in binds {
+                query = query.bind(b);
+            }
+            let found = query.bind(limit.max(0)).fetch_all(&self.$read).await?;
             let mut out = Vec::with_capacity(found.len());
             for row in &found {
                 use sqlx::Row;

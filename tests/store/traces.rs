@@ -201,3 +201,91 @@ pub async fn explain_reads_followups_and_when_a_key_was_recorded(db: TestDb) {
     assert_eq!(entry.recorded_at, at(Duration::minutes(3)));
     assert_eq!(entry.event_id, Some(41));
 }
+
+pub async fn the_operator_pages_filters_find_events_by_their_records(db: TestDb) {
+    use labelflow::store::{EnqueueOutcome, EventFilter};
+    let store = db.open().await;
+    let mut ids = Vec::new();
+    for (n, issue) in ["14#1", "14#2", "21#1", "14#1"].iter().enumerate() {
+        let id = match store
+            .enqueue(crate::harness::event(&format!("d{n}"), issue))
+            .await
+            .unwrap()
+        {
+            EnqueueOutcome::Accepted(id) => id,
+            other => panic!("{other:?}"),
+        };
+        ids.push(id);
+    }
+    // Records for the first three; the fourth is not processed yet.
+    for (id, issue_ref, workflows) in [
+        (ids[0], "g/opps#1", ",cocreate,"),
+        (ids[1], "g/opps#2", ""),
+        (ids[2], "g/partners#1", ",alliances,mdf,"),
+    ] {
+        let mut t = trace(id, issue_ref, 1);
+        t.workflows = workflows.to_string();
+        store.trace_put(t).await.unwrap();
+    }
+    let listed = |filter: EventFilter| {
+        let store = store.clone();
+        async move {
+            store
+                .list_event_rows(&filter, 10)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.event.id)
+                .collect::<Vec<i64>>()
+        }
+    };
+    assert_eq!(
+        listed(EventFilter::default()).await,
+        vec![ids[3], ids[2], ids[1], ids[0]],
+        "newest first, with or without a record"
+    );
+    let all = store
+        .list_event_rows(&EventFilter::default(), 10)
+        .await
+        .unwrap();
+    assert!(all[0].body.is_none() && all[1].issue_ref.as_deref() == Some("g/partners#1"));
+    let project = EventFilter {
+        project: Some("g/opps".into()),
+        ..EventFilter::default()
+    };
+    assert_eq!(listed(project).await, vec![ids[1], ids[0]]);
+    let issue = EventFilter {
+        issue: Some("g/opps#1".into()),
+        ..EventFilter::default()
+    };
+    assert_eq!(listed(issue).await, vec![ids[0]]);
+    let workflow = EventFilter {
+        workflow: Some("mdf".into()),
+        ..EventFilter::default()
+    };
+    assert_eq!(listed(workflow).await, vec![ids[2]]);
+    let pending_in_project = EventFilter {
+        status: Some("pending".into()),
+        project: Some("g/partners".into()),
+        ..EventFilter::default()
+    };
+    assert_eq!(listed(pending_in_project).await, vec![ids[2]]);
+    let done = EventFilter {
+        status: Some("done".into()),
+        ..EventFilter::default()
+    };
+    assert!(listed(done).await.is_empty());
+
+    // The last sweep run.
+    assert!(store.last_sweep_run().await.unwrap().is_none());
+    store.sweep_run_put("{\"n\":1}", t0()).await.unwrap();
+    store
+        .sweep_run_put("{\"n\":2}", at(Duration::hours(1)))
+        .await
+        .unwrap();
+    let (when, report) = store.last_sweep_run().await.unwrap().unwrap();
+    assert_eq!(
+        (when, report.as_str()),
+        (at(Duration::hours(1)), "{\"n\":2}")
+    );
+}
