@@ -88,7 +88,7 @@ fn shipped_config_loads() {
         .values()
         .map(|w| w.rules.len())
         .collect();
-    assert_eq!(rules, vec![15, 16, 6, 5]);
+    assert_eq!(rules, vec![15, 15, 4, 4]);
 }
 
 #[test]
@@ -173,7 +173,6 @@ fn cla_check_without_a_cla_section_is_rejected() {
         messages,
         vec![
             "workflow `cocreate` rule `identified`: uses `cla_check` but the configuration has no `cla:` section",
-            "workflow `cocreate` rule `identified-completed`: uses `cla_check` but the configuration has no `cla:` section",
             "workflow `cocreate` rule `cla-recheck`: uses `cla_check` but the configuration has no `cla:` section",
             "workflow `cocreate` rule `cla-sweep`: uses `cla_check` but the configuration has no `cla:` section",
         ],
@@ -184,7 +183,6 @@ fn cla_check_without_a_cla_section_is_rejected() {
         lines,
         vec![
             Some(line_of(&text, "- name: identified")),
-            Some(line_of(&text, "- name: identified-completed")),
             Some(line_of(&text, "- name: cla-recheck")),
             Some(line_of(&text, "- name: cla-sweep")),
         ]
@@ -490,6 +488,82 @@ fn restricted_labels_nobody_may_apply_are_rejected() {
         e.message.contains(
             "workflow `mdf` restricted_labels: nobody may apply these labels (expected `roles:` or `product_pms: true`)"
         ),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_templated_label_outside_a_command_with_arguments_is_rejected() {
+    let text = replace_once(
+        &shipped_text(),
+        "          - add_labels: [\"pm-buy-in::approved\"]\n",
+        "          - add_labels: [\"severity::{{command.args}}\"]\n",
+    );
+    let v = variant(&text, |_| {});
+    let e = single_error(&v);
+    assert_eq!(e.line, Some(line_of(&text, "severity::{{command.args}}")));
+    assert!(
+        e.message
+            .contains("`severity::{{command.args}}` is not a template"),
+        "{e}"
+    );
+}
+
+#[test]
+fn a_label_template_may_only_use_listed_arguments() {
+    let rule = "      - name: buy-in-approve\n        on:\n          command:\n            name: buy-in approve\n";
+    let text = replace_once(
+        &shipped_text(),
+        rule,
+        "      - name: buy-in-approve\n        on:\n          command:\n            args: [{ name: note }]\n            name: buy-in approve\n",
+    );
+    let text = replace_once(
+        &text,
+        "          - add_labels: [\"pm-buy-in::approved\"]\n",
+        "          - add_labels: [\"pm-buy-in::{{args.note}}\", \"x::{{args.level}}\"]\n",
+    );
+    let v = variant(&text, |_| {});
+    let errors = load_errors(&v);
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(errors.len(), 2, "{messages:?}");
+    assert!(
+        messages[0].contains("`args.note`, which has no `one_of` list"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains("`args.level`, which the command does not declare (declared: note)"),
+        "{messages:?}"
+    );
+    assert_eq!(
+        errors[0].line,
+        Some(line_of(&text, "pm-buy-in::{{args.note}}"))
+    );
+}
+
+#[test]
+fn braces_in_text_that_is_not_a_template_are_rejected() {
+    let text = replace_once(
+        &shipped_text(),
+        "missing: \"a complete request (see the needs-info comment)\"",
+        "missing: \"a complete request from {{issue.author}}\"",
+    );
+    let v = variant(&text, |_| {});
+    let e = single_error(&v);
+    assert!(e.message.contains("this text is not a template"), "{e}");
+}
+
+#[test]
+fn fields_completed_needs_a_required_fields_entry() {
+    let text = replace_once(
+        &shipped_text(),
+        "on: { fields_completed: \"mdf::requested\" }",
+        "on: { fields_completed: \"mdf::request\" }",
+    );
+    let v = variant(&text, |_| {});
+    let e = single_error(&v);
+    assert_eq!(e.line, Some(line_of(&text, "- name: requested")));
+    assert!(
+        e.message.contains("`fields_completed` needs one of its labels (mdf::request) to have a `required_fields` entry"),
         "{e}"
     );
 }

@@ -302,10 +302,32 @@ pub enum Trigger {
     Edited,
     /// `@bot <command> …` in a comment.
     Command(CommandTrigger),
+    /// The issue carries this label (or all of these labels), at least one of which has a
+    /// `required_fields` entry, and as of this change none of their required fields or checks
+    /// is missing: a label was just added to a complete issue, or an edit filled in the last
+    /// missing field of an issue marked as lacking some.
+    FieldsCompleted(OneOrMore),
     /// A delayed follow-up scheduled by `schedule_followup` with this name came due.
     Followup(String),
     /// A sweep visited the issue.
     Tick,
+}
+
+/// One label, or a list of labels.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum OneOrMore {
+    One(String),
+    More(Vec<String>),
+}
+
+impl OneOrMore {
+    pub fn all(&self) -> &[String] {
+        match self {
+            OneOrMore::One(s) => std::slice::from_ref(s),
+            OneOrMore::More(v) => v,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
@@ -319,9 +341,28 @@ pub struct CommandTrigger {
     /// Minimum number of words after the command (e.g. a decline reason).
     #[serde(default)]
     pub min_args: usize,
-    /// Usage shown when arguments are missing.
+    /// Usage shown when arguments are missing or wrong (default: made from `args`).
     #[serde(default)]
     pub usage: Option<String>,
+    /// The arguments' shape, in order: templates read them as `args.<name>`, and labels in
+    /// `add_labels` / `remove_labels` may use `{{args.<name>}}`. A command with `args` takes
+    /// exactly these words; a wrong or missing one gets the usage reply.
+    #[serde(default)]
+    pub args: Vec<ArgSpec>,
+}
+
+/// One declared command argument.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArgSpec {
+    /// The name templates use (`args.<name>`).
+    pub name: String,
+    /// The allowed values (compared case-insensitively); empty = any one word.
+    #[serde(default)]
+    pub one_of: Vec<String>,
+    /// Takes all the remaining words (a reason, say); only the last argument may.
+    #[serde(default)]
+    pub rest: bool,
 }
 
 /// A permission: any of these grants it.

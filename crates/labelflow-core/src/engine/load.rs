@@ -74,6 +74,10 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../../templates/builtin/command_usage.md.hbs"),
     ),
     (
+        "builtin/command_args.md.hbs",
+        include_str!("../../../../templates/builtin/command_args.md.hbs"),
+    ),
+    (
         "builtin/command_unknown.md.hbs",
         include_str!("../../../../templates/builtin/command_unknown.md.hbs"),
     ),
@@ -289,6 +293,16 @@ impl Validator {
     }
 
     fn label(&mut self, label: &Sp, what: &str) {
+        if label.value.contains("{{") || label.value.contains("}}") {
+            self.err(
+                Some(label),
+                format!(
+                    "{what}: `{}` is not a template: label names are plain text, except in `add_labels` / `remove_labels` of a command with declared `args`, which may use `{{{{args.<name>}}}}`",
+                    label.value
+                ),
+            );
+            return;
+        }
         let l = label.value.trim();
         if l.is_empty() || l.contains(',') || l != label.value {
             self.err(
@@ -406,6 +420,7 @@ impl Validator {
             }
             for req in &g.requires {
                 self.condition(config, &req.condition, &g.label, &what);
+                self.plain(&req.missing, &g.label, &what);
             }
         }
         for rf in &wf.required_fields {
@@ -413,6 +428,7 @@ impl Validator {
             self.label(&rf.when_label, &what);
             for req in &rf.requires {
                 self.condition(config, &req.condition, &rf.when_label, &what);
+                self.plain(&req.missing, &rf.when_label, &what);
             }
         }
 
@@ -443,9 +459,31 @@ impl Validator {
                     if c.name.split_whitespace().next().is_none() {
                         self.err(Some(&rule.name), format!("{what}: empty command name"));
                     }
+                    self.command_args(c, &rule.name, &what);
                     if let Some(a) = &c.allow {
                         self.allow(config, a, &rule.name, &what);
                     }
+                }
+                Trigger::FieldsCompleted(ls)
+                    if !ls.all().iter().any(|l| {
+                        wf.required_fields
+                            .iter()
+                            .any(|rf| &rf.when_label.value == l)
+                    }) =>
+                {
+                    let known: Vec<&str> = wf
+                        .required_fields
+                        .iter()
+                        .map(|rf| rf.when_label.value.as_str())
+                        .collect();
+                    self.err(
+                        Some(&rule.name),
+                        format!(
+                            "{what}: `fields_completed` needs one of its labels ({}) to have a `required_fields` entry (`when_label`) in this workflow (entries: {})",
+                            ls.all().join(", "),
+                            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        ),
+                    );
                 }
                 Trigger::LabelAdded(l) | Trigger::LabelRemoved(l) if l.trim().is_empty() => {
                     self.err(Some(&rule.name), format!("{what}: empty label in trigger"));
@@ -496,7 +534,9 @@ impl Validator {
                         }
                     }
                     ActionSpec::AddLabels(ls) | ActionSpec::RemoveLabels(ls) => {
-                        ls.iter().for_each(|l| self.label(l, &what))
+                        for l in ls {
+                            self.action_label(&rule.on, l, &what);
+                        }
                     }
                     ActionSpec::AssignRoles(rs) => {
                         for r in rs {
@@ -562,6 +602,8 @@ impl Validator {
 }
 
 pub use crate::render::render_error;
+
+mod commands;
 
 #[cfg(test)]
 mod tests {

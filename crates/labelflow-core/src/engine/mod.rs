@@ -2,6 +2,7 @@
 
 pub mod cla_plan;
 pub mod command;
+pub mod command_args;
 pub mod compiled;
 pub mod conditions;
 pub mod config;

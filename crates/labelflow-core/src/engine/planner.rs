@@ -7,6 +7,7 @@
 mod checks;
 
 use super::command::{CommandLine, parse_commands};
+use super::command_args::{self, ArgValues};
 use super::compiled::Engine;
 use super::conditions::{Facts, describe_allow};
 use super::config::{ActionSpec, Rule, TargetSpec, Trigger, Workflow};
@@ -40,6 +41,9 @@ pub struct PlanError {
 /// Per command line in a comment: did any rule take it, did any refuse it.
 #[derive(Default, Clone)]
 struct CommandOutcome {
+    /// Words in the longest command name the line runs: only rules with that name take it
+    /// (`severity high` does not also run a `severity` command).
+    words: usize,
     matched: bool,
     fired: bool,
     answered: bool,
@@ -72,7 +76,13 @@ pub fn plan(
         EventKind::Comment { body, .. } => parse_commands(body, bot),
         _ => Vec::new(),
     };
-    let mut outcomes = vec![CommandOutcome::default(); commands.len()];
+    let mut outcomes: Vec<CommandOutcome> = commands
+        .iter()
+        .map(|line| CommandOutcome {
+            words: longest_command(engine, issue, line),
+            ..CommandOutcome::default()
+        })
+        .collect();
     let mut reverted: BTreeSet<String> = BTreeSet::new();
     let facts = Facts {
         issue,
@@ -154,7 +164,39 @@ pub fn plan(
             );
         }
     }
+    confidential_first(&mut out.actions);
     Ok(out)
+}
+
+/// Making an issue confidential runs before every other action of the event (built-in
+/// replies, rule comments, chat posts, created issues), so no notification carries the
+/// issue's content while it is still public. A stable move: the rest keep their order, and
+/// keys (built from rule and action index) do not change.
+fn confidential_first(actions: &mut Vec<PlannedAction>) {
+    let (mut first, rest): (Vec<_>, Vec<_>) = std::mem::take(actions)
+        .into_iter()
+        .partition(|a| matches!(a.action, Action::SetConfidential { confidential: true }));
+    first.extend(rest);
+    *actions = first;
+}
+
+/// The number of words of the longest command name (of the workflows that apply) that
+/// `line` runs; 0 when none.
+fn longest_command(engine: &Engine, issue: &IssueState, line: &CommandLine) -> usize {
+    engine
+        .config
+        .workflows
+        .values()
+        .filter(|wf| engine.workflow_applies(wf, &issue.project_path))
+        .flat_map(|wf| wf.rules.iter())
+        .filter_map(|r| match &r.on {
+            Trigger::Command(c) if line.matches(&c.name).is_some() => {
+                Some(c.name.split_whitespace().count())
+            }
+            _ => None,
+        })
+        .max()
+        .unwrap_or(0)
 }
 
 /// Whether the bot's own change `event` goes to the rules: only label changes, only when
@@ -344,11 +386,12 @@ impl WorkflowPlanner<'_, '_> {
                     _ => false,
                 },
                 Trigger::Tick => matches!(self.event.kind, EventKind::Tick { followup: None }),
+                Trigger::FieldsCompleted(ls) => self.fields_completed(ls.all(), added, reverted),
                 Trigger::Command(_) => false,
             };
             if fired_by_change {
                 if rule.conditions.iter().all(|c| self.facts.holds(c)) {
-                    self.fire(rule, None)?;
+                    self.fire(rule, None, None)?;
                 } else {
                     self.out.notes.push(format!(
                         "rule `{}/{name}`: conditions not met",
@@ -364,6 +407,9 @@ impl WorkflowPlanner<'_, '_> {
                 let Some(args) = line.matches(&cmd.name) else {
                     continue;
                 };
+                if cmd.name.split_whitespace().count() < outcomes[i].words {
+                    continue;
+                }
                 outcomes[i].matched = true;
                 if let Some(allow) = &cmd.allow
                     && !self.facts.permits(allow)
@@ -388,28 +434,47 @@ impl WorkflowPlanner<'_, '_> {
                     continue;
                 }
                 if args.len() < cmd.min_args {
-                    if !outcomes[i].answered {
-                        let usage = cmd
-                            .usage
-                            .clone()
-                            .unwrap_or_else(|| format!("at least {} argument(s)", cmd.min_args));
-                        let body = self.render_builtin(
-                            "builtin/command_usage.md.hbs",
-                            name,
-                            &[usage],
-                            None,
-                            Some(line),
-                        )?;
-                        self.push(&format!("{name}:usage"), 0, Action::Comment { body }, false);
-                        outcomes[i].answered = true;
-                    }
+                    let usage = cmd
+                        .usage
+                        .clone()
+                        .unwrap_or_else(|| format!("at least {} argument(s)", cmd.min_args));
+                    let template = "builtin/command_usage.md.hbs";
+                    self.usage_reply(template, name, &[usage], line, &mut outcomes[i])?;
                     continue;
                 }
+                let values = match command_args::parse(&cmd.args, &args) {
+                    Ok(v) => v,
+                    Err(problem) if !cmd.args.is_empty() => {
+                        let missing = [problem, command_args::usage(cmd)];
+                        let template = "builtin/command_args.md.hbs";
+                        self.usage_reply(template, name, &missing, line, &mut outcomes[i])?;
+                        continue;
+                    }
+                    Err(_) => Default::default(),
+                };
                 if rule.conditions.iter().all(|c| self.facts.holds(c)) {
                     outcomes[i].fired = true;
-                    self.fire(rule, Some((cmd.name.as_str(), args.join(" "))))?;
+                    let command = Some((cmd.name.as_str(), args.join(" ")));
+                    self.fire(rule, command, Some(&values))?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// The one usage reply a command line gets when its arguments are missing or wrong.
+    fn usage_reply(
+        &mut self,
+        template: &str,
+        rule: &str,
+        missing: &[String],
+        line: &CommandLine,
+        outcome: &mut CommandOutcome,
+    ) -> Result<(), PlanError> {
+        if !outcome.answered {
+            let body = self.render_builtin(template, rule, missing, None, Some(line))?;
+            self.push(&format!("{rule}:usage"), 0, Action::Comment { body }, false);
+            outcome.answered = true;
         }
         Ok(())
     }
@@ -425,22 +490,35 @@ impl WorkflowPlanner<'_, '_> {
                 _ => false,
             };
             if fired && rule.conditions.iter().all(|c| self.facts.holds(c)) {
-                self.fire(rule, None)?;
+                self.fire(rule, None, None)?;
             }
         }
         Ok(())
     }
 
-    /// Renders a rule's actions in order.
-    fn fire(&mut self, rule: &Rule, command: Option<(&str, String)>) -> Result<(), PlanError> {
+    /// Renders a rule's actions in order. `args`: a command's declared arguments, for
+    /// templates (`args.<name>`) and templated label names.
+    fn fire(
+        &mut self,
+        rule: &Rule,
+        command: Option<(&str, String)>,
+        args: Option<&ArgValues>,
+    ) -> Result<(), PlanError> {
         let name = rule.name.value.as_str();
         let mut created: Vec<String> = Vec::new();
         let mut planned: Vec<(usize, Action)> = Vec::new();
         for (i, spec) in rule.actions.iter().enumerate() {
-            let ctx = context::build(
+            let mut ctx = context::build(
                 self.facts,
                 &self.extra(name, &rule.vars, &created, &[], None, command.clone()),
             );
+            if let Some(values) = args {
+                context::add_args(&mut ctx, values);
+            }
+            let label_name = |l: &super::config::Sp| match args {
+                Some(values) => command_args::fill(&l.value, values),
+                None => l.value.clone(),
+            };
             let action = match spec {
                 ActionSpec::Comment(t) => Some(Action::Comment {
                     body: self.render(&t.template.value, name, &ctx)?,
@@ -477,7 +555,7 @@ impl WorkflowPlanner<'_, '_> {
                 ActionSpec::AddLabels(ls) => {
                     let labels: Vec<String> = ls
                         .iter()
-                        .map(|l| l.value.clone())
+                        .map(label_name)
                         .filter(|l| !self.issue.has_label(l))
                         .collect();
                     (!labels.is_empty()).then_some(Action::AddLabels { labels })
@@ -485,7 +563,7 @@ impl WorkflowPlanner<'_, '_> {
                 ActionSpec::RemoveLabels(ls) => {
                     let labels: Vec<String> = ls
                         .iter()
-                        .map(|l| l.value.clone())
+                        .map(label_name)
                         .filter(|l| self.issue.has_label(l))
                         .collect();
                     (!labels.is_empty()).then_some(Action::RemoveLabels { labels })

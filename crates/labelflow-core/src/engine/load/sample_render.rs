@@ -3,9 +3,10 @@
 
 use super::{Validator, render_error};
 use crate::domain::{IssueState, IssueStatus};
+use crate::engine::command_args;
 use crate::engine::compiled::Engine;
 use crate::engine::conditions::Facts;
-use crate::engine::config::ActionSpec;
+use crate::engine::config::{ActionSpec, Trigger};
 use crate::engine::context::{self, Extra};
 use chrono::Utc;
 use std::collections::BTreeMap;
@@ -44,7 +45,12 @@ impl Validator {
                         missing: &[],
                         label: None,
                     };
-                    let ctx = context::build(&facts, &extra);
+                    let mut ctx = context::build(&facts, &extra);
+                    if let Trigger::Command(c) = &rule.on
+                        && !c.args.is_empty()
+                    {
+                        context::add_args(&mut ctx, &command_args::sample_values(&c.args));
+                    }
                     let (name, at) = match a {
                         ActionSpec::Comment(t) | ActionSpec::Chat(t) => {
                             (t.template.value.clone(), &t.template)
