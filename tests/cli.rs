@@ -769,6 +769,40 @@ fn assert_one_located_error(config: &Path, line: usize, out: &Output, message: &
 }
 
 #[test]
+fn check_config_warnings_pass_unless_denied() {
+    let (_dir, config, line, out) = check_broken(
+        "      - label: \"mdf::done\"\n",
+        "      - label: \"mdf::finished\"\n",
+        "mdf::finished",
+        |_| {},
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let warning = format!(
+        "warning: {}:{line}:16: workflow `mdf` guard on `mdf::finished`: no rule, trigger, condition, stale policy or `labels:` entry mentions this label, so nothing applies it (a typo?)\n",
+        config.display()
+    );
+    assert_eq!(stderr(&out), warning);
+    assert!(
+        stdout(&out).ends_with(", 1 warning(s))\n"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = labelflow(&[
+        "check-config",
+        "--deny-warnings",
+        "--config",
+        path_str(&config),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        format!("{warning}1 warning(s); the configuration was not accepted (--deny-warnings)\n")
+    );
+}
+
+#[test]
 fn check_config_rejects_an_unknown_key_with_file_and_line() {
     let (_dir, config, line, out) = check_broken(
         "      - name: done\n",

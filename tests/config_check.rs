@@ -444,6 +444,12 @@ fn bad_yaml_is_located() {
     assert_eq!(e.file, v.config);
     assert_eq!(e.line, Some(line_of(&text, "username: labelflow: bot")));
     assert!(e.message.contains("mapping values are not allowed"), "{e}");
+    assert!(
+        e.message.ends_with(
+            "(hint: a value that contains `: ` must be quoted, for example 'labelflow: bot')"
+        ),
+        "{e}"
+    );
 }
 
 #[test]
@@ -566,4 +572,123 @@ fn fields_completed_needs_a_required_fields_entry() {
         e.message.contains("`fields_completed` needs one of its labels (mdf::request) to have a `required_fields` entry"),
         "{e}"
     );
+}
+
+fn load_warnings(v: &Variant) -> Vec<ConfigError> {
+    match Engine::load(&v.config) {
+        Ok(engine) => engine.warnings,
+        Err(e) => panic!("configuration has errors:\n{e}"),
+    }
+}
+
+#[test]
+fn shipped_config_has_no_warnings() {
+    let v = variant(&shipped_text(), |_| {});
+    assert_eq!(load_warnings(&v), vec![]);
+}
+
+#[test]
+fn a_guard_on_a_label_nothing_applies_is_a_warning() {
+    let text = replace_once(
+        &shipped_text(),
+        "      - label: \"mdf::done\"\n",
+        "      - label: \"mdf::finished\"\n",
+    );
+    let text = replace_once(
+        &text,
+        "      - labels: [\"engineering::allocated\"]\n",
+        "      - labels: [\"engineering::alocated\"]\n",
+    );
+    let v = variant(&text, |_| {});
+    let w = load_warnings(&v);
+    let got: Vec<(Option<u64>, &str)> = w.iter().map(|w| (w.line, w.message.as_str())).collect();
+    assert_eq!(
+        got,
+        vec![
+            (
+                Some(line_of(&text, "engineering::alocated")),
+                "workflow `cocreate` restricted_labels: `engineering::alocated` matches no label that a rule, trigger, condition, stale policy or `labels:` entry mentions, so nothing applies it (a typo?)"
+            ),
+            (
+                Some(line_of(&text, "mdf::finished")),
+                "workflow `mdf` guard on `mdf::finished`: no rule, trigger, condition, stale policy or `labels:` entry mentions this label, so nothing applies it (a typo?)"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn command_args_in_a_command_without_arguments_is_a_warning() {
+    let text = shipped_text();
+    let v = variant(&text, |templates| {
+        let path = templates.join("cocreate/buy_in_approved.md.hbs");
+        let mut src = std::fs::read_to_string(&path).expect("read template");
+        src.push_str("\nNote: {{command.args}}\n");
+        std::fs::write(&path, src).expect("write template");
+    });
+    let w = load_warnings(&v);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert_eq!(
+        w[0].line,
+        Some(line_of(&text, "template: cocreate/buy_in_approved.md.hbs"))
+    );
+    assert!(
+        w[0].message.starts_with("workflow `cocreate` rule `buy-in-approve`: template `cocreate/buy_in_approved.md.hbs`: reads `command.args`"),
+        "{}",
+        w[0]
+    );
+    assert!(w[0].message.contains("declares no arguments"), "{}", w[0]);
+}
+
+#[test]
+fn a_helper_given_an_unknown_value_is_a_warning() {
+    let v = variant(&shipped_text(), |templates| {
+        let path = templates.join("mdf/done.md.hbs");
+        let mut src = std::fs::read_to_string(&path).expect("read template");
+        src.push_str("\nHi {{mention issue.asignees}}, status?\n");
+        std::fs::write(&path, src).expect("write template");
+    });
+    let w = load_warnings(&v);
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].message.contains("`mention` is given `issue.asignees`, which does not exist, so it gets nothing (template line 3); known here: "),
+        "{}",
+        w[0]
+    );
+    assert!(w[0].message.contains("issue.assignees"), "{}", w[0]);
+}
+
+#[test]
+fn every_unknown_variable_of_a_template_is_reported_in_plain_words() {
+    let v = variant(&shipped_text(), |templates| {
+        let path = templates.join("mdf/done.md.hbs");
+        let mut src = std::fs::read_to_string(&path).expect("read template");
+        src.push_str("\n{{fields.severty}} and {{issue.titel}}\n");
+        std::fs::write(&path, src).expect("write template");
+    });
+    let errors = load_errors(&v);
+    let messages: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0]
+            .contains("unknown variable `fields.severty` (template line 3); known here: fields."),
+        "{messages:?}"
+    );
+    assert!(
+        messages[1].contains(
+            "unknown variable `issue.titel` (template line 3); known here: issue.assignees"
+        ),
+        "{messages:?}"
+    );
+    assert!(
+        messages.iter().all(|m| !m.contains("Some(")),
+        "{messages:?}"
+    );
+}
+
+#[test]
+fn the_security_example_loads_without_warnings() {
+    let engine = Engine::load(&repo().join("examples/security/labelflow.yml"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(engine.warnings, vec![]);
 }

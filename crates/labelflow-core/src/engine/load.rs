@@ -130,12 +130,13 @@ impl Engine {
                 file: path.to_path_buf(),
                 line: loc.map(|l| l.line()),
                 column: loc.map(|l| l.column()),
-                message: yaml_message(&e.to_string()),
+                message: yaml_errors::message(&e.to_string()),
             }])
         })?;
         let mut v = Validator {
             file: path.to_path_buf(),
             errors: Vec::new(),
+            warnings: Vec::new(),
             patterns: Patterns::default(),
         };
         let base = path.parent().unwrap_or(Path::new("."));
@@ -167,43 +168,25 @@ impl Engine {
             v.err(at, message);
         }
 
-        let engine = Engine {
+        v.unused_labels(&config);
+        let mut engine = Engine {
             config,
             path: path.to_path_buf(),
             renderer,
             known_fields,
             patterns: std::mem::take(&mut v.patterns),
+            warnings: Vec::new(),
         };
         if v.errors.is_empty() {
             v.sample_render(&engine);
             v.sample_render_stale(&engine);
         }
         if v.errors.is_empty() {
+            engine.warnings = v.warnings;
             Ok(engine)
         } else {
             Err(ConfigErrors(v.errors))
         }
-    }
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or(s).trim().to_string()
-}
-
-/// The YAML parser's message without its own `error: line N column M:` prefix: the location
-/// is already reported as `file:line:column`, and saying it twice reads as two errors.
-fn yaml_message(s: &str) -> String {
-    let line = first_line(s);
-    let rest = line.strip_prefix("error: ").unwrap_or(&line);
-    match rest.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
-        Some((location, message))
-            if location.split_once(" column ").is_some_and(|(l, c)| {
-                l.chars().all(|ch| ch.is_ascii_digit()) && c.chars().all(|ch| ch.is_ascii_digit())
-            }) =>
-        {
-            message.to_string()
-        }
-        _ => line,
     }
 }
 
@@ -260,17 +243,29 @@ pub use durations::MAX_DAYS;
 struct Validator {
     file: PathBuf,
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
     patterns: Patterns,
 }
 
 impl Validator {
-    fn err(&mut self, at: Option<&Sp>, message: String) {
-        self.errors.push(ConfigError {
+    fn located(&self, at: Option<&Sp>, message: String) -> ConfigError {
+        ConfigError {
             file: self.file.clone(),
             line: at.map(|s| s.referenced.line()),
             column: at.map(|s| s.referenced.column()),
             message,
-        });
+        }
+    }
+
+    fn err(&mut self, at: Option<&Sp>, message: String) {
+        let e = self.located(at, message);
+        self.errors.push(e);
+    }
+
+    /// Accepted, but probably a mistake: `check-config` prints it, `--deny-warnings` fails.
+    fn warn(&mut self, at: Option<&Sp>, message: String) {
+        let w = self.located(at, message);
+        self.warnings.push(w);
     }
 
     fn role(&mut self, config: &ConfigFile, role: &str, at: Option<&Sp>, what: &str) {
@@ -604,26 +599,6 @@ impl Validator {
 pub use crate::render::render_error;
 
 mod commands;
-
-#[cfg(test)]
-mod tests {
-    use super::yaml_message;
-
-    #[test]
-    fn yaml_messages_drop_the_location_already_reported() {
-        assert_eq!(
-            yaml_message(
-                "error: line 412 column 9: unknown field `when`, expected one of name, on\nmore"
-            ),
-            "unknown field `when`, expected one of name, on"
-        );
-        assert_eq!(
-            yaml_message("line 3 column 1: did not find expected key"),
-            "did not find expected key"
-        );
-        assert_eq!(
-            yaml_message("invalid type: string \"x\", expected a map"),
-            "invalid type: string \"x\", expected a map"
-        );
-    }
-}
+mod label_use;
+mod template_paths;
+mod yaml_errors;

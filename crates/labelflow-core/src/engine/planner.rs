@@ -2,9 +2,11 @@
 //!
 //! Live processing, `labelflow plan` and sweeps all call [`plan`], so a preview is exactly
 //! what would happen. Order within a workflow: restricted labels, guards, required fields,
-//! then rules; a label reverted by the first two triggers no rule.
+//! then rules; a label reverted by the first two triggers no rule. Across the whole plan,
+//! making the issue confidential comes first (docs/configuration.md, "Order of actions").
 
 mod checks;
+mod commands;
 
 use super::command::{CommandLine, parse_commands};
 use super::command_args::{self, ArgValues};
@@ -79,7 +81,7 @@ pub fn plan(
     let mut outcomes: Vec<CommandOutcome> = commands
         .iter()
         .map(|line| CommandOutcome {
-            words: longest_command(engine, issue, line),
+            words: commands::longest_command(engine, issue, line),
             ..CommandOutcome::default()
         })
         .collect();
@@ -164,39 +166,8 @@ pub fn plan(
             );
         }
     }
-    confidential_first(&mut out.actions);
+    commands::confidential_first(&mut out.actions);
     Ok(out)
-}
-
-/// Making an issue confidential runs before every other action of the event (built-in
-/// replies, rule comments, chat posts, created issues), so no notification carries the
-/// issue's content while it is still public. A stable move: the rest keep their order, and
-/// keys (built from rule and action index) do not change.
-fn confidential_first(actions: &mut Vec<PlannedAction>) {
-    let (mut first, rest): (Vec<_>, Vec<_>) = std::mem::take(actions)
-        .into_iter()
-        .partition(|a| matches!(a.action, Action::SetConfidential { confidential: true }));
-    first.extend(rest);
-    *actions = first;
-}
-
-/// The number of words of the longest command name (of the workflows that apply) that
-/// `line` runs; 0 when none.
-fn longest_command(engine: &Engine, issue: &IssueState, line: &CommandLine) -> usize {
-    engine
-        .config
-        .workflows
-        .values()
-        .filter(|wf| engine.workflow_applies(wf, &issue.project_path))
-        .flat_map(|wf| wf.rules.iter())
-        .filter_map(|r| match &r.on {
-            Trigger::Command(c) if line.matches(&c.name).is_some() => {
-                Some(c.name.split_whitespace().count())
-            }
-            _ => None,
-        })
-        .max()
-        .unwrap_or(0)
 }
 
 /// Whether the bot's own change `event` goes to the rules: only label changes, only when
@@ -208,16 +179,8 @@ pub fn reacts_to_own_change(engine: &Engine, event: &Event) -> bool {
 }
 
 fn available_commands(engine: &Engine, issue: &IssueState) -> String {
-    let mut names: Vec<String> = engine
-        .config
-        .workflows
-        .values()
-        .filter(|wf| engine.workflow_applies(wf, &issue.project_path))
-        .flat_map(|wf| wf.rules.iter())
-        .filter_map(|r| match &r.on {
-            Trigger::Command(c) => Some(format!("`{}`", c.name)),
-            _ => None,
-        })
+    let mut names: Vec<String> = commands::command_triggers(engine, issue)
+        .map(|c| format!("`{}`", c.name))
         .collect();
     names.sort();
     names.dedup();
@@ -458,23 +421,6 @@ impl WorkflowPlanner<'_, '_> {
                     self.fire(rule, command, Some(&values))?;
                 }
             }
-        }
-        Ok(())
-    }
-
-    /// The one usage reply a command line gets when its arguments are missing or wrong.
-    fn usage_reply(
-        &mut self,
-        template: &str,
-        rule: &str,
-        missing: &[String],
-        line: &CommandLine,
-        outcome: &mut CommandOutcome,
-    ) -> Result<(), PlanError> {
-        if !outcome.answered {
-            let body = self.render_builtin(template, rule, missing, None, Some(line))?;
-            self.push(&format!("{rule}:usage"), 0, Action::Comment { body }, false);
-            outcome.answered = true;
         }
         Ok(())
     }
