@@ -12,6 +12,7 @@ pub mod label_section;
 pub mod load;
 pub mod patterns;
 pub mod planner;
+pub mod schema;
 pub mod stale;
 
 pub use compiled::Engine;
