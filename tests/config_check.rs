@@ -692,3 +692,20 @@ fn the_security_example_loads_without_warnings() {
         .unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(engine.warnings, vec![]);
 }
+
+#[test]
+fn braces_in_a_trigger_label_are_rejected() {
+    let text = replace_once(
+        &shipped_text(),
+        "on: { label_added: \"mdf::done\" }",
+        "on: { label_added: \"mdf::{{args.stage}}\" }",
+    );
+    let v = variant(&text, |_| {});
+    let e = single_error(&v);
+    assert_eq!(e.line, Some(line_of(&text, "- name: done")));
+    assert!(
+        e.message
+            .contains("`mdf::{{args.stage}}` contains `{{`, but this text is not a template"),
+        "{e}"
+    );
+}

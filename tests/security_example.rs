@@ -331,3 +331,28 @@ fn commands_match_whole_words_and_the_longest_name_wins() {
     let rules: Vec<&str> = p.actions.iter().map(|a| a.rule.as_str()).collect();
     assert_eq!(rules, vec!["command-reply:0"]);
 }
+
+#[test]
+fn a_bare_first_word_gets_the_commands_it_starts() {
+    let (_dir, e) = commands_engine(concat!(
+        "      - name: low\n",
+        "        on: { command: { name: priority low } }\n",
+        "        do: [add_labels: [\"priority::low\"]]\n",
+        "      - name: high\n",
+        "        on: { command: { name: priority high } }\n",
+        "        do: [add_labels: [\"priority::high\"]]\n",
+    ));
+    let i = report(&[], COMPLETE);
+    let p = plan(
+        &e,
+        &comment(&i, "someone", "@labelflow priority"),
+        &i,
+        now(),
+    )
+    .unwrap();
+    assert_eq!(p.actions.len(), 1, "{p:?}");
+    assert_eq!(
+        body(&p.actions[0]),
+        "@someone, `priority` needs more: one of priority high, priority low. Nothing was changed.\n"
+    );
+}

@@ -4,7 +4,6 @@
 
 use super::compiled::Engine;
 use super::config::{ActionSpec, Allow, Condition, ConfigFile, Sp, TargetSpec, Trigger, Workflow};
-use super::fields::field_key;
 use super::patterns::Patterns;
 use crate::render::Renderer;
 use std::collections::{BTreeMap, BTreeSet};
@@ -159,7 +158,7 @@ impl Engine {
 
         let mut known_fields = BTreeMap::new();
         for (wf_name, wf) in &config.workflows {
-            known_fields.insert(wf_name.clone(), workflow_fields(wf));
+            known_fields.insert(wf_name.clone(), known_fields::workflow_fields(wf));
             v.check_workflow(&config, wf_name, wf, &templates_dir, &mut renderer);
             v.check_stale(&config, wf_name, wf);
             v.check_durations(wf_name, wf);
@@ -188,50 +187,6 @@ impl Engine {
             Err(ConfigErrors(v.errors))
         }
     }
-}
-
-/// Every field name a workflow mentions, as `field_key`s.
-fn workflow_fields(wf: &Workflow) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = wf.fields.iter().map(|f| field_key(f)).collect();
-    for rf in &wf.required_fields {
-        out.extend(rf.fields.iter().map(|f| field_key(f)));
-    }
-    fn walk(c: &Condition, out: &mut BTreeSet<String>) {
-        match c {
-            Condition::FieldsPresent(fs) | Condition::FieldsMissing(fs) => {
-                out.extend(fs.iter().map(|f| field_key(f)))
-            }
-            Condition::FieldMatches { field, .. }
-            | Condition::FieldNotMatches { field, .. }
-            | Condition::FieldAbove { field, .. } => {
-                out.insert(field_key(field));
-            }
-            Condition::All(cs) | Condition::Any(cs) => cs.iter().for_each(|c| walk(c, out)),
-            Condition::Not(c) => walk(c, out),
-            _ => {}
-        }
-    }
-    for rule in &wf.rules {
-        rule.conditions.iter().for_each(|c| walk(c, &mut out));
-        for spec in rule.vars.values() {
-            match spec {
-                super::config::VarSpec::Field { field, .. }
-                | super::config::VarSpec::Number { field, .. } => {
-                    out.insert(field_key(field));
-                }
-                super::config::VarSpec::DateFromNow { .. } => {}
-            }
-        }
-    }
-    for g in &wf.guards {
-        g.requires.iter().for_each(|r| walk(&r.condition, &mut out));
-    }
-    for rf in &wf.required_fields {
-        rf.requires
-            .iter()
-            .for_each(|r| walk(&r.condition, &mut out));
-    }
-    out
 }
 
 mod durations;
@@ -449,6 +404,15 @@ impl Validator {
             if !rule_names.insert(rule.name.value.clone()) {
                 self.err(Some(&rule.name), format!("{what}: duplicate rule name"));
             }
+            let trigger_labels: &[String] = match &rule.on {
+                Trigger::LabelAdded(l) | Trigger::LabelRemoved(l) => std::slice::from_ref(l),
+                Trigger::LabelsPresent(ls) => ls,
+                Trigger::FieldsCompleted(ls) => ls.all(),
+                _ => &[],
+            };
+            for l in trigger_labels {
+                self.plain(l, &rule.name, &what);
+            }
             match &rule.on {
                 Trigger::Command(c) => {
                     if c.name.split_whitespace().next().is_none() {
@@ -599,6 +563,7 @@ impl Validator {
 pub use crate::render::render_error;
 
 mod commands;
+mod known_fields;
 mod label_use;
 mod template_paths;
 mod yaml_errors;

@@ -132,7 +132,11 @@ pub fn plan(
         let available = available_commands(engine, issue);
         for (i, (line, o)) in commands.iter().zip(&outcomes).enumerate() {
             let (template, missing) = if !o.matched {
-                ("builtin/command_unknown.md.hbs", available.clone())
+                match commands::completions(engine, issue, line) {
+                    // `@bot severity` where only `severity low`, `severity high` exist.
+                    Some(names) => ("builtin/command_usage.md.hbs", names),
+                    None => ("builtin/command_unknown.md.hbs", available.clone()),
+                }
             } else if !o.fired && !o.answered {
                 (
                     "builtin/command_usage.md.hbs",

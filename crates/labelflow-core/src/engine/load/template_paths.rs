@@ -3,8 +3,9 @@
 //! the first), and also the values handed to helpers (`{{mention issue.asignees}}`), which
 //! strict mode lets through as empty.
 //!
-//! Paths inside `#each` / `#with` blocks are relative to the item, not to the data, and are
-//! left to the render itself.
+//! Inside `#with` / `#each` blocks paths are relative to the block's value (`../` climbs
+//! out); a block over an empty sample list is left to the render, since its items' shape is
+//! unknown.
 
 use handlebars::template::{HelperTemplate, Parameter, Template, TemplateElement};
 use handlebars::{Path, PathSeg};
@@ -30,24 +31,51 @@ pub fn unknown_paths(
     is_helper: &dyn Fn(&str) -> bool,
 ) -> Vec<UnknownPath> {
     let mut out = Vec::new();
-    walk(t, data, is_helper, &mut out);
+    walk(t, &[data], is_helper, &mut out);
     out
 }
 
-fn walk(t: &Template, data: &Value, is_helper: &dyn Fn(&str) -> bool, out: &mut Vec<UnknownPath>) {
+/// `scopes`: the data at the root, then the value of each enclosing `#with` / `#each` block
+/// (the last is the current context; `../` climbs one).
+fn walk(
+    t: &Template,
+    scopes: &[&Value],
+    is_helper: &dyn Fn(&str) -> bool,
+    out: &mut Vec<UnknownPath>,
+) {
     for (i, el) in t.elements.iter().enumerate() {
         let line = t.mapping.get(i).map(|m| m.0).unwrap_or(0);
         match el {
             TemplateElement::Expression(h) | TemplateElement::HtmlExpression(h) => {
-                expression(h, line, data, is_helper, out)
+                expression(h, line, scopes, is_helper, out)
             }
             TemplateElement::HelperBlock(h) => {
                 let name = h.name.as_name().unwrap_or_default().to_string();
-                params(h, &name, line, data, out);
-                // `if` / `unless` keep the context; other blocks change it.
-                if matches!(name.as_str(), "if" | "unless") {
-                    for inner in h.template.iter().chain(h.inverse.iter()) {
-                        walk(inner, data, is_helper, out);
+                params(h, &name, line, scopes, out);
+                let inner_scope = match name.as_str() {
+                    // `as |item|` names are the block's own: not checkable here.
+                    _ if h.block_param.is_some() => None,
+                    // `if` / `unless` keep the context.
+                    "if" | "unless" => Some(None),
+                    // `with x`: x; `each xs`: a sample item (none in an empty sample list,
+                    // whose items' shape is unknown: left to the render).
+                    "with" | "each" => Some(block_value(h, scopes, &name)),
+                    _ => None,
+                };
+                if let Some(inner) = inner_scope {
+                    let mut nested: Vec<&Value> = scopes.to_vec();
+                    match inner {
+                        None => {}
+                        Some(v) => nested.push(v),
+                    }
+                    let keep = name != "with" && name != "each" || nested.len() > scopes.len();
+                    if keep {
+                        for inner in h.template.iter() {
+                            walk(inner, &nested, is_helper, out);
+                        }
+                    }
+                    for inner in h.inverse.iter() {
+                        walk(inner, scopes, is_helper, out);
                     }
                 }
             }
@@ -56,46 +84,67 @@ fn walk(t: &Template, data: &Value, is_helper: &dyn Fn(&str) -> bool, out: &mut 
     }
 }
 
+/// The context inside a `#with` / `#each` block, when the sample data has one.
+fn block_value<'v>(h: &HelperTemplate, scopes: &[&'v Value], name: &str) -> Option<&'v Value> {
+    let Some(Parameter::Path(p)) = h.params.first() else {
+        return None;
+    };
+    let raw = relative(p)?;
+    let v = resolve(raw, scopes).ok()?;
+    match (name, v) {
+        ("each", Value::Array(items)) => items.first(),
+        ("each", Value::Object(m)) => m.values().next(),
+        ("with", v @ Value::Object(_)) => Some(v),
+        _ => None,
+    }
+}
+
 fn expression(
     h: &HelperTemplate,
     line: usize,
-    data: &Value,
+    scopes: &[&Value],
     is_helper: &dyn Fn(&str) -> bool,
     out: &mut Vec<UnknownPath>,
 ) {
     let plain = h.params.is_empty() && h.hash.is_empty();
     match &h.name {
-        Parameter::Name(n) if plain && !is_helper(n) => check(n, line, None, data, out),
+        Parameter::Name(n) if plain && !is_helper(n) => check(n, line, None, scopes, out),
         Parameter::Path(p) if plain => {
             if let Some(raw) = relative(p) {
-                check(raw, line, None, data, out);
+                check(raw, line, None, scopes, out);
             }
         }
         other => {
             let name = other.as_name().unwrap_or_default().to_string();
-            params(h, &name, line, data, out);
+            params(h, &name, line, scopes, out);
         }
     }
 }
 
-fn params(h: &HelperTemplate, helper: &str, line: usize, data: &Value, out: &mut Vec<UnknownPath>) {
+fn params(
+    h: &HelperTemplate,
+    helper: &str,
+    line: usize,
+    scopes: &[&Value],
+    out: &mut Vec<UnknownPath>,
+) {
     for p in h.params.iter().chain(h.hash.values()) {
         if let Parameter::Path(p) = p
             && let Some(raw) = relative(p)
         {
-            check(raw, line, Some(helper), data, out);
+            check(raw, line, Some(helper), scopes, out);
         }
     }
 }
 
-/// The raw text of a path from the data's root (not `this`, `../x` or `@index`).
+/// The raw text of a named path (`a.b`, `../a`, `@root.a`), not `this` or `@index`.
 fn relative(p: &Path) -> Option<&str> {
     match p {
         Path::Relative((segs, raw))
-            if segs.iter().all(|s| matches!(s, PathSeg::Named(_)))
+            if (raw.starts_with("../") || segs.iter().all(|s| matches!(s, PathSeg::Named(_))))
                 && !raw.starts_with("this")
-                && !raw.starts_with('.')
-                && !raw.starts_with('@') =>
+                && !raw.starts_with("./")
+                && (!raw.starts_with('@') || raw.starts_with("@root.")) =>
         {
             Some(raw)
         }
@@ -103,35 +152,48 @@ fn relative(p: &Path) -> Option<&str> {
     }
 }
 
-fn check(raw: &str, line: usize, helper: Option<&str>, data: &Value, out: &mut Vec<UnknownPath>) {
-    let mut cur = data;
-    for seg in raw.split(['.', '/']) {
+/// Looks `raw` up: `Err` holds the keys of the deepest object reached (for the message).
+fn resolve<'v>(raw: &str, scopes: &[&'v Value]) -> Result<&'v Value, Vec<String>> {
+    let mut rest = raw;
+    let mut depth = scopes.len() - 1;
+    if let Some(r) = rest.strip_prefix("@root.") {
+        rest = r;
+        depth = 0;
+    }
+    while let Some(r) = rest.strip_prefix("../") {
+        rest = r;
+        depth = depth.saturating_sub(1);
+    }
+    let mut cur = scopes[depth];
+    for seg in rest.split(['.', '/']) {
         let key = seg.trim_start_matches('[').trim_end_matches(']');
         match cur {
             Value::Object(m) => match m.get(key) {
                 Some(v) => cur = v,
-                None => {
-                    out.push(UnknownPath {
-                        path: raw.to_string(),
-                        line,
-                        helper: helper.map(str::to_string),
-                        known: m.keys().cloned().collect(),
-                    });
-                    return;
-                }
+                None => return Err(m.keys().cloned().collect()),
             },
             // Indexes into lists (`missing.[0]`) depend on the data: not checkable here.
-            Value::Array(_) => return,
-            _ => {
-                out.push(UnknownPath {
-                    path: raw.to_string(),
-                    line,
-                    helper: helper.map(str::to_string),
-                    known: Vec::new(),
-                });
-                return;
-            }
+            Value::Array(_) => return Ok(cur),
+            _ => return Err(Vec::new()),
         }
+    }
+    Ok(cur)
+}
+
+fn check(
+    raw: &str,
+    line: usize,
+    helper: Option<&str>,
+    scopes: &[&Value],
+    out: &mut Vec<UnknownPath>,
+) {
+    if let Err(known) = resolve(raw, scopes) {
+        out.push(UnknownPath {
+            path: raw.to_string(),
+            line,
+            helper: helper.map(str::to_string),
+            known,
+        });
     }
 }
 
@@ -182,7 +244,7 @@ mod tests {
     #[test]
     fn finds_every_unknown_variable_and_helper_argument() {
         let got = unknown(
-            "Hi {{mention issue.asignees}}, status?\n{{fields.severty}} {{issue.title}}\n{{#if fields.sevrity}}x{{/if}}{{#each issue.assignees}}{{this}}{{nope}}{{/each}}{{missing.[0]}}",
+            "Hi {{mention issue.asignees}}, status?\n{{fields.severty}} {{issue.title}}\n{{#if fields.sevrity}}x{{/if}}{{#each issue.assignees}}{{this}}{{nope}}{{/each}}{{missing.[0]}}\n{{#with issue}}{{titel}} {{../fields.severty}} {{@root.issue.title}}{{/with}}",
         );
         assert_eq!(
             got,
@@ -190,6 +252,8 @@ mod tests {
                 "`mention` is given `issue.asignees`, which does not exist, so it gets nothing (template line 1); known here: issue.assignees, issue.title",
                 "unknown variable `fields.severty` (template line 2); known here: fields.severity",
                 "`if` is given `fields.sevrity`, which does not exist, so it gets nothing (template line 3); known here: fields.severity",
+                "unknown variable `titel` (template line 4); known here: assignees, title",
+                "unknown variable `../fields.severty` (template line 4); known here: ../fields.severity",
             ]
         );
     }

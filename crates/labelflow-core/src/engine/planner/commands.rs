@@ -47,6 +47,30 @@ pub(super) fn longest_command(engine: &Engine, issue: &IssueState, line: &Comman
         .unwrap_or(0)
 }
 
+/// For a line that runs no command but starts one or more longer names (`severity` when
+/// `severity low` and `severity high` exist): those names, as the usage reply lists them.
+pub(super) fn completions(
+    engine: &Engine,
+    issue: &IssueState,
+    line: &CommandLine,
+) -> Option<String> {
+    let mut names: Vec<&str> = command_triggers(engine, issue)
+        .map(|c| c.name.as_str())
+        .filter(|name| {
+            let words: Vec<&str> = name.split_whitespace().collect();
+            words.len() > line.words.len()
+                && line
+                    .words
+                    .iter()
+                    .zip(&words)
+                    .all(|(got, want)| got.eq_ignore_ascii_case(want))
+        })
+        .collect();
+    names.sort_unstable();
+    names.dedup();
+    (!names.is_empty()).then(|| format!("one of {}", names.join(", ")))
+}
+
 impl WorkflowPlanner<'_, '_> {
     /// The one usage reply a command line gets when its arguments are missing or wrong.
     pub(super) fn usage_reply(
