@@ -197,7 +197,7 @@ fn severity_command_applies_the_templated_label() {
 #[test]
 fn a_wrong_or_missing_severity_gets_the_allowed_values() {
     let i = report(&["vuln::reported"], COMPLETE);
-    let usage = "Usage: `severity <severity>`, where severity is one of `low`, `medium`, `high`, `critical`. Nothing was changed.";
+    let usage = "Usage: `severity` followed by one of `low`, `medium`, `high`, `critical`. Nothing was changed.";
     let p = run(
         &comment(&i, "example-triager", "@labelflow severity urgent"),
         &i,

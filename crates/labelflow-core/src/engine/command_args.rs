@@ -57,35 +57,27 @@ pub fn parse(specs: &[ArgSpec], words: &[String]) -> Result<ArgValues, String> {
     }
 }
 
-/// The usage line for a command with declared arguments: `severity <severity>` where severity
-/// is one of `low`, `medium`, `high`.
+/// The usage line for a command with declared arguments: "`severity` followed by one of
+/// `low`, `medium`, `high`". No angle brackets: the reply must not look like HTML.
 pub fn usage(cmd: &CommandTrigger) -> String {
     if let Some(u) = &cmd.usage {
         return u.clone();
     }
-    let mut line = format!("`{}", cmd.name);
-    for a in &cmd.args {
-        if a.rest {
-            line.push_str(&format!(" <{}…>", a.name));
-        } else {
-            line.push_str(&format!(" <{}>", a.name));
-        }
-    }
-    line.push('`');
-    let choices: Vec<String> = cmd
+    let parts: Vec<String> = cmd
         .args
         .iter()
-        .filter(|a| !a.one_of.is_empty())
         .map(|a| {
-            let values: Vec<String> = a.one_of.iter().map(|v| format!("`{v}`")).collect();
-            format!("{} is one of {}", a.name, values.join(", "))
+            if !a.one_of.is_empty() {
+                let values: Vec<String> = a.one_of.iter().map(|v| format!("`{v}`")).collect();
+                format!("one of {}", values.join(", "))
+            } else if a.rest {
+                format!("the {} (the rest of the line)", a.name)
+            } else {
+                format!("the {} (one word)", a.name)
+            }
         })
         .collect();
-    if !choices.is_empty() {
-        line.push_str(", where ");
-        line.push_str(&choices.join("; "));
-    }
-    line
+    format!("`{}` followed by {}", cmd.name, parts.join(", then "))
 }
 
 /// The argument names a label template uses, or what is wrong with it (a `{{` that is not an
@@ -249,9 +241,6 @@ mod tests {
             usage: None,
             args: severity(),
         };
-        assert_eq!(
-            usage(&cmd),
-            "`severity <severity>`, where severity is one of `low`, `high`"
-        );
+        assert_eq!(usage(&cmd), "`severity` followed by one of `low`, `high`");
     }
 }

@@ -335,7 +335,7 @@ pub enum Trigger {
 
 /// One label, or a list of labels.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(untagged)]
+#[serde(untagged, expecting = "a label or a list of labels")]
 pub enum OneOrMore {
     One(String),
     More(Vec<String>),
