@@ -356,3 +356,50 @@ fn a_bare_first_word_gets_the_commands_it_starts() {
         "@someone, `priority` needs more: one of priority high, priority low. Nothing was changed.\n"
     );
 }
+
+#[test]
+fn the_issue_template_asks_for_every_required_field() {
+    let template = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/security/templates/issue_templates/vulnerability-report.md"),
+    )
+    .expect("issue template");
+    assert!(template.contains("/label ~\"vuln::reported\""));
+    assert!(template.contains("/confidential"));
+    // GitLab runs the quick actions and leaves their lines out of the description.
+    let template: String = template
+        .lines()
+        .filter(|l| !l.starts_with('/'))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let filled = template
+        .replace(
+            "<!-- one line: what is vulnerable, and how -->",
+            "Stored XSS in wiki titles",
+        )
+        .replace("<!-- e.g. Wiki, Merge requests, Runner -->", "Wiki")
+        .replace("<!-- e.g. 17.0 to 17.3 -->", "17.0 to 17.3")
+        .replace("<!-- what an attacker gains -->", "session theft")
+        .replace(
+            "<!-- numbered steps, with a proof of concept if you have one -->",
+            "1. Create a page titled <script>",
+        );
+    let i = report(&["vuln::reported"], &filled);
+    assert_eq!(
+        kinds(&run(&opened(&i), &i)),
+        vec!["set_confidential", "assign", "comment", "schedule_followup"]
+    );
+    // As it comes, unfilled: every field is asked for.
+    let i = report(&["vuln::reported"], &template);
+    let p = run(&opened(&i), &i);
+    assert_eq!(kinds(&p), vec!["set_confidential", "add_labels", "comment"]);
+    for field in [
+        "Summary",
+        "Affected component",
+        "Affected versions",
+        "Steps to reproduce",
+        "Impact",
+    ] {
+        assert!(body(&p.actions[2]).contains(field), "{field}");
+    }
+}

@@ -77,7 +77,7 @@ fn two_word_variant(message: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::yaml_message;
+    use super::{message, yaml_message};
 
     #[test]
     fn yaml_messages_drop_the_location_already_reported() {
@@ -94,6 +94,23 @@ mod tests {
         assert_eq!(
             yaml_message("invalid type: string \"x\", expected a map"),
             "invalid type: string \"x\", expected a map"
+        );
+    }
+
+    #[test]
+    fn syntax_errors_carry_a_hint() {
+        assert_eq!(
+            message("line 2 column 2: tabs disallowed within this context (block indentation)"),
+            "tabs disallowed within this context (block indentation) (hint: indent with spaces; YAML does not allow tabs)"
+        );
+        assert!(message("line 7 column 28: expected string scalar").contains("must be quoted"));
+        assert!(message("unexpected character: `@'").contains("\"@labelflow\""));
+        let two = message("unknown variant `edited do`, expected one of edited, tick");
+        assert!(two.contains("missing line break"), "{two}");
+        // A plain misspelling: the list of names says it all.
+        assert_eq!(
+            message("unknown variant `edite`, expected one of edited, tick"),
+            "unknown variant `edite`, expected one of edited, tick"
         );
     }
 }
