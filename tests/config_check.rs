@@ -1,5 +1,6 @@
-//! The shipped `labelflow.yml` loads cleanly, and broken variants fail with errors that name
-//! the file, the line and what was expected.
+//! The shipped `labelflow.yml` loads cleanly, and broken variants fail with errors (or warn)
+//! naming the file, the line and what was expected. Over 600 lines on purpose: every case is
+//! a variant of the shipped configuration built with the helpers below.
 
 use labelflow::cla::SourceSpec;
 use labelflow::engine::{ConfigError, Engine};
