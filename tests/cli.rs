@@ -798,6 +798,67 @@ fn assert_one_located_error(config: &Path, line: usize, out: &Output, message: &
 }
 
 #[test]
+fn the_shipped_schema_file_is_what_labelflow_schema_prints() {
+    let out = labelflow(&["schema"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let shipped = std::fs::read_to_string(repo_path("labelflow.schema.json"))
+        .expect("labelflow.schema.json is shipped");
+    assert!(
+        stdout(&out) == shipped,
+        "labelflow.schema.json is out of date: run `labelflow schema > labelflow.schema.json`"
+    );
+    // Both example configurations point editors at it.
+    for (config, reference) in [
+        ("labelflow.yml", "labelflow.schema.json"),
+        (
+            "examples/security/labelflow.yml",
+            "../../labelflow.schema.json",
+        ),
+    ] {
+        let text = std::fs::read_to_string(repo_path(config)).expect("config");
+        assert_eq!(
+            text.lines().next(),
+            Some(format!("# yaml-language-server: $schema={reference}").as_str()),
+            "{config}"
+        );
+    }
+}
+
+#[test]
+fn check_config_warnings_pass_unless_denied() {
+    let (_dir, config, line, out) = check_broken(
+        "      - label: \"mdf::done\"\n",
+        "      - label: \"mdf::finished\"\n",
+        "mdf::finished",
+        |_| {},
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let warning = format!(
+        "warning: {}:{line}:16: workflow `mdf` guard on `mdf::finished`: no rule, trigger, condition, stale policy or `labels:` entry mentions this label, so nothing applies it (a typo?)\n",
+        config.display()
+    );
+    assert_eq!(stderr(&out), warning);
+    assert!(
+        stdout(&out).ends_with(", 1 warning(s))\n"),
+        "{}",
+        stdout(&out)
+    );
+
+    let out = labelflow(&[
+        "check-config",
+        "--deny-warnings",
+        "--config",
+        path_str(&config),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        format!("{warning}1 warning(s); the configuration was not accepted (--deny-warnings)\n")
+    );
+}
+
+#[test]
 fn check_config_rejects_an_unknown_key_with_file_and_line() {
     let (_dir, config, line, out) = check_broken(
         "      - name: done\n",

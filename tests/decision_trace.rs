@@ -85,7 +85,7 @@ fn a_rule_the_event_does_not_concern_says_what_it_waits_for() {
 }
 
 #[test]
-fn a_false_condition_names_itself_and_what_it_saw() {
+fn a_rule_waiting_for_complete_fields_says_which_are_missing() {
     let i = issue(
         OPPORTUNITIES,
         &["cocreate::identified"],
@@ -93,36 +93,67 @@ fn a_false_condition_names_itself_and_what_it_saw() {
     );
     let p = run(&opened(&i), &i);
     let r = rule(&p.trace, "cocreate", "identified");
-    assert_eq!(r.outcome, RuleOutcome::ConditionFalse);
+    assert_eq!(r.outcome, RuleOutcome::NotTriggered);
     assert!(
         r.reason.starts_with(
-            "`fields_present [Customer, Problem, Willingness to contribute, Ability to contribute, CSM, SA, AE]` is false: `Customer`, `Willingness to contribute`"
+            "waits for `fields_completed: [cocreate::identified]`: the issue still lacks Customer; Willingness to contribute"
         ),
         "{}",
         r.reason
     );
     assert!(
-        !r.reason.contains("`Problem`"),
+        !r.reason.contains("Problem;"),
         "Problem is filled: {}",
         r.reason
     );
-    // Every condition is listed with what it saw, the second one too.
-    assert_eq!(r.conditions.len(), 2);
-    assert!(!r.conditions[0].holds);
-    assert_eq!(
-        r.conditions[1].condition,
-        "any [has_scope group, fields_present [Product area]]"
+}
+
+fn license_request(labels: &[&str], seats: &str) -> IssueState {
+    issue(
+        ALLIANCES,
+        labels,
+        &format!("Partner: Nimbus\nPurpose: a demo\nSeats: {seats}\n"),
+    )
+}
+
+#[test]
+fn a_false_condition_names_itself_and_what_it_saw() {
+    let i = license_request(&["license::request"], "5");
+    let p = run(
+        &labels_changed(&i, "partner-pat", &["license::request"], &[]),
+        &i,
     );
+    let r = rule(&p.trace, "license", "too-many-seats");
+    assert_eq!(r.outcome, RuleOutcome::ConditionFalse);
+    assert_eq!(
+        r.reason,
+        "`field_above Seats 10` is false: `Seats` is \"5\""
+    );
+
+    // Every condition is listed with what it saw: here the first holds, the second does not.
+    let i = license_request(&["license::request", "license-type::self-managed"], "5");
+    let p = run(
+        &labels_changed(&i, "partner-pat", &["license::request"], &[]),
+        &i,
+    );
+    let r = rule(&p.trace, "license", "type-missing");
+    assert_eq!(r.outcome, RuleOutcome::ConditionFalse);
+    assert_eq!(r.conditions.len(), 2);
+    assert_eq!(r.conditions[0].condition, "not field_above Seats 10");
+    assert!(r.conditions[0].holds);
+    assert_eq!(r.conditions[0].seen, "`Seats` is \"5\"");
+    assert_eq!(r.conditions[1].condition, "not has_scope license-type");
     assert!(!r.conditions[1].holds);
     assert_eq!(
         r.conditions[1].seen,
-        "`has_scope group` is false (the issue's labels are `cocreate::identified`); \
-         `fields_present [Product area]` is false (`Product area` is missing)"
+        "the issue's labels are `license::request`, `license-type::self-managed`"
     );
     // The text output says it in the same words, and nothing in Rust's debug format.
     let text = p.trace.to_text();
     assert!(
-        text.contains("rule `identified`: not fired: a condition is false: `fields_present ["),
+        text.contains(
+            "rule `type-missing`: not fired: a condition is false: `not has_scope license-type` is false"
+        ),
         "{text}"
     );
     assert!(!text.contains("Some(") && !text.contains("[\""), "{text}");

@@ -207,7 +207,7 @@ fn cocreate_cases() -> Vec<Case> {
             prep_together: None,
         },
         Case {
-            name: "cocreate/identified-completed",
+            name: "cocreate/identified once completed",
             prep: vec![open_opportunity(&["AE"])],
             trigger: Act::Edit(CSM, without_quick_actions(&opportunity(&[]))),
             prep_together: None,
@@ -335,19 +335,19 @@ fn alliances_cases() -> Vec<Case> {
             prep_together: None,
         },
         Case {
-            name: "license/self-managed-completed",
+            name: "license/self-managed once completed",
             prep: vec![open_license("", false, false)],
             trigger: Act::Edit(PARTNER, without_quick_actions(&license("", false, true))),
             prep_together: None,
         },
         Case {
-            name: "license/gitlab-com-completed",
+            name: "license/gitlab-com once completed",
             prep: vec![open_license("", true, false)],
             trigger: Act::Edit(PARTNER, without_quick_actions(&license("", true, true))),
             prep_together: None,
         },
         Case {
-            name: "mdf/requested-completed",
+            name: "mdf/requested once completed",
             prep: vec![open_mdf("twelve thousand", "next quarter")],
             trigger: Act::Edit(
                 LEAD,

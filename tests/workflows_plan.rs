@@ -189,9 +189,9 @@ fn fixing_the_fields_removes_needs_info_and_posts_the_welcome() {
     let p = run(&edited(&i, "requester"), &i);
     assert_eq!(kinds(&p), vec!["remove_labels", "comment", "cla_check"]);
     assert_eq!(remove_labels(&p.actions[0]), strings(&["needs-info"]));
-    assert_eq!(p.actions[1].rule, "identified-completed");
+    assert_eq!(p.actions[1].rule, "identified");
     assert_contains(body(&p.actions[1]), "#cocreate-initiative-acme-corp");
-    assert_eq!(p.actions[2].rule, "identified-completed");
+    assert_eq!(p.actions[2].rule, "identified");
     assert_opportunity_cla_check(&p.actions[2], false);
 }
 
@@ -1129,7 +1129,7 @@ fn mdf_fixed_request_removes_needs_info_and_pings_alliances() {
     let i = mdf_issue(&["mdf::requested", "needs-info"], MDF);
     let p = run(&edited(&i, "requester"), &i);
     assert_eq!(kinds(&p), vec!["remove_labels", "comment"]);
-    assert_eq!(p.actions[1].rule, "requested-completed");
+    assert_eq!(p.actions[1].rule, "requested");
 }
 
 #[test]
@@ -1445,7 +1445,7 @@ fn incomplete_license_request_waits_for_partner_and_purpose() {
         kinds(&p),
         vec!["remove_labels", "add_labels", "create_issue", "comment"]
     );
-    assert_eq!(p.actions[2].rule, "gitlab-com-completed");
+    assert_eq!(p.actions[2].rule, "gitlab-com");
 
     // An unrelated edit of a processed request does nothing.
     let mut done = license_request("Seats: 4", "Plan:", "license-type::gitlab-com");

@@ -57,6 +57,8 @@ pub enum Command {
     /// Nudge, mark and close stale items, run due follow-ups, update the weekly summary (run it
     /// from a scheduled CI pipeline; `--dry-run` prints what it would do).
     Sweep(sweep::SweepArgs),
+    /// Print the JSON Schema of the configuration file (for editors; `labelflow.schema.json`).
+    Schema,
 }
 
 /// Sets up logging (stderr), honouring `RUST_LOG`.
@@ -108,6 +110,10 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Sweep(a) => {
             init_logging(cli.log_format, "warn");
             sweep::run(a).await
+        }
+        Command::Schema => {
+            print!("{}", crate::engine::schema::json_schema());
+            Ok(0)
         }
     };
     match result {

@@ -7,6 +7,7 @@
 //! per scope, so a scoped family reads as one colour on the board.
 
 use crate::engine::Engine;
+use crate::engine::command_args::action_labels;
 use crate::engine::config::{ActionSpec, Condition, ConfigFile, LabelSpec, Sp, Trigger, Workflow};
 pub use crate::engine::label_section::{is_hex_color, is_pattern, problems};
 use crate::engine::stale::{nudge_label, stale_label};
@@ -61,6 +62,7 @@ pub fn desired_labels(engine: &Engine, project_path: &str) -> Vec<DesiredLabel> 
                 Trigger::LabelAdded(l) | Trigger::LabelRemoved(l) => {
                     used.insert(l.clone());
                 }
+                Trigger::FieldsCompleted(ls) => used.extend(ls.all().iter().cloned()),
                 _ => {}
             }
             for c in &rule.conditions {
@@ -68,8 +70,9 @@ pub fn desired_labels(engine: &Engine, project_path: &str) -> Vec<DesiredLabel> 
             }
             for a in &rule.actions {
                 match a {
+                    // Templated names (`severity::{{args.severity}}`): every label they produce.
                     ActionSpec::AddLabels(ls) | ActionSpec::RemoveLabels(ls) => {
-                        used.extend(ls.iter().map(val));
+                        used.extend(action_labels(&rule.on, ls));
                     }
                     ActionSpec::CreateIssue(spec) => {
                         let target = engine.project_path(&spec.project.value);

@@ -84,6 +84,9 @@ const KEYS: &[&str] = &[
     "linked",
     "min_args",
     "usage",
+    "args",
+    "one_of",
+    "rest",
     "allow",
     "roles",
     "value",
@@ -119,6 +122,8 @@ const TEMPLATE_PIECES: &[&str] = &[
     "{{@root.issue.title}}",
     "\\{{escaped}}",
     "{{#with issue}}{{title}}{{/with}}",
+    "{{args.severity}}",
+    "{{#each issue.labels as |l|}}{{l}}{{/each}}",
 ];
 
 /// A copy of the shipped `labelflow.yml` and `templates/` in a temporary directory.

@@ -108,7 +108,11 @@ pub fn check(c: &Case) -> Result<(), String> {
         patterns: &engine.patterns,
     };
     let known: BTreeSet<String> = engine.known_fields.values().flatten().cloned().collect();
-    let missing = vec!["`@labelflow claim`".to_string()];
+    // Up to two, as the planner gives them: what is missing, or a problem and the usage line.
+    let missing = vec![
+        "`@labelflow claim`".to_string(),
+        "`severity` followed by one of `low`, `high`".to_string(),
+    ];
     let created: Vec<String> = engine
         .config
         .workflows

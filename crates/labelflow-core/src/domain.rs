@@ -125,7 +125,7 @@ pub struct Event {
 }
 
 /// Open or closed, as GitLab reports it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum IssueStatus {
     Opened,

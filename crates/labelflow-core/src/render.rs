@@ -168,6 +168,16 @@ impl Renderer {
     pub fn render(&self, name: &str, data: &Value) -> Result<String, RenderError> {
         self.registry(name).render(name, data)
     }
+
+    /// The compiled template `name`, for checks that read its variables.
+    pub fn template(&self, name: &str) -> Option<&handlebars::Template> {
+        self.registry(name).get_template(name)
+    }
+
+    /// Whether `name` is a helper (`mention`, `if`, …) rather than a variable.
+    pub fn is_helper(name: &str) -> bool {
+        HELPERS.contains(&name)
+    }
 }
 
 /// A render error in words: what went wrong, plus the template line when known. Handlebars
@@ -189,6 +199,31 @@ pub fn render_error(e: &RenderError) -> String {
     }
     s
 }
+
+/// Helper names: handlebars' own, then ours (registered below).
+const HELPERS: &[&str] = &[
+    "if",
+    "unless",
+    "each",
+    "with",
+    "lookup",
+    "raw",
+    "log",
+    "eq",
+    "ne",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "and",
+    "or",
+    "not",
+    "len",
+    "mention",
+    "slug",
+    "quote",
+    "mention_role",
+];
 
 /// Strict mode and the helpers templates may use.
 fn register_helpers(hb: &mut Handlebars<'static>, roles: BTreeMap<String, Vec<String>>) {

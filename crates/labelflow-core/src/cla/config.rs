@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaConfig {
     pub source: SourceConfig,
@@ -21,6 +21,7 @@ pub struct ClaConfig {
     pub cache_ttl_seconds: u64,
     /// Signatures of older versions count as missing.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub required_version: Option<Sp>,
     /// How to start an agreement: the CLA managers' address (email or URL), quoted in the
     /// `missing` comment.
@@ -40,11 +41,12 @@ fn default_ttl() -> u64 {
 }
 
 /// Where the registry file is.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum SourceConfig {
     /// A file in a GitLab repository (project name from `projects:` or a path).
     Gitlab {
+        #[schemars(with = "String")]
         project: Sp,
         path: String,
         #[serde(rename = "ref", default = "default_ref")]
@@ -52,6 +54,7 @@ pub enum SourceConfig {
     },
     /// A file in a GitHub repository (`owner/name`).
     Github {
+        #[schemars(with = "String")]
         repo: Sp,
         path: String,
         #[serde(rename = "ref", default)]
@@ -66,7 +69,7 @@ fn default_ref() -> String {
 }
 
 /// The three outcome labels.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaLabels {
     #[serde(default = "signed_label")]
@@ -104,7 +107,7 @@ impl ClaLabels {
 }
 
 /// Which description fields name the subject of a check.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubjectConfig {
     /// Field holding the company name (`Customer`).
@@ -119,7 +122,7 @@ pub struct SubjectConfig {
 }
 
 /// `cla_check` in a rule: `{}` uses the `cla.subject` defaults; fields given here override.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaCheckSpec {
     #[serde(default)]

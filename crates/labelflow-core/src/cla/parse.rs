@@ -9,7 +9,9 @@ use serde_saphyr::Spanned;
 use std::fmt;
 
 /// The registry file's format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum RegistryFormat {
     /// By the file name: `.csv` is CSV, anything else YAML.

@@ -51,7 +51,9 @@ impl SourceSpec {
 
 /// Which GitHub API to use and where its token is (an environment variable name: the token
 /// itself never appears in configuration, plans or logs).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(deny_unknown_fields)]
 pub struct GithubApi {
     /// `https://api.github.com` when absent; GitHub Enterprise or a test server otherwise.

@@ -17,6 +17,8 @@ pub struct Engine {
     pub known_fields: BTreeMap<String, BTreeSet<String>>,
     /// Regexes and label globs, compiled once.
     pub patterns: Patterns,
+    /// What check-config warns about: accepted, but probably not what was meant.
+    pub warnings: Vec<super::load::ConfigError>,
 }
 
 impl Engine {

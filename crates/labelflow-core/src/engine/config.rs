@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 pub use crate::spanned::Sp;
 
 /// The whole configuration file.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfigFile {
     pub bot: BotConfig,
@@ -33,11 +33,12 @@ pub struct ConfigFile {
 }
 
 /// How `labelflow setup` should create a label (or a `scope::*` family).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LabelSpec {
     /// `#RRGGBB`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub color: Option<Sp>,
     #[serde(default)]
     pub description: Option<String>,
@@ -47,7 +48,7 @@ fn default_templates_dir() -> String {
     "templates".to_string()
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BotConfig {
     /// The bot account's GitLab username; commands are written `@<username> <command>`.
@@ -63,7 +64,7 @@ pub struct BotConfig {
 
 /// Caps the actions taken on one issue in a time window, so two rules that keep undoing each
 /// other cannot spam an issue.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoopGuard {
     #[serde(default = "default_max_actions")]
@@ -89,7 +90,7 @@ fn default_window_minutes() -> u32 {
 }
 
 /// Who is who: roles and product groups map to GitLab usernames.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Directory {
     /// Role name → GitLab usernames.
@@ -100,14 +101,14 @@ pub struct Directory {
     pub product_groups: BTreeMap<String, ProductGroup>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductGroup {
     pub pms: Vec<String>,
 }
 
 /// One business process: its rules plus the workflow-wide checks.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Workflow {
     #[serde(default)]
@@ -118,6 +119,7 @@ pub struct Workflow {
     pub fields: Vec<String>,
     /// Only issues of these projects (names from `projects:` or paths); empty = every project.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub projects: Vec<Sp>,
     /// Outgoing chat webhook (Slack-compatible JSON); off when absent.
     #[serde(default)]
@@ -148,12 +150,14 @@ pub struct Workflow {
 /// One stage's stale policy: after `idle_days` without human activity the owners are nudged
 /// (comment + `nudge_label`); after `grace_days` more the item gets `stale_label`; after
 /// `close_after_days` more (when set) it is closed. Human activity removes both labels.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StalePolicy {
     /// The stage label the policy watches (`cocreate::triage`).
+    #[schemars(with = "String")]
     pub stage: Sp,
     /// Role (from `directory.roles`) mentioned in the nudge and listed as owner.
+    #[schemars(with = "String")]
     pub owner_role: Sp,
     /// Days without human activity before the nudge.
     pub idle_days: u32,
@@ -166,27 +170,33 @@ pub struct StalePolicy {
     pub exempt: StaleExemptions,
     /// Projects to sweep (names from `projects:` or paths); default: the workflow's projects.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub projects: Vec<Sp>,
     /// Groups to sweep (full paths), in addition to `projects`.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub groups: Vec<Sp>,
     /// Label marking a nudged item; default `<workflow>-sweep::nudged`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub nudge_label: Option<Sp>,
     /// Label marking a stale item; default `<workflow>-sweep::stale`.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub stale_label: Option<Sp>,
 }
 
 /// Items a stale policy never touches.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct StaleExemptions {
     /// Any of these labels exempts the item.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub labels: Vec<Sp>,
     /// Items in any of these milestones (by title) are exempt.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub milestones: Vec<Sp>,
     /// Items in any milestone at all are exempt.
     #[serde(default)]
@@ -197,46 +207,53 @@ pub struct StaleExemptions {
 }
 
 /// The weekly summary issue of a workflow's sweep.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepSummary {
     /// Project (name from `projects:` or path) the summary issue is opened in.
+    #[schemars(with = "String")]
     pub project: Sp,
     /// Labels put on the summary issue.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub labels: Vec<Sp>,
 }
 
 /// Open items the sweep hands to the planner as a `Tick` on every run, by label, besides the
 /// stale policies' idle items: `on: tick` rules that must see an item whatever its idle time
 /// (rechecking `cla::unknown`, say) need a way to be visited.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SweepVisits {
     /// Items carrying any of these labels are visited (one listing per label).
+    #[schemars(with = "Vec<String>")]
     pub labels: Vec<Sp>,
     /// Projects to look in (names from `projects:` or paths); default: the workflow's projects.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub projects: Vec<Sp>,
     /// Groups to look in (full paths), in addition to `projects`.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub groups: Vec<Sp>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChatConfig {
     /// Environment variable holding the incoming-webhook URL (a secret; never in the file).
     pub webhook_url_env: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RestrictedLabels {
     /// Label names or globs (`cocreate-pathway::*`).
+    #[schemars(with = "Vec<String>")]
     pub labels: Vec<Sp>,
     /// Roles allowed to apply them.
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub roles: Vec<Sp>,
     /// The product managers of the issue's `group::…` label may apply them too (their
     /// decision labels, such as a buy-in outcome).
@@ -244,19 +261,21 @@ pub struct RestrictedLabels {
     pub product_pms: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Guard {
     /// The guarded label.
+    #[schemars(with = "String")]
     pub label: Sp,
     /// All must hold when the label is applied.
     pub requires: Vec<Requirement>,
     /// Label to put back when the guarded one is reverted (the previous stage).
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub revert_to: Option<Sp>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Requirement {
     #[serde(rename = "if")]
@@ -265,10 +284,11 @@ pub struct Requirement {
     pub missing: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RequiredFields {
     /// The check runs while the issue carries this label (and on edits of its description).
+    #[schemars(with = "String")]
     pub when_label: Sp,
     /// Field names as they appear in the template (`Customer`, `Product area`).
     pub fields: Vec<String>,
@@ -286,7 +306,7 @@ fn default_needs_info() -> String {
 }
 
 /// What makes a rule fire.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Trigger {
     LabelAdded(String),
@@ -302,13 +322,35 @@ pub enum Trigger {
     Edited,
     /// `@bot <command> …` in a comment.
     Command(CommandTrigger),
+    /// The issue carries this label (or all of these labels), at least one of which has a
+    /// `required_fields` entry, and as of this change none of their required fields or checks
+    /// is missing: a label was just added to a complete issue, or an edit filled in the last
+    /// missing field of an issue marked as lacking some.
+    FieldsCompleted(OneOrMore),
     /// A delayed follow-up scheduled by `schedule_followup` with this name came due.
     Followup(String),
     /// A sweep visited the issue.
     Tick,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+/// One label, or a list of labels.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(untagged, expecting = "a label or a list of labels")]
+pub enum OneOrMore {
+    One(String),
+    More(Vec<String>),
+}
+
+impl OneOrMore {
+    pub fn all(&self) -> &[String] {
+        match self {
+            OneOrMore::One(s) => std::slice::from_ref(s),
+            OneOrMore::More(v) => v,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CommandTrigger {
     /// The command word(s): `buy-in approve` matches `@bot buy-in approve …`.
@@ -319,13 +361,32 @@ pub struct CommandTrigger {
     /// Minimum number of words after the command (e.g. a decline reason).
     #[serde(default)]
     pub min_args: usize,
-    /// Usage shown when arguments are missing.
+    /// Usage shown when arguments are missing or wrong (default: made from `args`).
     #[serde(default)]
     pub usage: Option<String>,
+    /// The arguments' shape, in order: templates read them as `args.<name>`, and labels in
+    /// `add_labels` / `remove_labels` may use `{{args.<name>}}`. A command with `args` takes
+    /// exactly these words; a wrong or missing one gets the usage reply.
+    #[serde(default)]
+    pub args: Vec<ArgSpec>,
+}
+
+/// One declared command argument.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArgSpec {
+    /// The name templates use (`args.<name>`).
+    pub name: String,
+    /// The allowed values (compared case-insensitively); empty = any one word.
+    #[serde(default)]
+    pub one_of: Vec<String>,
+    /// Takes all the remaining words (a reason, say); only the last argument may.
+    #[serde(default)]
+    pub rest: bool,
 }
 
 /// A permission: any of these grants it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Allow {
     #[serde(default)]
@@ -339,17 +400,21 @@ pub struct Allow {
 }
 
 /// A condition on the issue, the event or the actor.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum Condition {
+    #[schemars(with = "String")]
     HasLabel(Sp),
+    #[schemars(with = "String")]
     LacksLabel(Sp),
+    #[schemars(with = "Vec<String>")]
     HasAnyLabel(Vec<Sp>),
     /// Some label with this scope (`cocreate-pathway`) is present.
     HasScope(String),
     /// This change removed one of these labels: the stage the issue moves from, since adding a
     /// scoped label drops its sibling (`mdf::credit-acknowledged` only after
     /// `mdf::partner-approved`).
+    #[schemars(with = "Vec<String>")]
     ChangedFrom(Vec<Sp>),
     /// All of these description fields are filled.
     FieldsPresent(Vec<String>),
@@ -358,11 +423,13 @@ pub enum Condition {
     /// A description field matches a regular expression (case-insensitive).
     FieldMatches {
         field: String,
+        #[schemars(with = "String")]
         pattern: Sp,
     },
     /// A description field does not match (or is absent).
     FieldNotMatches {
         field: String,
+        #[schemars(with = "String")]
         pattern: Sp,
     },
     /// A description field, read as a number, is above / at most a value.
@@ -384,9 +451,10 @@ pub enum Condition {
 }
 
 /// A rule: trigger, conditions, actions.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Rule {
+    #[schemars(with = "String")]
     pub name: Sp,
     pub on: Trigger,
     #[serde(default, rename = "if")]
@@ -402,7 +470,7 @@ pub struct Rule {
 }
 
 /// A value computed from the issue for templates.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum VarSpec {
     /// A description field, or `default` when it is empty, absent or not in `allowed`
@@ -428,18 +496,21 @@ pub enum VarSpec {
 /// One step of a rule.
 // Parsed once at start-up and never moved in bulk: boxing `CreateIssue` would buy nothing.
 #[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
 pub enum ActionSpec {
     /// Comment on the issue from a template.
     Comment(TemplateRef),
     /// Open an issue in another project from a template, linked to this one.
     CreateIssue(Box<CreateIssueSpec>),
+    #[schemars(with = "Vec<String>")]
     AddLabels(Vec<Sp>),
+    #[schemars(with = "Vec<String>")]
     RemoveLabels(Vec<Sp>),
     Close(TargetSpec),
     Reopen(TargetSpec),
     /// Assign the issue to everyone in these roles.
+    #[schemars(with = "Vec<String>")]
     AssignRoles(Vec<Sp>),
     /// Assign the issue to the person who triggered the rule (e.g. `@bot claim`).
     AssignActor(Empty),
@@ -453,46 +524,53 @@ pub enum ActionSpec {
 }
 
 /// `{}` in YAML, for actions without options.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Empty {}
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateRef {
     /// Path below `templates_dir`.
+    #[schemars(with = "String")]
     pub template: Sp,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetSpec {
     /// `created` issue id of an earlier `create_issue` in this workflow (found through the
     /// issue links); absent = the issue itself.
     #[serde(default)]
+    #[schemars(with = "Option<String>")]
     pub linked: Option<Sp>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIssueSpec {
     /// Name for referring to the created issue (`created.<id>` in later templates).
     pub id: String,
     /// Project name from `projects:` (or a path).
+    #[schemars(with = "String")]
     pub project: Sp,
     /// Title, a handlebars template string.
+    #[schemars(with = "String")]
     pub title: Sp,
     /// Description template file.
+    #[schemars(with = "String")]
     pub template: Sp,
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub labels: Vec<Sp>,
     #[serde(default)]
+    #[schemars(with = "Vec<String>")]
     pub assign_roles: Vec<Sp>,
     #[serde(default)]
     pub confidential: bool,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FollowupSpec {
     pub name: String,

@@ -83,6 +83,12 @@ pub fn build(facts: &Facts, x: &Extra) -> Value {
     })
 }
 
+/// A command's declared arguments, as `args.<name>` (only rules whose command declares
+/// arguments have `args`: elsewhere strict mode rejects it).
+pub fn add_args(ctx: &mut Value, values: &BTreeMap<String, String>) {
+    ctx["args"] = json!(values);
+}
+
 fn compute_vars(facts: &Facts, vars: &BTreeMap<String, VarSpec>, now: DateTime<Utc>) -> Value {
     let mut out = Map::new();
     for (name, spec) in vars {

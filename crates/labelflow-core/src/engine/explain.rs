@@ -147,6 +147,7 @@ pub fn stages(wf: &Workflow) -> Vec<String> {
         match &r.on {
             Trigger::LabelAdded(l) => add(l),
             Trigger::LabelsPresent(ls) => ls.iter().for_each(|l| add(l)),
+            Trigger::FieldsCompleted(ls) => ls.all().iter().for_each(|l| add(l)),
             _ => {}
         }
     }

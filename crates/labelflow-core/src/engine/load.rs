@@ -4,7 +4,6 @@
 
 use super::compiled::Engine;
 use super::config::{ActionSpec, Allow, Condition, ConfigFile, Sp, TargetSpec, Trigger, Workflow};
-use super::fields::field_key;
 use super::patterns::Patterns;
 use crate::render::Renderer;
 use std::collections::{BTreeMap, BTreeSet};
@@ -74,6 +73,10 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../../templates/builtin/command_usage.md.hbs"),
     ),
     (
+        "builtin/command_args.md.hbs",
+        include_str!("../../../../templates/builtin/command_args.md.hbs"),
+    ),
+    (
         "builtin/command_unknown.md.hbs",
         include_str!("../../../../templates/builtin/command_unknown.md.hbs"),
     ),
@@ -126,12 +129,13 @@ impl Engine {
                 file: path.to_path_buf(),
                 line: loc.map(|l| l.line()),
                 column: loc.map(|l| l.column()),
-                message: yaml_message(&e.to_string()),
+                message: yaml_errors::message(&e.to_string()),
             }])
         })?;
         let mut v = Validator {
             file: path.to_path_buf(),
             errors: Vec::new(),
+            warnings: Vec::new(),
             patterns: Patterns::default(),
         };
         let base = path.parent().unwrap_or(Path::new("."));
@@ -154,7 +158,7 @@ impl Engine {
 
         let mut known_fields = BTreeMap::new();
         for (wf_name, wf) in &config.workflows {
-            known_fields.insert(wf_name.clone(), workflow_fields(wf));
+            known_fields.insert(wf_name.clone(), known_fields::workflow_fields(wf));
             v.check_workflow(&config, wf_name, wf, &templates_dir, &mut renderer);
             v.check_stale(&config, wf_name, wf);
             v.check_durations(wf_name, wf);
@@ -163,88 +167,26 @@ impl Engine {
             v.err(at, message);
         }
 
-        let engine = Engine {
+        v.unused_labels(&config);
+        let mut engine = Engine {
             config,
             path: path.to_path_buf(),
             renderer,
             known_fields,
             patterns: std::mem::take(&mut v.patterns),
+            warnings: Vec::new(),
         };
         if v.errors.is_empty() {
             v.sample_render(&engine);
             v.sample_render_stale(&engine);
         }
         if v.errors.is_empty() {
+            engine.warnings = v.warnings;
             Ok(engine)
         } else {
             Err(ConfigErrors(v.errors))
         }
     }
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or(s).trim().to_string()
-}
-
-/// The YAML parser's message without its own `error: line N column M:` prefix: the location
-/// is already reported as `file:line:column`, and saying it twice reads as two errors.
-fn yaml_message(s: &str) -> String {
-    let line = first_line(s);
-    let rest = line.strip_prefix("error: ").unwrap_or(&line);
-    match rest.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
-        Some((location, message))
-            if location.split_once(" column ").is_some_and(|(l, c)| {
-                l.chars().all(|ch| ch.is_ascii_digit()) && c.chars().all(|ch| ch.is_ascii_digit())
-            }) =>
-        {
-            message.to_string()
-        }
-        _ => line,
-    }
-}
-
-/// Every field name a workflow mentions, as `field_key`s.
-fn workflow_fields(wf: &Workflow) -> BTreeSet<String> {
-    let mut out: BTreeSet<String> = wf.fields.iter().map(|f| field_key(f)).collect();
-    for rf in &wf.required_fields {
-        out.extend(rf.fields.iter().map(|f| field_key(f)));
-    }
-    fn walk(c: &Condition, out: &mut BTreeSet<String>) {
-        match c {
-            Condition::FieldsPresent(fs) | Condition::FieldsMissing(fs) => {
-                out.extend(fs.iter().map(|f| field_key(f)))
-            }
-            Condition::FieldMatches { field, .. }
-            | Condition::FieldNotMatches { field, .. }
-            | Condition::FieldAbove { field, .. } => {
-                out.insert(field_key(field));
-            }
-            Condition::All(cs) | Condition::Any(cs) => cs.iter().for_each(|c| walk(c, out)),
-            Condition::Not(c) => walk(c, out),
-            _ => {}
-        }
-    }
-    for rule in &wf.rules {
-        rule.conditions.iter().for_each(|c| walk(c, &mut out));
-        for spec in rule.vars.values() {
-            match spec {
-                super::config::VarSpec::Field { field, .. }
-                | super::config::VarSpec::Number { field, .. } => {
-                    out.insert(field_key(field));
-                }
-                super::config::VarSpec::DateFromNow { .. } => {}
-            }
-        }
-    }
-    for g in &wf.guards {
-        g.requires.iter().for_each(|r| walk(&r.condition, &mut out));
-    }
-    for rf in &wf.required_fields {
-        rf.requires
-            .iter()
-            .for_each(|r| walk(&r.condition, &mut out));
-    }
-    out
 }
 
 mod durations;
@@ -256,17 +198,29 @@ pub use durations::MAX_DAYS;
 struct Validator {
     file: PathBuf,
     errors: Vec<ConfigError>,
+    warnings: Vec<ConfigError>,
     patterns: Patterns,
 }
 
 impl Validator {
-    fn err(&mut self, at: Option<&Sp>, message: String) {
-        self.errors.push(ConfigError {
+    fn located(&self, at: Option<&Sp>, message: String) -> ConfigError {
+        ConfigError {
             file: self.file.clone(),
             line: at.map(|s| s.referenced.line()),
             column: at.map(|s| s.referenced.column()),
             message,
-        });
+        }
+    }
+
+    fn err(&mut self, at: Option<&Sp>, message: String) {
+        let e = self.located(at, message);
+        self.errors.push(e);
+    }
+
+    /// Accepted, but probably a mistake: `check-config` prints it, `--deny-warnings` fails.
+    fn warn(&mut self, at: Option<&Sp>, message: String) {
+        let w = self.located(at, message);
+        self.warnings.push(w);
     }
 
     fn role(&mut self, config: &ConfigFile, role: &str, at: Option<&Sp>, what: &str) {
@@ -289,6 +243,16 @@ impl Validator {
     }
 
     fn label(&mut self, label: &Sp, what: &str) {
+        if label.value.contains("{{") || label.value.contains("}}") {
+            self.err(
+                Some(label),
+                format!(
+                    "{what}: `{}` is not a template: label names are plain text, except in `add_labels` / `remove_labels` of a command with declared `args`, which may use `{{{{args.<name>}}}}`",
+                    label.value
+                ),
+            );
+            return;
+        }
         let l = label.value.trim();
         if l.is_empty() || l.contains(',') || l != label.value {
             self.err(
@@ -406,6 +370,7 @@ impl Validator {
             }
             for req in &g.requires {
                 self.condition(config, &req.condition, &g.label, &what);
+                self.plain(&req.missing, &g.label, &what);
             }
         }
         for rf in &wf.required_fields {
@@ -413,6 +378,7 @@ impl Validator {
             self.label(&rf.when_label, &what);
             for req in &rf.requires {
                 self.condition(config, &req.condition, &rf.when_label, &what);
+                self.plain(&req.missing, &rf.when_label, &what);
             }
         }
 
@@ -438,14 +404,45 @@ impl Validator {
             if !rule_names.insert(rule.name.value.clone()) {
                 self.err(Some(&rule.name), format!("{what}: duplicate rule name"));
             }
+            let trigger_labels: &[String] = match &rule.on {
+                Trigger::LabelAdded(l) | Trigger::LabelRemoved(l) => std::slice::from_ref(l),
+                Trigger::LabelsPresent(ls) => ls,
+                Trigger::FieldsCompleted(ls) => ls.all(),
+                _ => &[],
+            };
+            for l in trigger_labels {
+                self.plain(l, &rule.name, &what);
+            }
             match &rule.on {
                 Trigger::Command(c) => {
                     if c.name.split_whitespace().next().is_none() {
                         self.err(Some(&rule.name), format!("{what}: empty command name"));
                     }
+                    self.command_args(c, &rule.name, &what);
                     if let Some(a) = &c.allow {
                         self.allow(config, a, &rule.name, &what);
                     }
+                }
+                Trigger::FieldsCompleted(ls)
+                    if !ls.all().iter().any(|l| {
+                        wf.required_fields
+                            .iter()
+                            .any(|rf| &rf.when_label.value == l)
+                    }) =>
+                {
+                    let known: Vec<&str> = wf
+                        .required_fields
+                        .iter()
+                        .map(|rf| rf.when_label.value.as_str())
+                        .collect();
+                    self.err(
+                        Some(&rule.name),
+                        format!(
+                            "{what}: `fields_completed` needs one of its labels ({}) to have a `required_fields` entry (`when_label`) in this workflow (entries: {})",
+                            ls.all().join(", "),
+                            if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                        ),
+                    );
                 }
                 Trigger::LabelAdded(l) | Trigger::LabelRemoved(l) if l.trim().is_empty() => {
                     self.err(Some(&rule.name), format!("{what}: empty label in trigger"));
@@ -496,7 +493,9 @@ impl Validator {
                         }
                     }
                     ActionSpec::AddLabels(ls) | ActionSpec::RemoveLabels(ls) => {
-                        ls.iter().for_each(|l| self.label(l, &what))
+                        for l in ls {
+                            self.action_label(&rule.on, l, &what);
+                        }
                     }
                     ActionSpec::AssignRoles(rs) => {
                         for r in rs {
@@ -563,25 +562,8 @@ impl Validator {
 
 pub use crate::render::render_error;
 
-#[cfg(test)]
-mod tests {
-    use super::yaml_message;
-
-    #[test]
-    fn yaml_messages_drop_the_location_already_reported() {
-        assert_eq!(
-            yaml_message(
-                "error: line 412 column 9: unknown field `when`, expected one of name, on\nmore"
-            ),
-            "unknown field `when`, expected one of name, on"
-        );
-        assert_eq!(
-            yaml_message("line 3 column 1: did not find expected key"),
-            "did not find expected key"
-        );
-        assert_eq!(
-            yaml_message("invalid type: string \"x\", expected a map"),
-            "invalid type: string \"x\", expected a map"
-        );
-    }
-}
+mod commands;
+mod known_fields;
+mod label_use;
+mod template_paths;
+mod yaml_errors;

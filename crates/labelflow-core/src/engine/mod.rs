@@ -2,6 +2,7 @@
 
 pub mod cla_plan;
 pub mod command;
+pub mod command_args;
 pub mod compiled;
 pub mod condition_text;
 pub mod conditions;
@@ -13,6 +14,7 @@ pub mod label_section;
 pub mod load;
 pub mod patterns;
 pub mod planner;
+pub mod schema;
 pub mod stale;
 pub mod trace;
 

@@ -2,18 +2,24 @@
 //!
 //! Live processing, `labelflow plan` and sweeps all call [`plan`], so a preview is exactly
 //! what would happen. Order within a workflow: restricted labels, guards, required fields,
-//! then rules; a label reverted by the first two triggers no rule.
+//! then rules; a label reverted by the first two triggers no rule. Across the whole plan,
+//! making the issue confidential comes first (docs/configuration.md, "Order of actions").
+//! The pass itself stays here; the checks, the rules with their trace, command helpers and
+//! the built-in `explain` live in `planner/`.
 
 mod checks;
+mod commands;
 mod describe;
+mod explain_command;
+mod rules;
 
 use super::command::{CommandLine, parse_commands};
+use super::command_args::{self, ArgValues};
 use super::compiled::Engine;
-use super::condition_text;
-use super::conditions::{Facts, describe_allow};
-use super::config::{ActionSpec, Rule, TargetSpec, Trigger, Workflow};
+use super::conditions::Facts;
+use super::config::{ActionSpec, Rule, TargetSpec, Workflow};
 use super::context::{self, Extra};
-use super::explain::{self, IssueHistory};
+use super::explain::IssueHistory;
 use super::fields::parse_fields;
 use super::load::render_error;
 use super::trace::{RuleOutcome, RuleTrace, Trace, WorkflowTrace};
@@ -46,6 +52,9 @@ pub struct PlanError {
 /// Per command line in a comment: did any rule take it, did any refuse it.
 #[derive(Default, Clone)]
 struct CommandOutcome {
+    /// Words in the longest command name the line runs: only rules with that name take it
+    /// (`severity high` does not also run a `severity` command).
+    words: usize,
     matched: bool,
     fired: bool,
     answered: bool,
@@ -106,7 +115,13 @@ pub fn plan_with_history(
         EventKind::Comment { body, .. } => parse_commands(body, bot),
         _ => Vec::new(),
     };
-    let mut outcomes = vec![CommandOutcome::default(); commands.len()];
+    let mut outcomes: Vec<CommandOutcome> = commands
+        .iter()
+        .map(|line| CommandOutcome {
+            words: commands::longest_command(engine, issue, line),
+            ..CommandOutcome::default()
+        })
+        .collect();
     let mut reverted: BTreeSet<String> = BTreeSet::new();
     let facts = Facts {
         issue,
@@ -151,7 +166,7 @@ pub fn plan_with_history(
         p.stale()?;
     }
 
-    builtin_explain(
+    explain_command::builtin_explain(
         engine,
         event,
         issue,
@@ -172,7 +187,11 @@ pub fn plan_with_history(
         let available = available_commands(engine, issue);
         for (i, (line, o)) in commands.iter().zip(&outcomes).enumerate() {
             let (template, missing) = if !o.matched {
-                ("builtin/command_unknown.md.hbs", available.clone())
+                match commands::completions(engine, issue, line) {
+                    // `@bot severity` where only `severity low`, `severity high` exist.
+                    Some(names) => ("builtin/command_usage.md.hbs", names),
+                    None => ("builtin/command_unknown.md.hbs", available.clone()),
+                }
             } else if !o.fired && !o.answered {
                 (
                     "builtin/command_usage.md.hbs",
@@ -217,46 +236,8 @@ pub fn plan_with_history(
             );
         }
     }
+    commands::confidential_first(&mut out.actions);
     Ok(out)
-}
-
-/// `@bot explain` (exactly, no arguments), unless a workflow defines its own `explain`
-/// command: one comment with the issue's standing in every workflow.
-#[allow(clippy::too_many_arguments)]
-fn builtin_explain(
-    engine: &Engine,
-    event: &Event,
-    issue: &IssueState,
-    now: DateTime<Utc>,
-    history: &IssueHistory,
-    commands: &[CommandLine],
-    outcomes: &mut [CommandOutcome],
-    out: &mut Plan,
-) {
-    let mut asked = false;
-    for (line, o) in commands.iter().zip(outcomes.iter_mut()) {
-        if o.matched || line.matches(EXPLAIN_COMMAND).is_none_or(|a| !a.is_empty()) {
-            continue;
-        }
-        o.matched = true;
-        o.fired = true;
-        asked = true;
-    }
-    if !asked {
-        return;
-    }
-    let standings = explain::standings(engine, issue, &event.actor.username);
-    let body = explain::render(&standings, history, &event.actor.username, now);
-    out.trace.notes.push(format!(
-        "`{}` asked `explain`: answered in the issue's explain comment",
-        event.actor.username
-    ));
-    out.actions.push(PlannedAction {
-        key: format!("labelflow/explain/{}/{}/0", issue.key(), event.change_id),
-        workflow: "labelflow".to_string(),
-        rule: EXPLAIN_COMMAND.to_string(),
-        action: Action::ExplainComment { body },
-    });
 }
 
 /// Whether the bot's own change `event` goes to the rules: only label changes, only when
@@ -268,16 +249,8 @@ pub fn reacts_to_own_change(engine: &Engine, event: &Event) -> bool {
 }
 
 fn available_commands(engine: &Engine, issue: &IssueState) -> String {
-    let mut names: Vec<String> = engine
-        .config
-        .workflows
-        .values()
-        .filter(|wf| engine.workflow_applies(wf, &issue.project_path))
-        .flat_map(|wf| wf.rules.iter())
-        .filter_map(|r| match &r.on {
-            Trigger::Command(c) => Some(format!("`{}`", c.name)),
-            _ => None,
-        })
+    let mut names: Vec<String> = commands::command_triggers(engine, issue)
+        .map(|c| format!("`{}`", c.name))
         .collect();
     names.sort();
     names.dedup();
@@ -436,255 +409,29 @@ impl WorkflowPlanner<'_, '_> {
         Ok(())
     }
 
-    /// The trace of the workflow being planned.
-    fn wt(&mut self) -> &mut WorkflowTrace {
-        // `plan` pushes the workflow's trace before planning it.
-        self.out
-            .trace
-            .workflows
-            .last_mut()
-            .expect("the workflow's trace is pushed before it is planned")
-    }
-
-    fn trace_rule(&mut self, rule: &Rule, outcome: RuleOutcome, reason: String, eval: bool) {
-        let conditions = if eval {
-            rule.conditions
-                .iter()
-                .map(|c| condition_text::explain(c, self.facts))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        let rt = RuleTrace {
-            rule: rule.name.value.clone(),
-            outcome,
-            reason,
-            conditions,
-            once: rule.once,
-        };
-        self.wt().rules.push(rt);
-    }
-
-    /// Fires `rule` when its conditions hold, and traces the outcome either way.
-    fn fire_if_conditions(
+    /// Renders a rule's actions in order. `args`: a command's declared arguments, for
+    /// templates (`args.<name>`) and templated label names.
+    fn fire(
         &mut self,
         rule: &Rule,
         command: Option<(&str, String)>,
-        why: &str,
-    ) -> Result<bool, PlanError> {
-        match condition_text::first_false(&rule.conditions, self.facts) {
-            Some(reason) => {
-                self.trace_rule(rule, RuleOutcome::ConditionFalse, reason, true);
-                Ok(false)
-            }
-            None => {
-                let planned = self.fire(rule, command)?;
-                let (outcome, reason) = if planned > 0 {
-                    (RuleOutcome::Fired, why.to_string())
-                } else {
-                    (
-                        RuleOutcome::NothingToDo,
-                        format!("{why}; everything it does is already so on the issue"),
-                    )
-                };
-                self.trace_rule(rule, outcome, reason, true);
-                Ok(true)
-            }
-        }
-    }
-
-    fn triggered(&self, on: &Trigger, added: &[&str], reverted: &BTreeSet<String>) -> bool {
-        match on {
-            Trigger::LabelAdded(l) => added.contains(&l.as_str()) && !reverted.contains(l),
-            Trigger::LabelsPresent(ls) => {
-                let live = |l: &String| !reverted.contains(l);
-                ls.iter().any(|l| added.contains(&l.as_str()) && live(l))
-                    && ls.iter().all(|l| self.issue.has_label(l) && live(l))
-            }
-            Trigger::LabelRemoved(l) => {
-                self.event.labels_removed.iter().any(|r| r == l) && !self.issue.has_label(l)
-            }
-            Trigger::Opened => self.event.kind == EventKind::Opened,
-            Trigger::Closed => self.event.kind == EventKind::Closed,
-            Trigger::Reopened => self.event.kind == EventKind::Reopened,
-            Trigger::Edited => self.event.description_changed || self.event.title_changed,
-            Trigger::Followup(n) => match &self.event.kind {
-                EventKind::Tick { followup: Some(f) } => f == &format!("{}/{}", self.wf_name, n),
-                _ => false,
-            },
-            Trigger::Tick => matches!(self.event.kind, EventKind::Tick { followup: None }),
-            Trigger::Command(_) => false,
-        }
-    }
-
-    /// Why a rule was not triggered: its label was reverted, or the event is another one.
-    fn untriggered(&self, on: &Trigger, added: &[&str], reverted: &BTreeSet<String>) -> RuleTrace {
-        let reverted_label = match on {
-            Trigger::LabelAdded(l) => Some(l).filter(|l| reverted.contains(*l)),
-            Trigger::LabelsPresent(ls) => ls.iter().find(|l| reverted.contains(*l)),
-            _ => None,
-        }
-        .filter(|l| added.contains(&l.as_str()) || reverted.contains(*l));
-        let (outcome, reason) = match reverted_label {
-            Some(l) => (
-                RuleOutcome::LabelReverted,
-                format!("`{l}` was reverted by a check above, so its rules do not run"),
-            ),
-            None => (
-                RuleOutcome::NotTriggered,
-                format!(
-                    "waits for {}; this event: {}",
-                    describe::trigger(on),
-                    self.out.trace.event
-                ),
-            ),
-        };
-        RuleTrace {
-            rule: String::new(),
-            outcome,
-            reason,
-            conditions: Vec::new(),
-            once: false,
-        }
-    }
-
-    fn rules(
-        &mut self,
-        added: &[&str],
-        reverted: &BTreeSet<String>,
-        commands: &[CommandLine],
-        outcomes: &mut [CommandOutcome],
-    ) -> Result<(), PlanError> {
-        for rule in &self.wf.rules {
-            let name = rule.name.value.as_str();
-            if self.triggered(&rule.on, added, reverted) {
-                let why = format!("triggered by {}", describe::trigger(&rule.on));
-                self.fire_if_conditions(rule, None, &why)?;
-                continue;
-            }
-            let Trigger::Command(cmd) = &rule.on else {
-                let mut rt = self.untriggered(&rule.on, added, reverted);
-                rt.rule = name.to_string();
-                rt.once = rule.once;
-                self.wt().rules.push(rt);
-                continue;
-            };
-            let mut traced = false;
-            for (i, line) in commands.iter().enumerate() {
-                let Some(args) = line.matches(&cmd.name) else {
-                    continue;
-                };
-                outcomes[i].matched = true;
-                traced = true;
-                if let Some(allow) = &cmd.allow
-                    && !self.facts.permits(allow)
-                {
-                    let who = describe_allow(allow, self.facts);
-                    self.trace_rule(
-                        rule,
-                        RuleOutcome::Refused,
-                        format!(
-                            "`{}` may not run `{}`: only {who} may",
-                            self.facts.actor, cmd.name
-                        ),
-                        false,
-                    );
-                    if !outcomes[i].answered {
-                        let body = self.render_builtin(
-                            "builtin/command_refused.md.hbs",
-                            name,
-                            &[who],
-                            None,
-                            Some(line),
-                        )?;
-                        self.push(
-                            &format!("{name}:refused"),
-                            0,
-                            Action::Comment { body },
-                            false,
-                        );
-                        outcomes[i].answered = true;
-                    }
-                    continue;
-                }
-                if args.len() < cmd.min_args {
-                    self.trace_rule(
-                        rule,
-                        RuleOutcome::Usage,
-                        format!(
-                            "`{}` needs at least {} argument(s); it got {}",
-                            cmd.name,
-                            cmd.min_args,
-                            args.len()
-                        ),
-                        false,
-                    );
-                    if !outcomes[i].answered {
-                        let usage = cmd
-                            .usage
-                            .clone()
-                            .unwrap_or_else(|| format!("at least {} argument(s)", cmd.min_args));
-                        let body = self.render_builtin(
-                            "builtin/command_usage.md.hbs",
-                            name,
-                            &[usage],
-                            None,
-                            Some(line),
-                        )?;
-                        self.push(&format!("{name}:usage"), 0, Action::Comment { body }, false);
-                        outcomes[i].answered = true;
-                    }
-                    continue;
-                }
-                let why = format!("`{}` asked for it", self.facts.actor);
-                if self.fire_if_conditions(rule, Some((cmd.name.as_str(), args.join(" "))), &why)? {
-                    outcomes[i].fired = true;
-                }
-            }
-            if !traced {
-                let mut rt = self.untriggered(&rule.on, added, reverted);
-                rt.rule = name.to_string();
-                self.wt().rules.push(rt);
-            }
-        }
-        Ok(())
-    }
-
-    /// Fires the `label_added` / `label_removed` rules a change triggers, and nothing else.
-    fn label_rules(&mut self, added: &[&str]) -> Result<(), PlanError> {
-        for rule in &self.wf.rules {
-            let fired = match &rule.on {
-                Trigger::LabelAdded(l) => added.contains(&l.as_str()),
-                Trigger::LabelRemoved(l) => {
-                    self.event.labels_removed.iter().any(|r| r == l) && !self.issue.has_label(l)
-                }
-                _ => false,
-            };
-            if fired {
-                let why = format!(
-                    "triggered by {} (the bot's own change; `react_to_own_label_changes` is on)",
-                    describe::trigger(&rule.on)
-                );
-                self.fire_if_conditions(rule, None, &why)?;
-            } else {
-                let mut rt = self.untriggered(&rule.on, added, &BTreeSet::new());
-                rt.rule = rule.name.value.clone();
-                self.wt().rules.push(rt);
-            }
-        }
-        Ok(())
-    }
-
-    /// Renders a rule's actions in order.
-    fn fire(&mut self, rule: &Rule, command: Option<(&str, String)>) -> Result<usize, PlanError> {
+        args: Option<&ArgValues>,
+    ) -> Result<usize, PlanError> {
         let name = rule.name.value.as_str();
         let mut created: Vec<String> = Vec::new();
         let mut planned: Vec<(usize, Action)> = Vec::new();
         for (i, spec) in rule.actions.iter().enumerate() {
-            let ctx = context::build(
+            let mut ctx = context::build(
                 self.facts,
                 &self.extra(name, &rule.vars, &created, &[], None, command.clone()),
             );
+            if let Some(values) = args {
+                context::add_args(&mut ctx, values);
+            }
+            let label_name = |l: &super::config::Sp| match args {
+                Some(values) => command_args::fill(&l.value, values),
+                None => l.value.clone(),
+            };
             let action = match spec {
                 ActionSpec::Comment(t) => Some(Action::Comment {
                     body: self.render(&t.template.value, name, &ctx)?,
@@ -721,7 +468,7 @@ impl WorkflowPlanner<'_, '_> {
                 ActionSpec::AddLabels(ls) => {
                     let labels: Vec<String> = ls
                         .iter()
-                        .map(|l| l.value.clone())
+                        .map(label_name)
                         .filter(|l| !self.issue.has_label(l))
                         .collect();
                     (!labels.is_empty()).then_some(Action::AddLabels { labels })
@@ -729,7 +476,7 @@ impl WorkflowPlanner<'_, '_> {
                 ActionSpec::RemoveLabels(ls) => {
                     let labels: Vec<String> = ls
                         .iter()
-                        .map(|l| l.value.clone())
+                        .map(label_name)
                         .filter(|l| self.issue.has_label(l))
                         .collect();
                     (!labels.is_empty()).then_some(Action::RemoveLabels { labels })

@@ -5,7 +5,7 @@ use super::{PlanError, WorkflowPlanner};
 use crate::actions::Action;
 use crate::domain::EventKind;
 use crate::engine::conditions::describe_allow;
-use crate::engine::config::Allow;
+use crate::engine::config::{Allow, RequiredFields};
 use crate::engine::explain::guard_missing;
 use crate::engine::trace::{CheckKind, CheckOutcome, CheckTrace};
 use std::collections::BTreeSet;
@@ -180,18 +180,7 @@ impl WorkflowPlanner<'_, '_> {
             if !relevant {
                 continue;
             }
-            let missing: Vec<String> = rf
-                .fields
-                .iter()
-                .filter(|f| self.facts.field(f).is_empty())
-                .cloned()
-                .chain(
-                    rf.requires
-                        .iter()
-                        .filter(|r| !self.facts.holds(&r.condition))
-                        .map(|r| r.missing.clone()),
-                )
-                .collect();
+            let missing = self.missing_required(rf);
             let rule = format!("required-fields:{when}");
             if missing.is_empty() {
                 self.trace_check(
@@ -239,5 +228,56 @@ impl WorkflowPlanner<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// What a `required_fields` entry finds missing: empty fields, then failed checks.
+    pub(super) fn missing_required(&self, rf: &RequiredFields) -> Vec<String> {
+        rf.fields
+            .iter()
+            .filter(|f| self.facts.field(f).is_empty())
+            .cloned()
+            .chain(
+                rf.requires
+                    .iter()
+                    .filter(|r| !self.facts.holds(&r.condition))
+                    .map(|r| r.missing.clone()),
+            )
+            .collect()
+    }
+
+    /// `on: { fields_completed: labels }`: the issue carries every one of `labels` with
+    /// nothing of their `required_fields` missing, and this change made it so: one of them
+    /// arrived (or the issue opened with it) complete, or an edit filled the last missing
+    /// field of an issue marked as lacking some.
+    pub(super) fn fields_completed(
+        &self,
+        labels: &[String],
+        added: &[&str],
+        reverted: &BTreeSet<String>,
+    ) -> bool {
+        if labels
+            .iter()
+            .any(|l| !self.issue.has_label(l) || reverted.contains(l))
+        {
+            return false;
+        }
+        let entries: Vec<&RequiredFields> = self
+            .wf
+            .required_fields
+            .iter()
+            .filter(|rf| labels.contains(&rf.when_label.value))
+            .collect();
+        if entries.is_empty()
+            || entries
+                .iter()
+                .any(|rf| !self.missing_required(rf).is_empty())
+        {
+            return false;
+        }
+        let arrived = labels.iter().any(|l| added.contains(&l.as_str()))
+            || self.event.kind == EventKind::Opened;
+        let completed = self.event.description_changed
+            && entries.iter().any(|rf| self.issue.has_label(&rf.label));
+        arrived || completed
     }
 }

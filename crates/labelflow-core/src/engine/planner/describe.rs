@@ -37,6 +37,7 @@ pub fn trigger(t: &Trigger) -> String {
         Trigger::Closed => "`closed`".to_string(),
         Trigger::Reopened => "`reopened`".to_string(),
         Trigger::Edited => "`edited`".to_string(),
+        Trigger::FieldsCompleted(ls) => format!("`fields_completed: [{}]`", ls.all().join(", ")),
         Trigger::Command(c) => format!("the command `{}`", c.name),
         Trigger::Followup(n) => format!("the follow-up `{n}`"),
         Trigger::Tick => "a sweep visit (`tick`)".to_string(),
