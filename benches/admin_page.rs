@@ -69,7 +69,12 @@ fn sample_body(engine: &Engine) -> String {
 
 async fn seed(path: &Path, n: i64, body: &str) {
     let url = format!("sqlite://{}", path.display());
-    store::connect(&url).await.expect("store").migrate().await.expect("migrated");
+    store::connect(&url)
+        .await
+        .expect("store")
+        .migrate()
+        .await
+        .expect("migrated");
     let pool = sqlx::SqlitePool::connect(&url).await.expect("pool");
     let mut tx = pool.begin().await.expect("tx");
     let now = chrono::Utc::now().timestamp_millis();
@@ -152,7 +157,9 @@ async fn main() {
         listen: "127.0.0.1:0".parse().expect("address"),
         token: None,
     };
-    let listener = tokio::net::TcpListener::bind(settings.listen).await.expect("bind");
+    let listener = tokio::net::TcpListener::bind(settings.listen)
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("address");
     tokio::spawn(async move { axum::serve(listener, router(state)).await });
     let client = reqwest::Client::new();
