@@ -10,6 +10,7 @@ pub mod plan;
 pub mod serve;
 pub mod setup;
 pub mod sweep;
+pub mod test;
 
 pub use config_arg::ConfigArg;
 
@@ -57,6 +58,9 @@ pub enum Command {
     /// Nudge, mark and close stale items, run due follow-ups, update the weekly summary (run it
     /// from a scheduled CI pipeline; `--dry-run` prints what it would do).
     Sweep(sweep::SweepArgs),
+    /// Play workflow scenarios (steps and expectations written as YAML) against a simulated
+    /// GitLab in this process; exit 1 when one fails (`--format junit` for CI).
+    Test(test::TestArgs),
 }
 
 /// Sets up logging (stderr), honouring `RUST_LOG`.
@@ -108,6 +112,10 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Sweep(a) => {
             init_logging(cli.log_format, "warn");
             sweep::run(a).await
+        }
+        Command::Test(a) => {
+            init_logging(cli.log_format, "error");
+            test::run(a).await
         }
     };
     match result {

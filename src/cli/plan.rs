@@ -152,7 +152,10 @@ fn no_workflow_note(engine: &Engine, project_path: &str) -> Option<String> {
 }
 
 /// The issue as the payload describes it (used when no `--issue` is given).
-fn issue_from_payload(body: &[u8], event: &crate::domain::Event) -> anyhow::Result<IssueState> {
+pub(crate) fn issue_from_payload(
+    body: &[u8],
+    event: &crate::domain::Event,
+) -> anyhow::Result<IssueState> {
     let v: Value = serde_json::from_slice(body)?;
     let attrs = if v["object_kind"] == "note" {
         &v["issue"]

@@ -1,0 +1,87 @@
+//! `labelflow test`: workflow scenarios written as data (docs/testing-workflows.md), played
+//! against the simulated GitLab in this process through the service's own ingest, worker,
+//! planner, executor and sweeper.
+//!
+//! - [`model`]: the file format; [`load`]: finding and checking files;
+//! - [`world`]: the simulated GitLab and the service's parts for one scenario;
+//! - [`run`]: playing a scenario's steps; [`expect`]: checking what they left;
+//! - [`explain`]: what the planner decided for a failed step; [`report`]: text and JUnit.
+
+pub mod expect;
+pub mod explain;
+pub mod load;
+pub mod model;
+pub mod report;
+pub mod run;
+pub mod world;
+
+use crate::engine::Engine;
+use model::DirectoryOverride;
+use std::path::{Path, PathBuf};
+
+pub use run::{Failure, Outcome};
+
+/// Where scenarios live by default: `scenarios/` next to the configuration.
+pub fn default_dir(config: &Path) -> PathBuf {
+    config.parent().unwrap_or(Path::new(".")).join("scenarios")
+}
+
+/// Options of one `labelflow test` run.
+pub struct RunOptions {
+    pub config: PathBuf,
+    pub paths: Vec<PathBuf>,
+    pub update_snapshots: bool,
+}
+
+/// Loads every scenario file (stopping at the first that cannot be used) and plays every
+/// scenario, in file order.
+pub async fn run_all(opts: &RunOptions) -> Result<Vec<Outcome>, load::LoadError> {
+    let paths = if opts.paths.is_empty() {
+        vec![default_dir(&opts.config)]
+    } else {
+        opts.paths.clone()
+    };
+    let mut files = Vec::new();
+    for p in load::discover(&paths)? {
+        files.push(load::load(&p)?);
+    }
+    let mut outcomes = Vec::new();
+    for f in &files {
+        let ctx = run::Context {
+            config: &opts.config,
+            file: &f.path,
+            file_directory: f.file.directory.as_ref(),
+            file_cla_registry: f.file.cla_registry.as_deref(),
+            update_snapshots: opts.update_snapshots,
+        };
+        for sc in &f.file.scenarios {
+            outcomes.push(run::run(&ctx, sc).await);
+        }
+    }
+    Ok(outcomes)
+}
+
+/// The engine for `config`, with the directory overrides applied (the configuration is
+/// loaded again with them, so templates see the same roles as the rules).
+pub fn engine_for(config: &Path, overrides: Option<&DirectoryOverride>) -> anyhow::Result<Engine> {
+    let invalid = |e: crate::engine::ConfigErrors| anyhow::anyhow!("invalid configuration:\n{e}");
+    let Some(o) = overrides else {
+        return Engine::load(config).map_err(invalid);
+    };
+    let text = std::fs::read_to_string(config)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", config.display()))?;
+    let mut value: serde_json::Value = serde_saphyr::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", config.display()))?;
+    let dir = &mut value["directory"];
+    if !dir.is_object() {
+        *dir = serde_json::json!({});
+    }
+    for (role, users) in &o.roles {
+        dir["roles"][role] = serde_json::json!(users);
+    }
+    for (group, pms) in &o.product_groups {
+        dir["product_groups"][group] = serde_json::json!({ "pms": pms });
+    }
+    // JSON is YAML: the same loader and checks as the file itself.
+    Engine::from_yaml(&value.to_string(), config).map_err(invalid)
+}
