@@ -115,6 +115,9 @@ async fn play_in(
                 .expect("checked on loading"),
             None => (issues[0].1, issues[0].2),
         };
+        // A minute between steps, as between people's actions: GitLab stamps issue changes to
+        // the second, and two changes in one second look like one change to the ledger.
+        world.clock.advance(chrono::Duration::minutes(1));
         let before = Before::take(world, project, iid);
         let what = describe(s);
         let mut problems = Vec::new();
