@@ -16,10 +16,14 @@ pub mod run;
 pub mod world;
 
 use crate::engine::Engine;
+use futures::StreamExt;
 use model::DirectoryOverride;
 use std::path::{Path, PathBuf};
 
 pub use run::{Failure, Outcome};
+
+/// How many scenarios play at once.
+const PARALLEL: usize = 8;
 
 /// Where scenarios live by default: `scenarios/` next to the configuration.
 pub fn default_dir(config: &Path) -> PathBuf {
@@ -45,19 +49,35 @@ pub async fn run_all(opts: &RunOptions) -> Result<Vec<Outcome>, load::LoadError>
     for p in load::discover(&paths)? {
         files.push(load::load(&p)?);
     }
-    let mut outcomes = Vec::new();
-    for f in &files {
-        let ctx = run::Context {
+    // Loaded once and shared by every scenario without directory overrides.
+    let base =
+        std::sync::Arc::new(engine_for(&opts.config, None).map_err(|e| load::LoadError {
+            file: opts.config.clone(),
+            line: None,
+            scenario: None,
+            message: format!("{e:#}"),
+        })?);
+    let contexts: Vec<run::Context<'_>> = files
+        .iter()
+        .map(|f| run::Context {
             config: &opts.config,
             file: &f.path,
             file_directory: f.file.directory.as_ref(),
             file_cla_registry: f.file.cla_registry.as_deref(),
             update_snapshots: opts.update_snapshots,
-        };
-        for sc in &f.file.scenarios {
-            outcomes.push(run::run(&ctx, sc).await);
-        }
-    }
+            base: base.clone(),
+        })
+        .collect();
+    // Each scenario has a world of its own, so several play at once; most of a step is
+    // waiting on loopback HTTP and the store. `buffered` keeps the file order.
+    let plays = contexts
+        .iter()
+        .zip(&files)
+        .flat_map(|(ctx, f)| f.file.scenarios.iter().map(move |sc| run::run(ctx, sc)));
+    let outcomes: Vec<Outcome> = futures::stream::iter(plays)
+        .buffered(PARALLEL)
+        .collect()
+        .await;
     Ok(outcomes)
 }
 

@@ -43,6 +43,8 @@ pub struct Context<'a> {
     pub file_directory: Option<&'a super::model::DirectoryOverride>,
     pub file_cla_registry: Option<&'a str>,
     pub update_snapshots: bool,
+    /// The configuration's engine, for scenarios without directory overrides.
+    pub base: std::sync::Arc<crate::engine::Engine>,
 }
 
 pub async fn run(ctx: &Context<'_>, sc: &Spanned<Scenario>) -> Outcome {
@@ -77,7 +79,10 @@ async fn play(
         (Some(a), Some(b)) => Some(a.merged(b)),
         (a, b) => a.or(b.as_ref()).cloned(),
     };
-    let engine = engine_for(ctx.config, directory.as_ref())?;
+    let engine = match &directory {
+        None => ctx.base.clone(),
+        Some(d) => std::sync::Arc::new(engine_for(ctx.config, Some(d))?),
+    };
     let registry = sc.cla_registry.as_deref().or(ctx.file_cla_registry);
     let world = World::start(engine, registry).await?;
     let result = play_in(ctx, sc, &world, written).await;

@@ -42,12 +42,11 @@ pub struct World {
 impl World {
     /// Builds the world: every configured project, the bot and the directory's people as
     /// members, a signed hook per project pointing at the ingest.
-    pub async fn start(engine: Engine, cla_registry: Option<&str>) -> anyhow::Result<World> {
+    pub async fn start(engine: Arc<Engine>, cla_registry: Option<&str>) -> anyhow::Result<World> {
         let clock = Clock::system();
         let sim_clock = clock.clone();
         let sim =
             SimGitlab::start(SimOptions::default().with_clock(move || sim_clock.now())).await?;
-        let engine = Arc::new(engine);
         let mut projects = BTreeMap::new();
         for (name, path) in &engine.config.projects {
             let id = sim.add_project(path);
