@@ -1,0 +1,211 @@
+//! `labelflow test`: the shipped scenarios pass; two breakages of the shipped configuration
+//! fail the scenario that guards against them, with a readable diff; the JUnit report
+//! validates against the JUnit schema GitLab reads (tests/fixtures/junit/SOURCE.md).
+
+use labelflow::scenario::{self, Outcome, RunOptions, report};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+async fn run(config: &Path) -> Vec<Outcome> {
+    scenario::run_all(&RunOptions {
+        config: config.to_path_buf(),
+        paths: vec![repo("scenarios")],
+        update_snapshots: false,
+    })
+    .await
+    .unwrap_or_else(|e| panic!("the shipped scenarios load: {e}"))
+}
+
+/// The shipped configuration with `from` replaced by `to`, in a temporary file that still
+/// finds the shipped templates.
+fn broken_config(dir: &Path, from: &str, to: &str) -> PathBuf {
+    let text = std::fs::read_to_string(repo("labelflow.yml")).expect("labelflow.yml");
+    assert_eq!(
+        text.matches(from).count(),
+        1,
+        "the breakage applies once: {from}"
+    );
+    let text = text.replace(from, to).replace(
+        "templates_dir: templates",
+        &format!("templates_dir: {}", repo("templates").display()),
+    );
+    let path = dir.join("labelflow.yml");
+    std::fs::write(&path, text).expect("write the broken configuration");
+    path
+}
+
+fn failed(outcomes: &[Outcome]) -> Vec<&str> {
+    outcomes
+        .iter()
+        .filter(|o| o.failure.is_some())
+        .map(|o| o.name.as_str())
+        .collect()
+}
+
+/// No Rust debug formatting reaches people.
+fn assert_readable(text: &str) {
+    for debug in ["Some(", "None", "[\"", "\\n", "Spanned", "IssueView {"] {
+        assert!(
+            !text.contains(debug),
+            "debug formatting `{debug}` in:\n{text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_scenarios_pass() {
+    let outcomes = run(&repo("labelflow.yml")).await;
+    assert!(outcomes.len() >= 50, "{} scenarios", outcomes.len());
+    assert!(failed(&outcomes).is_empty(), "{}", report::text(&outcomes));
+}
+
+/// Removes `from` from the shipped configuration, plays every shipped scenario, and checks
+/// that exactly `scenario` fails, with each of `lines` in the report.
+async fn assert_breakage_fails(from: &str, scenario: &str, lines: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let config = broken_config(dir.path(), from, "");
+    let outcomes = run(&config).await;
+    assert_eq!(failed(&outcomes), vec![scenario]);
+    let text = report::text(&outcomes);
+    assert_readable(&text);
+    for line in lines {
+        assert!(text.contains(line), "missing {line:?} in:\n{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropping_the_presented_guards_buy_in_requirement_fails_its_scenario() {
+    assert_breakage_fails(
+        "          - if: { any: [{ lacks_label: \"cocreate-pathway::major\" }, { has_label: \"pm-buy-in::approved\" }] }\n            missing: \"for the major pathway: the product managers' buy-in (pm-buy-in::approved)\"\n",
+        "presenting a major pathway needs the buy-in and an allocated engineer",
+        &[
+            "FAIL ",
+            "step 1 (",
+            "cocreate-guards.yml:",
+            "@example-cs-lead adds ~\"cocreate::presented\"",
+            "  expected (line ",
+            "): ~\"cocreate::presented\" taken off again, with a bot comment containing \"for the major pathway: the product managers' buy-in (pm-buy-in::approved)\"",
+            "  actual: the bot commented:",
+            "| - for the major pathway: an engineer allocated by engineering (engineering::allocated)",
+            "  what the planner decided in this step:",
+            "planned: remove_labels (rule cocreate/guard:cocreate::presented)",
+            "55 passed, 1 failed",
+        ],
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn letting_anyone_acknowledge_the_mdf_credit_fails_its_scenario() {
+    assert_breakage_fails(
+        "    restricted_labels:\n      # Seed step 3: future credit acknowledgement is the production team lead's.\n      - labels: [\"mdf::credit-acknowledged\"]\n        roles: [production-team-lead]\n",
+        "only the production team lead acknowledges the future credit",
+        &[
+            "@example-alliances-lead adds ~\"mdf::credit-acknowledged\"",
+            "): ~\"mdf::credit-acknowledged\" taken off again, with a bot comment containing \"can only be applied by\"",
+            "~\"mdf::credit-acknowledged\" is still on the issue",
+            "): labels on the issue: ~\"mdf::partner-approved\"",
+            "): no bot comment containing \"Future credit acknowledged\"",
+            "| **Future credit acknowledged** by the production team lead @example-alliances-lead",
+            "planned: comment (rule mdf/credit-acknowledged)",
+        ],
+    )
+    .await;
+}
+
+fn labelflow_test(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_labelflow"))
+        .arg("test")
+        .arg("--config")
+        .arg(repo("labelflow.yml"))
+        .args(args)
+        .output()
+        .expect("labelflow runs")
+}
+
+#[test]
+fn the_command_prints_a_line_per_scenario_and_exits_1_on_a_failure() {
+    let fixture = repo("tests/fixtures/scenarios/one-pass-one-fail.yml");
+    let out = labelflow_test(&[fixture.to_str().unwrap()]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert_readable(&stdout);
+    assert!(
+        stdout.contains(":3: a guard moves a premature stage back ("),
+        "{stdout}"
+    );
+    assert!(stdout.starts_with("ok   "), "{stdout}");
+    assert!(stdout.contains("\nFAIL "), "{stdout}");
+    assert!(
+        stdout.contains(
+            "expected (line 21): a bot comment containing \"Presented to the customer.\""
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2 scenarios: 1 passed, 1 failed"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn the_junit_report_validates_against_the_junit_schema() {
+    if Command::new("xmllint").arg("--version").output().is_err() {
+        // .ci/run installs Debian's libxml2-utils; a developer machine may lack it.
+        eprintln!("xmllint not installed (Debian: libxml2-utils); skipping the schema check");
+        assert!(std::env::var_os("CI").is_none(), "CI must have xmllint");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let xml = dir.path().join("report.xml");
+    let fixture = repo("tests/fixtures/scenarios/one-pass-one-fail.yml");
+    let out = labelflow_test(&[
+        "--format",
+        "junit",
+        "--output",
+        xml.to_str().unwrap(),
+        fixture.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let report = std::fs::read_to_string(&xml).expect("the report is written");
+    assert!(
+        report.contains("<failure message=\"step 1 (line 18)"),
+        "{report}"
+    );
+    assert!(
+        report.contains("&lt;&amp; &quot;quoted&quot;&gt;"),
+        "{report}"
+    );
+    let check = Command::new("xmllint")
+        .arg("--noout")
+        .arg("--schema")
+        .arg(repo("tests/fixtures/junit/junit-10.xsd"))
+        .arg(&xml)
+        .output()
+        .expect("xmllint runs");
+    assert!(
+        check.status.success(),
+        "the report does not validate:\n{}\n{report}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
+#[test]
+fn a_bad_scenario_file_is_named_with_its_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yml");
+    std::fs::write(
+        &file,
+        "scenarios:\n  - name: typo\n    issues: [{project: opportunities}]\n    steps:\n      - add_label: x\n        by: someone\n        expect:\n          - lables: [x]\n",
+    )
+    .unwrap();
+    let out = labelflow_test(&[file.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("bad.yml:8"), "{stderr}");
+    assert!(stderr.contains("lables"), "{stderr}");
+}
