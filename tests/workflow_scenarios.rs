@@ -209,3 +209,65 @@ fn a_bad_scenario_file_is_named_with_its_line() {
     assert!(stderr.contains("bad.yml:8"), "{stderr}");
     assert!(stderr.contains("lables"), "{stderr}");
 }
+
+fn labelflow_plan(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_labelflow"))
+        .arg("plan")
+        .arg("--config")
+        .arg(repo("labelflow.yml"))
+        .arg("--issue")
+        .arg(repo("tests/fixtures/plan/triage_issue.json"))
+        .args(args)
+        .output()
+        .expect("labelflow runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn plan_previews_a_followup_and_a_sweep_visit_offline() {
+    let (code, out, _) = labelflow_plan(&["--followup", "buy-in-reminder"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains(
+            "the follow-up `cocreate/buy-in-reminder` came due on co-create/opportunities#12"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.contains("1. comment (cocreate/buy-in-reminder)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("@example-pm-code-review, please answer"),
+        "{out}"
+    );
+
+    // Updated 2026-03-02: 11 idle days at triage is past the policy's 10.
+    let (code, out, _) = labelflow_plan(&["--tick", "--now", "2026-03-13T10:00:00Z"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("a sweep visit on co-create/opportunities#12"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1. comment (cocreate/stale:cocreate::triage:nudge)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("at ~\"cocreate::triage\" for 11 days"),
+        "{out}"
+    );
+    let (_, out, _) = labelflow_plan(&["--tick", "--now", "2026-03-05T10:00:00Z"]);
+    assert!(out.contains("no actions"), "{out}");
+
+    let (code, _, err) = labelflow_plan(&["--followup", "nope"]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("no rule waits for a follow-up named `nope` (the configuration's follow-ups: cocreate/buy-in-reminder)"),
+        "{err}"
+    );
+}

@@ -7,6 +7,7 @@ pub mod demo;
 pub mod events;
 pub mod gitlab_args;
 pub mod plan;
+mod plan_tick;
 pub mod serve;
 pub mod setup;
 pub mod sweep;

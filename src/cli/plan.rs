@@ -20,8 +20,9 @@ pub enum Format {
 pub struct PlanArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// A GitLab webhook body (Issue Hook or Note Hook JSON).
-    pub payload: PathBuf,
+    /// A GitLab webhook body (Issue Hook or Note Hook JSON); not with `--tick`/`--followup`.
+    #[arg(required_unless_present_any = ["tick", "followup"])]
+    pub payload: Option<PathBuf>,
     /// The issue as GitLab's API returns it now (`GET /projects/:id/issues/:iid`). Without it,
     /// the issue's state is taken from the payload.
     #[arg(long)]
@@ -34,6 +35,14 @@ pub struct PlanArgs {
     pub now: Option<DateTime<Utc>>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Preview the follow-up NAME coming due for the `--issue` (at `--now`), instead of a
+    /// payload.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["payload", "tick", "event"], requires = "issue")]
+    pub followup: Option<String>,
+    /// Preview a sweep visiting the `--issue` (at `--now`), instead of a payload. Milestone
+    /// exemptions are the sweep's own and not shown.
+    #[arg(long, conflicts_with_all = ["payload", "event"], requires = "issue")]
+    pub tick: bool,
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
@@ -44,8 +53,10 @@ pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    let body = std::fs::read(&args.payload)
-        .with_context(|| format!("reading {}", args.payload.display()))?;
+    let Some(payload) = &args.payload else {
+        return super::plan_tick::run(&engine, &args);
+    };
+    let body = std::fs::read(payload).with_context(|| format!("reading {}", payload.display()))?;
     let hook = match hooks::parse(args.event.as_deref(), &body) {
         Ok(Some(h)) => h,
         Ok(None) => {
@@ -58,7 +69,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
             return Ok(0);
         }
         Err(e) => {
-            eprintln!("error: {}: {e}", args.payload.display());
+            eprintln!("error: {}: {e}", payload.display());
             return Ok(1);
         }
     };
@@ -87,7 +98,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn print_text(plan: &engine::Plan, event: &crate::domain::Event) {
+pub(super) fn print_text(plan: &engine::Plan, event: &crate::domain::Event) {
     let issue = if event.project_path.is_empty() {
         format!("issue {}", event.issue)
     } else {
@@ -130,7 +141,7 @@ fn print_text(plan: &engine::Plan, event: &crate::domain::Event) {
 
 /// Says so when no workflow covers the issue's project: otherwise an empty plan for a payload
 /// from the wrong project looks the same as "nothing to do".
-fn no_workflow_note(engine: &Engine, project_path: &str) -> Option<String> {
+pub(super) fn no_workflow_note(engine: &Engine, project_path: &str) -> Option<String> {
     let workflows = &engine.config.workflows;
     if workflows
         .values()

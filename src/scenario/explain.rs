@@ -120,19 +120,52 @@ pub fn tick_event(issue: &IssueState, followup: Option<String>, now: DateTime<Ut
     }
 }
 
-/// The follow-up names rules of `engine` wait for.
+/// The follow-ups rules of `engine` wait for, as the worker names them
+/// (`workflow/name`).
 pub fn followup_names(engine: &Engine) -> Vec<String> {
     let mut names: Vec<String> = engine
         .config
         .workflows
-        .values()
-        .flat_map(|wf| wf.rules.iter())
-        .filter_map(|r| match &r.on {
-            crate::engine::config::Trigger::Followup(n) => Some(n.clone()),
-            _ => None,
+        .iter()
+        .flat_map(|(wf_name, wf)| {
+            wf.rules.iter().filter_map(move |r| match &r.on {
+                crate::engine::config::Trigger::Followup(n) => Some(format!("{wf_name}/{n}")),
+                _ => None,
+            })
         })
         .collect();
     names.sort();
     names.dedup();
     names
+}
+
+/// The follow-up `name` stands for: `workflow/name` as given, or a bare name one workflow
+/// uses. `Err` says why not, in words.
+pub fn resolve_followup(engine: &Engine, name: &str) -> Result<String, String> {
+    let known = followup_names(engine);
+    if known.iter().any(|k| k == name) {
+        return Ok(name.to_string());
+    }
+    let matching: Vec<&String> = known
+        .iter()
+        .filter(|k| k.rsplit_once('/').is_some_and(|(_, n)| n == name))
+        .collect();
+    match matching.as_slice() {
+        [one] => Ok((*one).clone()),
+        [] => Err(format!(
+            "no rule waits for a follow-up named `{name}` (the configuration's follow-ups: {})",
+            if known.is_empty() {
+                "none".to_string()
+            } else {
+                known.join(", ")
+            }
+        )),
+        many => Err(format!(
+            "`{name}` is a follow-up of several workflows: name one of {}",
+            many.iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    }
 }
