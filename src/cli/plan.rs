@@ -2,7 +2,6 @@
 //! live path uses, without touching GitLab or the store.
 
 use super::config_arg::ConfigArg;
-use crate::domain::{IssueState, IssueStatus};
 use crate::engine::{self, Engine};
 use crate::hooks;
 use anyhow::Context;
@@ -82,7 +81,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
                 format!("{} is not an issue as GitLab's API returns it", p.display())
             })?
         }
-        None => issue_from_payload(&body, &event)?,
+        None => hooks::issue_from_payload(&body, &event)?,
     };
     let now = args.now.unwrap_or_else(Utc::now);
     let plan = engine::plan(&engine, &event, &issue, now).map_err(|e| anyhow::anyhow!(e))?;
@@ -160,68 +159,4 @@ pub(super) fn no_workflow_note(engine: &Engine, project_path: &str) -> Option<St
         "no workflow applies to project `{project_path}` (the configuration covers: {})",
         covered.join(", ")
     ))
-}
-
-/// The issue as the payload describes it (used when no `--issue` is given).
-pub(crate) fn issue_from_payload(
-    body: &[u8],
-    event: &crate::domain::Event,
-) -> anyhow::Result<IssueState> {
-    let v: Value = serde_json::from_slice(body)?;
-    let attrs = if v["object_kind"] == "note" {
-        &v["issue"]
-    } else {
-        &v["object_attributes"]
-    };
-    let labels: Vec<String> = v["changes"]["labels"]["current"]
-        .as_array()
-        .or_else(|| attrs["labels"].as_array())
-        .or_else(|| v["labels"].as_array())
-        .map(|ls| {
-            ls.iter()
-                .filter_map(|l| l["title"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let assignees = v["assignees"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|u| u["username"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let date = |k: &str| {
-        attrs[k]
-            .as_str()
-            .and_then(|s| {
-                serde_json::from_value::<gitlab::hooktypes::HookDate>(Value::String(s.to_string()))
-                    .ok()
-            })
-            .map(|d| *d.as_ref())
-            .unwrap_or_else(Utc::now)
-    };
-    Ok(IssueState {
-        id: attrs["id"].as_u64().unwrap_or(0),
-        iid: event.issue.iid,
-        project_id: event.issue.project_id,
-        project_path: event.project_path.clone(),
-        title: attrs["title"].as_str().unwrap_or("").to_string(),
-        description: attrs["description"].as_str().unwrap_or("").to_string(),
-        state: if attrs["state"] == "closed" {
-            IssueStatus::Closed
-        } else {
-            IssueStatus::Opened
-        },
-        labels,
-        assignees,
-        // Payloads carry only the author's id; the acting user stands in.
-        author: event.actor.username.clone(),
-        confidential: attrs["confidential"]
-            .as_bool()
-            .unwrap_or(event.confidential),
-        web_url: attrs["url"].as_str().unwrap_or("").to_string(),
-        created_at: date("created_at"),
-        updated_at: date("updated_at"),
-    })
 }

@@ -36,7 +36,7 @@ pub fn step_explanation(
                 if e.actor.username.eq_ignore_ascii_case(engine.bot()) {
                     continue;
                 }
-                match crate::cli::plan::issue_from_payload(body.as_bytes(), &e) {
+                match hooks::issue_from_payload(body.as_bytes(), &e) {
                     Ok(i) => (e, i),
                     Err(_) => continue,
                 }

@@ -7,6 +7,7 @@
 //! - [`run`]: playing a scenario's steps; [`expect`]: checking what they left;
 //! - [`explain`]: what the planner decided for a failed step; [`report`]: text and JUnit.
 
+mod engine;
 pub mod expect;
 pub mod explain;
 pub mod load;
@@ -15,11 +16,10 @@ pub mod report;
 pub mod run;
 pub mod world;
 
-use crate::engine::Engine;
 use futures::StreamExt;
-use model::DirectoryOverride;
 use std::path::{Path, PathBuf};
 
+pub use engine::engine_for;
 pub use run::{Failure, Outcome};
 
 /// How many scenarios play at once.
@@ -79,29 +79,4 @@ pub async fn run_all(opts: &RunOptions) -> Result<Vec<Outcome>, load::LoadError>
         .collect()
         .await;
     Ok(outcomes)
-}
-
-/// The engine for `config`, with the directory overrides applied (the configuration is
-/// loaded again with them, so templates see the same roles as the rules).
-pub fn engine_for(config: &Path, overrides: Option<&DirectoryOverride>) -> anyhow::Result<Engine> {
-    let invalid = |e: crate::engine::ConfigErrors| anyhow::anyhow!("invalid configuration:\n{e}");
-    let Some(o) = overrides else {
-        return Engine::load(config).map_err(invalid);
-    };
-    let text = std::fs::read_to_string(config)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", config.display()))?;
-    let mut value: serde_json::Value = serde_saphyr::from_str(&text)
-        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", config.display()))?;
-    let dir = &mut value["directory"];
-    if !dir.is_object() {
-        *dir = serde_json::json!({});
-    }
-    for (role, users) in &o.roles {
-        dir["roles"][role] = serde_json::json!(users);
-    }
-    for (group, pms) in &o.product_groups {
-        dir["product_groups"][group] = serde_json::json!({ "pms": pms });
-    }
-    // JSON is YAML: the same loader and checks as the file itself.
-    Engine::from_yaml(&value.to_string(), config).map_err(invalid)
 }

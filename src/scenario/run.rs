@@ -1,6 +1,6 @@
 //! Playing one scenario: its starting issues, then each step and its expectations.
 
-use super::engine_for;
+use super::engine::engine_for;
 use super::expect::{self, Checked, Mismatch, Observed, SnapshotMode};
 use super::explain::{StepEvent, followup_names, step_explanation};
 use super::model::{DescriptionEdit, Scenario, StartIssue, Step};
