@@ -16,6 +16,8 @@ pub struct Observed {
     pub bot_activity: Vec<String>,
     /// Issues opened during the step.
     pub created: Vec<IssueView>,
+    /// The configuration's project names → paths (`created:` takes either).
+    pub project_paths: std::collections::BTreeMap<String, String>,
 }
 
 /// One expectation that did not hold.
@@ -190,8 +192,9 @@ fn created(spec: &CreatedSpec, o: &Observed) -> Option<(String, Vec<String>)> {
     if !spec.assignees.is_empty() {
         expected.push_str(&format!(", assigned to {}", people(&spec.assignees)));
     }
+    let path = o.project_paths.get(&spec.project).unwrap_or(&spec.project);
     let fits = |i: &IssueView| {
-        i.project_path == spec.project
+        i.project_path == *path
             && spec
                 .title
                 .as_ref()

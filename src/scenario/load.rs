@@ -2,6 +2,7 @@
 //! line.
 
 use super::model::{ScenarioFile, Step};
+use crate::engine::load::yaml_message;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
@@ -90,11 +91,14 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
 
 /// Parses and checks scenario text; `path` names the file in errors.
 pub fn parse(text: &str, path: &Path) -> Result<Loaded, LoadError> {
-    let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| LoadError {
-        file: path.to_path_buf(),
-        line: e.location().map(|l| l.line() as usize),
-        scenario: None,
-        message: plain_yaml_message(&e.to_string()),
+    let file: ScenarioFile = serde_saphyr::from_str(text).map_err(|e| {
+        let line = e.location().map(|l| l.line() as usize);
+        LoadError {
+            file: path.to_path_buf(),
+            line,
+            scenario: line.and_then(|l| scenario_at_line(text, l)),
+            message: yaml_message(&e.to_string()),
+        }
     })?;
     if file.scenarios.is_empty() {
         return Err(LoadError {
@@ -189,14 +193,14 @@ fn check_step(step: &Step, ids: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// The parser's message without the location already reported, first line only.
-fn plain_yaml_message(s: &str) -> String {
-    let first = s.lines().next().unwrap_or(s).trim();
-    let first = first.strip_prefix("error: ").unwrap_or(first);
-    match first.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
-        Some((loc, msg)) if loc.contains(" column ") => msg.to_string(),
-        _ => first.to_string(),
-    }
+/// The scenario a line of the file belongs to: the last `- name:` at or before it (only
+/// scenarios have names), for errors the parser reports by line alone.
+fn scenario_at_line(text: &str, line: usize) -> Option<String> {
+    text.lines()
+        .take(line)
+        .filter_map(|l| l.trim_start().strip_prefix("- name:"))
+        .last()
+        .map(|n| n.trim().trim_matches(|c| c == '"' || c == '\'').to_string())
 }
 
 #[cfg(test)]
@@ -212,8 +216,9 @@ mod tests {
         let e = err(
             "scenarios:\n  - name: a\n    issues: [{project: p}]\n    steps:\n      - add_lable: x\n        by: u\n",
         );
-        assert!(e.starts_with("s.yml:5"), "{e}");
+        assert!(e.starts_with("s.yml:5: scenario \"a\": "), "{e}");
         assert!(e.contains("add_lable"), "{e}");
+        assert!(!e.contains("line 5"), "the location is said once: {e}");
     }
 
     #[test]

@@ -338,6 +338,7 @@ impl Before {
             comments,
             bot_activity,
             created,
+            project_paths: world.engine.config.projects.clone(),
         }
     }
 }
