@@ -140,7 +140,8 @@ async fn play_in(
             }
         }
         if !mismatches.is_empty() || !problems.is_empty() {
-            let explanation = explain(world, s, &before);
+            let due = world.followups_due(project, iid, before.at).await;
+            let explanation = explain(world, s, &before, due);
             return Ok(Some(Failure {
                 step: Some((n + 1, step.referenced.line())),
                 what,
@@ -285,6 +286,7 @@ struct Before {
     issues: BTreeSet<(u64, u64)>,
     deliveries: usize,
     issue: Option<IssueView>,
+    at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Before {
@@ -302,6 +304,7 @@ impl Before {
             issues,
             deliveries: world.sim.deliveries().len(),
             issue: world.sim.issue_state(project, iid),
+            at: world.clock.now(),
         }
     }
 
@@ -360,7 +363,7 @@ fn project_ids(world: &World) -> Vec<u64> {
 }
 
 /// The planner's view of the step's events ([`step_explanation`]).
-fn explain(world: &World, s: &Step, before: &Before) -> Vec<String> {
+fn explain(world: &World, s: &Step, before: &Before, followups_due: usize) -> Vec<String> {
     let now = world.clock.now();
     let deliveries = world.sim.deliveries();
     let issue_state = before.issue.as_ref().map(to_state);
@@ -380,7 +383,9 @@ fn explain(world: &World, s: &Step, before: &Before) -> Vec<String> {
                 followup: None,
             });
         }
-        if s.wait_days.is_some() {
+        // Which follow-up came due is not on record, only that one did: each the
+        // configuration knows is planned.
+        if followups_due > 0 {
             for name in followup_names(&world.engine) {
                 events.push(StepEvent::Tick {
                     issue,

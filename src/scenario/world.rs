@@ -228,6 +228,26 @@ impl World {
         Ok(())
     }
 
+    /// How many follow-ups of the issue (`project#iid` ids) came due after `since`.
+    pub async fn followups_due(
+        &self,
+        project: u64,
+        iid: u64,
+        since: chrono::DateTime<chrono::Utc>,
+    ) -> usize {
+        let key = format!("{project}#{iid}");
+        let now = self.clock.now();
+        self.store
+            .list_followups(100_000)
+            .await
+            .map(|fs| {
+                fs.iter()
+                    .filter(|f| f.issue_key == key && f.due_at > since && f.due_at <= now)
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
     /// A live `labelflow sweep` run over every workflow.
     pub async fn sweep(&self) -> SweepReport {
         let opts = SweepOptions {
