@@ -271,3 +271,55 @@ fn plan_previews_a_followup_and_a_sweep_visit_offline() {
         "{err}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn update_snapshots_writes_the_comment_and_then_it_matches() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("snap.yml");
+    std::fs::write(
+        &file,
+        "scenarios:\n  - name: presented\n    issues:\n      - project: opportunities\n        labels: [\"cocreate::triage\", \"cocreate-pathway::minor\"]\n    steps:\n      - add_label: \"cocreate::presented\"\n        by: example-cs-lead\n        expect:\n          - snapshot: { file: presented.md }\n",
+    )
+    .unwrap();
+    let opts = |update| RunOptions {
+        config: repo("labelflow.yml"),
+        paths: vec![file.clone()],
+        update_snapshots: update,
+    };
+    let missing = scenario::run_all(&opts(false)).await.unwrap();
+    let text = report::text(&missing);
+    assert!(
+        text.contains("presented.md does not exist (run with --update-snapshots to write it)"),
+        "{text}"
+    );
+
+    let written = scenario::run_all(&opts(true)).await.unwrap();
+    assert!(written[0].failure.is_none());
+    assert_eq!(
+        written[0].snapshots_written,
+        vec![dir.path().join("presented.md")]
+    );
+    let snapshot = std::fs::read_to_string(dir.path().join("presented.md")).unwrap();
+    assert!(
+        snapshot.starts_with("**Presented to the customer.** @example-cs-lead applied"),
+        "{snapshot}"
+    );
+    assert!(!snapshot.contains("<!-- labelflow:"), "{snapshot}");
+
+    std::fs::write(
+        dir.path().join("presented.md"),
+        snapshot.replace("Presented", "Shown"),
+    )
+    .unwrap();
+    let changed = scenario::run_all(&opts(false)).await.unwrap();
+    let text = report::text(&changed);
+    assert!(
+        text.contains("difference (- snapshot, + comment):"),
+        "{text}"
+    );
+    assert!(text.contains("  - **Shown to the customer.**"), "{text}");
+    assert!(
+        text.contains("  + **Presented to the customer.**"),
+        "{text}"
+    );
+}
