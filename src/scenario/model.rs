@@ -69,7 +69,7 @@ pub struct StartIssue {
     /// How steps and expectations name it; default `issue`.
     #[serde(default = "default_issue_id")]
     pub id: String,
-    /// A project name from the configuration's `projects:`, or a project path.
+    /// A project's name or path from the configuration's `projects:`.
     pub project: String,
     #[serde(default = "default_title")]
     pub title: String,

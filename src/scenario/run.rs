@@ -129,7 +129,10 @@ async fn play_in(
         if let Err(e) = act(world, s, project, iid).await {
             problems.push(format!("the step could not be taken: {e:#}"));
         }
-        problems.extend(world.settle().await?);
+        match world.settle().await {
+            Ok(p) => problems.extend(p),
+            Err(e) => problems.push(format!("{e:#}")),
+        }
         let observed = before.observe(world, project, iid);
         let mut mismatches = Vec::new();
         for e in &s.expect {
@@ -157,7 +160,7 @@ async fn play_in(
 fn open_issue(world: &World, i: &StartIssue) -> Result<(u64, u64), String> {
     let project = world.project(&i.project).ok_or_else(|| {
         format!(
-            "no project `{}` in the configuration's `projects:` (give a name from there or a project path)",
+            "no project `{}` in the configuration's `projects:` (give one of its names or paths)",
             i.project
         )
     })?;
