@@ -20,6 +20,7 @@ pub struct TestArgs {
     /// Scenario files or directories (searched for .yml/.yaml); default `scenarios/` next to
     /// the configuration.
     pub paths: Vec<PathBuf>,
+    /// What to print: `text` for people, `junit` for CI.
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
     /// With `--format junit`, write the report to this file instead of standard output (the
