@@ -19,6 +19,7 @@ pub mod hooks;
 pub mod ingest;
 pub mod metrics;
 pub mod reload;
+pub mod scenario;
 pub mod service;
 pub mod setup;
 pub mod store;

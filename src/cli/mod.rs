@@ -7,9 +7,11 @@ pub mod demo;
 pub mod events;
 pub mod gitlab_args;
 pub mod plan;
+mod plan_tick;
 pub mod serve;
 pub mod setup;
 pub mod sweep;
+pub mod test;
 
 pub use config_arg::ConfigArg;
 
@@ -59,6 +61,9 @@ pub enum Command {
     Sweep(sweep::SweepArgs),
     /// Print the JSON Schema of the configuration file (for editors; `labelflow.schema.json`).
     Schema,
+    /// Play workflow scenarios (steps and expectations written as YAML) against a simulated
+    /// GitLab in this process; exit 1 when one fails (`--format junit` for CI).
+    Test(test::TestArgs),
 }
 
 /// Sets up logging (stderr), honouring `RUST_LOG`.
@@ -114,6 +119,10 @@ pub async fn run(cli: Cli) -> i32 {
         Command::Schema => {
             print!("{}", crate::engine::schema::json_schema());
             Ok(0)
+        }
+        Command::Test(a) => {
+            init_logging(cli.log_format, "error");
+            test::run(a).await
         }
     };
     match result {

@@ -2,7 +2,6 @@
 //! live path uses, without touching GitLab or the store.
 
 use super::config_arg::ConfigArg;
-use crate::domain::{IssueState, IssueStatus};
 use crate::engine::{self, Engine};
 use crate::hooks;
 use anyhow::Context;
@@ -20,8 +19,9 @@ pub enum Format {
 pub struct PlanArgs {
     #[command(flatten)]
     pub config: ConfigArg,
-    /// A GitLab webhook body (Issue Hook or Note Hook JSON).
-    pub payload: PathBuf,
+    /// A GitLab webhook body (Issue Hook or Note Hook JSON); not with `--tick`/`--followup`.
+    #[arg(required_unless_present_any = ["tick", "followup"])]
+    pub payload: Option<PathBuf>,
     /// The issue as GitLab's API returns it now (`GET /projects/:id/issues/:iid`). Without it,
     /// the issue's state is taken from the payload.
     #[arg(long)]
@@ -34,6 +34,14 @@ pub struct PlanArgs {
     pub now: Option<DateTime<Utc>>,
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Preview the follow-up NAME coming due for the `--issue` (at `--now`), instead of a
+    /// payload.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["payload", "tick", "event"], requires = "issue")]
+    pub followup: Option<String>,
+    /// Preview a sweep visiting the `--issue` (at `--now`), instead of a payload. Milestone
+    /// exemptions are the sweep's own and not shown.
+    #[arg(long, conflicts_with_all = ["payload", "event"], requires = "issue")]
+    pub tick: bool,
 }
 
 pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
@@ -44,8 +52,10 @@ pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
             return Ok(1);
         }
     };
-    let body = std::fs::read(&args.payload)
-        .with_context(|| format!("reading {}", args.payload.display()))?;
+    let Some(payload) = &args.payload else {
+        return super::plan_tick::run(&engine, &args);
+    };
+    let body = std::fs::read(payload).with_context(|| format!("reading {}", payload.display()))?;
     let hook = match hooks::parse(args.event.as_deref(), &body) {
         Ok(Some(h)) => h,
         Ok(None) => {
@@ -64,7 +74,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
             return Ok(0);
         }
         Err(e) => {
-            eprintln!("error: {}: {e}", args.payload.display());
+            eprintln!("error: {}: {e}", payload.display());
             return Ok(1);
         }
     };
@@ -77,7 +87,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
                 format!("{} is not an issue as GitLab's API returns it", p.display())
             })?
         }
-        None => issue_from_payload(&body, &event)?,
+        None => hooks::issue_from_payload(&body, &event)?,
     };
     let now = args.now.unwrap_or_else(Utc::now);
     let plan = engine::plan(&engine, &event, &issue, now).map_err(|e| anyhow::anyhow!(e))?;
@@ -99,7 +109,7 @@ pub fn run(args: PlanArgs) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-fn print_text(plan: &engine::Plan, event: &crate::domain::Event) {
+pub(super) fn print_text(plan: &engine::Plan, event: &crate::domain::Event) {
     let issue = if event.project_path.is_empty() {
         format!("issue {}", event.issue)
     } else {
@@ -166,7 +176,7 @@ fn plain(v: &Value) -> String {
 
 /// Says so when no workflow covers the issue's project: otherwise an empty plan for a payload
 /// from the wrong project looks the same as "nothing to do".
-fn no_workflow_note(engine: &Engine, project_path: &str) -> Option<String> {
+pub(super) fn no_workflow_note(engine: &Engine, project_path: &str) -> Option<String> {
     let workflows = &engine.config.workflows;
     if workflows
         .values()
@@ -185,65 +195,4 @@ fn no_workflow_note(engine: &Engine, project_path: &str) -> Option<String> {
         "no workflow applies to project `{project_path}` (the configuration covers: {})",
         covered.join(", ")
     ))
-}
-
-/// The issue as the payload describes it (used when no `--issue` is given).
-fn issue_from_payload(body: &[u8], event: &crate::domain::Event) -> anyhow::Result<IssueState> {
-    let v: Value = serde_json::from_slice(body)?;
-    let attrs = if v["object_kind"] == "note" {
-        &v["issue"]
-    } else {
-        &v["object_attributes"]
-    };
-    let labels: Vec<String> = v["changes"]["labels"]["current"]
-        .as_array()
-        .or_else(|| attrs["labels"].as_array())
-        .or_else(|| v["labels"].as_array())
-        .map(|ls| {
-            ls.iter()
-                .filter_map(|l| l["title"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let assignees = v["assignees"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|u| u["username"].as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
-    let date = |k: &str| {
-        attrs[k]
-            .as_str()
-            .and_then(|s| {
-                serde_json::from_value::<gitlab::hooktypes::HookDate>(Value::String(s.to_string()))
-                    .ok()
-            })
-            .map(|d| *d.as_ref())
-            .unwrap_or_else(Utc::now)
-    };
-    Ok(IssueState {
-        id: attrs["id"].as_u64().unwrap_or(0),
-        iid: event.issue.iid,
-        project_id: event.issue.project_id,
-        project_path: event.project_path.clone(),
-        title: attrs["title"].as_str().unwrap_or("").to_string(),
-        description: attrs["description"].as_str().unwrap_or("").to_string(),
-        state: if attrs["state"] == "closed" {
-            IssueStatus::Closed
-        } else {
-            IssueStatus::Opened
-        },
-        labels,
-        assignees,
-        // Payloads carry only the author's id; the acting user stands in.
-        author: event.actor.username.clone(),
-        confidential: attrs["confidential"]
-            .as_bool()
-            .unwrap_or(event.confidential),
-        web_url: attrs["url"].as_str().unwrap_or("").to_string(),
-        created_at: date("created_at"),
-        updated_at: date("updated_at"),
-    })
 }

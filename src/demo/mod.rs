@@ -5,6 +5,7 @@
 mod cla_registry;
 mod scenario;
 
+pub use cla_registry::write_registry;
 pub use scenario::fill_template;
 pub use world::{DemoWorld, settle};
 mod timeline;

@@ -29,23 +29,7 @@ fn excerpt(body: &str, max: usize) -> Vec<String> {
 
 pub fn print(w: &DemoWorld) {
     let mut names: BTreeMap<u64, String> = BTreeMap::new();
-    let mut usernames: Vec<String> = w
-        .engine
-        .config
-        .directory
-        .roles
-        .values()
-        .flatten()
-        .chain(
-            w.engine
-                .config
-                .directory
-                .product_groups
-                .values()
-                .flat_map(|g| g.pms.iter()),
-        )
-        .cloned()
-        .collect();
+    let mut usernames: Vec<String> = w.engine.config.directory.people();
     usernames.extend(super::scenario::PEOPLE.iter().map(|s| s.to_string()));
     usernames.push(w.engine.bot().to_string());
     for u in usernames {

@@ -40,22 +40,7 @@ impl DemoWorld {
             projects.insert(name.clone(), sim.add_project(path));
         }
         let bot = sim.add_user(engine.bot());
-        let mut people: Vec<String> = engine
-            .config
-            .directory
-            .roles
-            .values()
-            .flatten()
-            .chain(
-                engine
-                    .config
-                    .directory
-                    .product_groups
-                    .values()
-                    .flat_map(|g| g.pms.iter()),
-            )
-            .cloned()
-            .collect();
+        let mut people: Vec<String> = engine.config.directory.people();
         people.extend(extra_people.iter().map(|s| s.to_string()));
         people.sort();
         people.dedup();

@@ -9,10 +9,12 @@ mod error;
 mod hook;
 mod normalise;
 pub mod payload;
+mod payload_issue;
 
 pub use error::HookError;
 pub use hook::{Hook, IssueHook, NoteHook};
 pub use normalise::normalise;
+pub use payload_issue::issue_from_payload;
 
 use crate::domain::IssueKey;
 use payload::{Envelope, IssuePayload, NotePayload};

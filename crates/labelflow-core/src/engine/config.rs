@@ -101,6 +101,18 @@ pub struct Directory {
     pub product_groups: BTreeMap<String, ProductGroup>,
 }
 
+impl Directory {
+    /// Every username the directory names (roles, then product managers; repeats kept).
+    pub fn people(&self) -> Vec<String> {
+        self.roles
+            .values()
+            .flatten()
+            .chain(self.product_groups.values().flat_map(|g| g.pms.iter()))
+            .cloned()
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProductGroup {

@@ -567,3 +567,6 @@ mod known_fields;
 mod label_use;
 mod template_paths;
 mod yaml_errors;
+
+/// Also used for scenario files (`labelflow test`).
+pub use yaml_errors::yaml_message;

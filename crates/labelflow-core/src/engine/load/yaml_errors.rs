@@ -12,7 +12,7 @@ fn first_line(s: &str) -> String {
 
 /// The YAML parser's message without its own `error: line N column M:` prefix: the location
 /// is already reported as `file:line:column`, and saying it twice reads as two errors.
-pub(super) fn yaml_message(s: &str) -> String {
+pub fn yaml_message(s: &str) -> String {
     let line = first_line(s);
     let rest = line.strip_prefix("error: ").unwrap_or(&line);
     match rest.strip_prefix("line ").and_then(|r| r.split_once(": ")) {
