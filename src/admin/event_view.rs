@@ -1,8 +1,8 @@
 //! One event as the operator page shows it: what happened, the actions with links, and the
 //! decision trace; and the last sweep's summary.
 
-use super::AdminState;
-use super::pages::{layout, retry_button};
+use super::layout::{layout, retry_button};
+use super::state::AdminState;
 use crate::engine::trace::{CheckOutcome, RuleOutcome, Trace};
 use crate::store::{EventRecord, EventStatus, StoredTrace};
 use crate::worker::record::EventRecordBody;

@@ -6,21 +6,19 @@
 mod access;
 mod diagram;
 mod event_view;
+mod layout;
 mod pages;
+mod state;
 
-use crate::clock::Clock;
-use crate::store::DynStore;
-use crate::worker::EngineHandle;
-use access::Access;
 use anyhow::Context;
 use axum::Router;
 use axum::middleware;
 use axum::routing::{get, post};
 use secrecy::SecretString;
 use std::net::SocketAddr;
-use std::sync::Arc;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
+
+pub use state::AdminState;
 
 /// Where the operator page listens and who may use it.
 #[derive(Clone)]
@@ -41,39 +39,6 @@ impl AdminSettings {
             ));
         }
         Ok(())
-    }
-}
-
-/// What the pages read and the Retry button changes.
-#[derive(Clone)]
-pub struct AdminState {
-    pub store: DynStore,
-    pub engine: EngineHandle,
-    pub clock: Clock,
-    /// Wakes idle workers after a retry.
-    pub wake: Arc<Notify>,
-    /// GitLab's base URL, for links to issues.
-    pub gitlab_url: String,
-    access: Arc<Access>,
-}
-
-impl AdminState {
-    pub fn new(
-        store: DynStore,
-        engine: EngineHandle,
-        clock: Clock,
-        wake: Arc<Notify>,
-        gitlab_url: String,
-        token: Option<SecretString>,
-    ) -> Self {
-        AdminState {
-            store,
-            engine,
-            clock,
-            wake,
-            gitlab_url: gitlab_url.trim_end_matches('/').to_string(),
-            access: Arc::new(Access::new(token)),
-        }
     }
 }
 

@@ -2,8 +2,9 @@
 //! (titles, labels, reasons quoting them) sits in `<bdi>` so right-to-left characters cannot
 //! reorder the page around it. Markdown is never rendered: it shows as typed.
 
-use super::AdminState;
 use super::event_view;
+use super::layout::{layout, retry_button};
+use super::state::AdminState;
 use crate::store::{EventFilter, EventRow, EventStatus};
 use crate::worker::current;
 use crate::worker::record::EventRecordBody;
@@ -11,39 +12,13 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use maud::{DOCTYPE, Markup, html};
+use maud::{Markup, html};
 use serde::Deserialize;
 
 const STYLE: &str = include_str!("style.css");
 
 /// How many events a list shows (newest first).
 const PAGE_ROWS: i64 = 100;
-
-pub(super) fn layout(title: &str, body: Markup) -> Markup {
-    html! {
-        (DOCTYPE)
-        html lang="en" {
-            head {
-                meta charset="utf-8";
-                title { (title) " · labelflow" }
-                link rel="stylesheet" href="/assets/style.css";
-            }
-            body {
-                nav {
-                    strong { "labelflow" }
-                    a href="/events" { "Events" }
-                    a href="/parked" { "Parked" }
-                    a href="/followups" { "Follow-ups and sweeps" }
-                    a href="/workflows" { "Workflows" }
-                }
-                main {
-                    h1 { (title) }
-                    (body)
-                }
-            }
-        }
-    }
-}
 
 pub(super) async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
@@ -205,16 +180,6 @@ pub(super) async fn retry(
             (StatusCode::CONFLICT, page).into_response()
         }
         Err(e) => store_error(e),
-    }
-}
-
-/// A Retry button for a parked event.
-pub(super) fn retry_button(s: &AdminState, id: i64) -> Markup {
-    html! {
-        form.retry method="post" action={ "/events/" (id) "/retry" } {
-            input type="hidden" name="csrf" value=(s.access.csrf());
-            button type="submit" { "Retry" }
-        }
     }
 }
 

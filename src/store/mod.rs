@@ -13,13 +13,14 @@ mod rows;
 mod shared;
 pub mod sqlite;
 mod target;
+mod trace_types;
 mod traces;
 
 pub use error::{StoreError, StoreResult};
 pub use hold::SWEEP_HOLD_KIND;
 pub use target::DatabaseTarget;
-pub use traces::{
-    EventFilter, EventRow, LedgerEntry, PendingFollowup, Pruned, StoredTrace, TraceRetention,
+pub use trace_types::{
+    EventFilter, LedgerEntry, PendingFollowup, Pruned, StoredTrace, TraceRetention,
 };
 
 use async_trait::async_trait;
@@ -210,6 +211,14 @@ pub struct FollowupRecord {
     pub issue_ref: String,
     pub due_at: DateTime<Utc>,
     pub fired: bool,
+}
+
+/// An inbox event with its stored record, when it has one.
+#[derive(Debug, Clone)]
+pub struct EventRow {
+    pub event: EventRecord,
+    pub issue_ref: Option<String>,
+    pub body: Option<String>,
 }
 
 /// The store interface. Every method is one short transaction.

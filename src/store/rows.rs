@@ -141,14 +141,16 @@ pub(crate) fn queue_stats(
     Ok(stats)
 }
 
-pub(crate) fn stored_trace<'r, R>(row: &'r R) -> Result<super::traces::StoredTrace, sqlx::Error>
+pub(crate) fn stored_trace<'r, R>(
+    row: &'r R,
+) -> Result<super::trace_types::StoredTrace, sqlx::Error>
 where
     R: Row,
     &'static str: ColumnIndex<R>,
     i64: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
 {
-    Ok(super::traces::StoredTrace {
+    Ok(super::trace_types::StoredTrace {
         event_id: row.try_get("event_id")?,
         issue_key: row.try_get("issue_key")?,
         issue_ref: row.try_get("issue_ref")?,

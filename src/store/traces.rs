@@ -1,82 +1,6 @@
 //! Decision traces: one per processed event, bounded by age and count. Also what `explain`
-//! reads about an issue: its follow-ups due and when a `once` action ran.
-
-use chrono::{DateTime, Utc};
-use serde::Serialize;
-
-/// An event's stored trace (stored again by a later try of the same event).
-#[derive(Debug, Clone, Serialize)]
-pub struct StoredTrace {
-    pub event_id: i64,
-    pub issue_key: String,
-    /// `group/project#iid`.
-    pub issue_ref: String,
-    /// done, ignored, retry or parked.
-    pub outcome: String,
-    /// `,cocreate,mdf,`: the workflows whose rules acted.
-    pub workflows: String,
-    /// JSON (`crate::worker::record::EventRecordBody`).
-    pub body: String,
-    pub recorded_at: DateTime<Utc>,
-}
-
-/// Which events the operator page lists (each filter optional).
-#[derive(Debug, Clone, Default)]
-pub struct EventFilter {
-    pub status: Option<String>,
-    /// `group/project`.
-    pub project: Option<String>,
-    /// `group/project#iid`.
-    pub issue: Option<String>,
-    pub workflow: Option<String>,
-}
-
-/// An inbox event with its stored record, when it has one.
-#[derive(Debug, Clone)]
-pub struct EventRow {
-    pub event: crate::store::EventRecord,
-    pub issue_ref: Option<String>,
-    pub body: Option<String>,
-}
-
-/// How long traces (and finished plans) are kept, and how many traces at most.
-#[derive(Debug, Clone, Copy)]
-pub struct TraceRetention {
-    pub max_age: chrono::Duration,
-    pub max_count: i64,
-}
-
-impl Default for TraceRetention {
-    fn default() -> Self {
-        TraceRetention {
-            max_age: chrono::Duration::days(30),
-            max_count: 100_000,
-        }
-    }
-}
-
-/// What one prune removed.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Pruned {
-    pub traces: u64,
-    pub plans: u64,
-}
-
-/// When an action key was first recorded in the ledger, and by which event's plan (when the
-/// plan is still kept).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LedgerEntry {
-    pub recorded_at: DateTime<Utc>,
-    pub event_id: Option<i64>,
-}
-
-/// A follow-up of one issue not yet come due.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct PendingFollowup {
-    /// `workflow/name`.
-    pub name: String,
-    pub due_at: DateTime<Utc>,
-}
+//! and the operator page read: follow-ups due, when a `once` action ran, filtered event lists,
+//! the last sweep run. The values are in `trace_types.rs`.
 
 /// The trace queries, shared by both backends: `store_impl!` expands this into an inherent
 /// `impl` (`#[async_trait]` cannot see methods a macro makes inside the trait `impl`), and the
@@ -84,7 +8,7 @@ pub struct PendingFollowup {
 macro_rules! trace_methods {
     ($ty:ty, $read:ident, $write:ident) => {
         impl $ty {
-        async fn trace_put_sql(&self, t: crate::store::traces::StoredTrace) -> crate::store::StoreResult<()> {
+        async fn trace_put_sql(&self, t: crate::store::StoredTrace) -> crate::store::StoreResult<()> {
             sqlx::query(
                 "INSERT INTO event_traces (event_id, issue_key, issue_ref, outcome, body, recorded_at, workflows)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -104,7 +28,7 @@ macro_rules! trace_methods {
             Ok(())
         }
 
-        async fn trace_get_sql(&self, event_id: i64) -> crate::store::StoreResult<Option<crate::store::traces::StoredTrace>> {
+        async fn trace_get_sql(&self, event_id: i64) -> crate::store::StoreResult<Option<crate::store::StoredTrace>> {
             let row = sqlx::query(
                 "SELECT event_id, issue_key, issue_ref, outcome, body, recorded_at, workflows
                  FROM event_traces WHERE event_id = $1",
@@ -119,7 +43,7 @@ macro_rules! trace_methods {
             &self,
             issue_ref: &str,
             newest: i64,
-        ) -> crate::store::StoreResult<Vec<crate::store::traces::StoredTrace>> {
+        ) -> crate::store::StoreResult<Vec<crate::store::StoredTrace>> {
             let found = sqlx::query(
                 "SELECT event_id, issue_key, issue_ref, outcome, body, recorded_at, workflows
                  FROM event_traces WHERE issue_ref = $1 ORDER BY event_id DESC LIMIT $2",
@@ -138,9 +62,9 @@ macro_rules! trace_methods {
 
         async fn prune_traces_sql(
             &self,
-            retention: crate::store::traces::TraceRetention,
+            retention: crate::store::TraceRetention,
             now: chrono::DateTime<chrono::Utc>,
-        ) -> crate::store::StoreResult<crate::store::traces::Pruned> {
+        ) -> crate::store::StoreResult<crate::store::Pruned> {
             let cutoff = crate::store::rows::to_millis(now - retention.max_age);
             let old = sqlx::query("DELETE FROM event_traces WHERE recorded_at < $1")
                 .bind(cutoff)
@@ -166,7 +90,7 @@ macro_rules! trace_methods {
             .execute(&self.$write)
             .await?
             .rows_affected();
-            Ok(crate::store::traces::Pruned {
+            Ok(crate::store::Pruned {
                 traces: old + over,
                 plans,
             })
@@ -176,7 +100,7 @@ macro_rules! trace_methods {
             &self,
             issue_key: &str,
             key: &str,
-        ) -> crate::store::StoreResult<Option<crate::store::traces::LedgerEntry>> {
+        ) -> crate::store::StoreResult<Option<crate::store::LedgerEntry>> {
             let at: Option<i64> = sqlx::query_scalar(
                 "SELECT recorded_at FROM action_ledger WHERE key = $1",
             )
@@ -196,7 +120,7 @@ macro_rules! trace_methods {
             .bind(key)
             .fetch_optional(&self.$read)
             .await?;
-            Ok(Some(crate::store::traces::LedgerEntry {
+            Ok(Some(crate::store::LedgerEntry {
                 recorded_at: crate::store::rows::from_millis(at)?,
                 event_id: event_id.flatten(),
             }))
@@ -204,9 +128,9 @@ macro_rules! trace_methods {
 
         async fn list_event_rows_sql(
             &self,
-            filter: &crate::store::traces::EventFilter,
+            filter: &crate::store::EventFilter,
             limit: i64,
-        ) -> crate::store::StoreResult<Vec<crate::store::traces::EventRow>> {
+        ) -> crate::store::StoreResult<Vec<crate::store::EventRow>> {
             // Only the conditions asked for, so each backend can use its indexes: a filter
             // on the record drives the query from `event_traces` (by issue, then newest).
             let mut conditions: Vec<String> = Vec::new();
@@ -255,7 +179,7 @@ macro_rules! trace_methods {
             let mut out = Vec::with_capacity(found.len());
             for row in &found {
                 use sqlx::Row;
-                out.push(crate::store::traces::EventRow {
+                out.push(crate::store::EventRow {
                     event: crate::store::rows::event_record(row)?,
                     issue_ref: row.try_get("trace_issue_ref")?,
                     body: row.try_get("trace_body")?,
@@ -291,7 +215,7 @@ macro_rules! trace_methods {
             }
         }
 
-        async fn followups_for_issue_sql(&self, issue_key: &str) -> crate::store::StoreResult<Vec<crate::store::traces::PendingFollowup>> {
+        async fn followups_for_issue_sql(&self, issue_key: &str) -> crate::store::StoreResult<Vec<crate::store::PendingFollowup>> {
             let found: Vec<(String, i64)> = sqlx::query_as(
                 "SELECT payload, due_at FROM followups
                  WHERE issue_key = $1 AND fired_at IS NULL ORDER BY due_at, key",
@@ -304,7 +228,7 @@ macro_rules! trace_methods {
                 let name = serde_json::from_str::<crate::store::FollowupPayload>(&payload)
                     .map(|p| p.followup)
                     .unwrap_or_else(|_| "a follow-up".to_string());
-                out.push(crate::store::traces::PendingFollowup {
+                out.push(crate::store::PendingFollowup {
                     name,
                     due_at: crate::store::rows::from_millis(due)?,
                 });

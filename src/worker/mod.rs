@@ -79,6 +79,18 @@ pub enum Outcome {
     Parked(String),
 }
 
+impl Outcome {
+    /// How the event ended, in plain words, for its stored record.
+    pub fn in_words(&self) -> String {
+        match self {
+            Outcome::Done => "done".to_string(),
+            Outcome::Ignored(why) => format!("ignored: {why}"),
+            Outcome::Retry(why, _) => format!("to be retried: {why}"),
+            Outcome::Parked(why) => format!("parked: {why}"),
+        }
+    }
+}
+
 pub struct Worker {
     pub store: DynStore,
     pub engine: EngineHandle,
@@ -261,7 +273,7 @@ impl Worker {
             &self.metrics,
             ev,
             label,
-            &outcome,
+            outcome.in_words(),
             processed,
             now,
         )

@@ -2,7 +2,6 @@
 //! the actions with links to what they created, and how it ended. `labelflow events show`,
 //! `events list --issue` and `@labelflow explain` read it back.
 
-use super::Outcome;
 use crate::actions::PlannedAction;
 use crate::domain::{Event, IssueState};
 use crate::engine::explain::{IssueHistory, RecentDecision};
@@ -160,15 +159,16 @@ fn recent_decision(t: &StoredTrace, body: Option<EventRecordBody>) -> RecentDeci
     }
 }
 
-/// Stores what the attempt saw and did, for `events show`, `events list --issue` and
-/// `explain`; counts the rule outcomes. A failure here loses only the explanation.
+/// Stores what the attempt saw and did (`outcome`: how it ended, in plain words), for
+/// `events show`, `events list --issue` and `explain`; counts the rule outcomes. A failure
+/// here loses only the explanation.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn keep(
     store: &DynStore,
     metrics: &Metrics,
     ev: &ClaimedEvent,
     label: &str,
-    outcome: &Outcome,
+    outcome: String,
     processed: Processed,
     now: DateTime<Utc>,
 ) {
@@ -187,6 +187,7 @@ pub(super) async fn keep(
         }
     };
     let mut workflows: Vec<&str> = processed.rules.iter().map(|(w, _)| w.as_str()).collect();
+    workflows.sort_unstable();
     workflows.dedup();
     let workflows = if workflows.is_empty() {
         String::new()
@@ -195,12 +196,7 @@ pub(super) async fn keep(
     };
     let body = EventRecordBody {
         title: processed.issue_title.clone(),
-        outcome: match outcome {
-            Outcome::Done => "done".to_string(),
-            Outcome::Ignored(why) => format!("ignored: {why}"),
-            Outcome::Retry(why, _) => format!("to be retried: {why}"),
-            Outcome::Parked(why) => format!("parked: {why}"),
-        },
+        outcome,
         trace: processed.trace,
         actions,
     };

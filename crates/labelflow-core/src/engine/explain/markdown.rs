@@ -1,7 +1,7 @@
 //! The explain comment's Markdown. Built in code rather than a template: it is nested lists of
 //! computed facts, and every piece of user text in it goes through the renderer's escape.
 
-use super::{IssueHistory, Readiness, WorkflowStanding};
+use super::model::{IssueHistory, Readiness, WorkflowStanding};
 use crate::render::escape_user_text;
 use chrono::{DateTime, Utc};
 use std::fmt::Write;
