@@ -388,8 +388,8 @@ async fn serve_refuses_to_start_without_a_webhook_secret_unless_allowed() {
     let database = dir.path().join("labelflow.db");
     let run = |allow: bool| {
         let mut c = tokio::process::Command::new(env!("CARGO_BIN_EXE_labelflow"));
-        c.env("LABELFLOW_ADMIN_LISTEN", "127.0.0.1:0");
         c.arg("serve")
+            .args(["--admin-listen", "127.0.0.1:0"])
             .arg("--config")
             .arg(&config)
             .arg("--database")

@@ -44,8 +44,8 @@ pub struct ServeSpec {
 impl ServeSpec {
     fn command(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_labelflow"));
-        c.env("LABELFLOW_ADMIN_LISTEN", "127.0.0.1:0");
         c.arg("serve")
+            .args(["--admin-listen", "127.0.0.1:0"])
             .arg("--config")
             .arg(&self.config)
             .arg("--database")
