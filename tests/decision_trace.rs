@@ -524,6 +524,13 @@ fn the_explain_command_plans_one_comment_with_the_standing() {
         panic!("{:#?}", p.actions[0]);
     };
     assert!(body.contains("#### Workflow `cocreate`"), "{body}");
+    // Several missing prerequisites: one per line.
+    assert!(
+        body.contains(
+            "- ~\"cocreate::onboarding\": still needs\n  - a minor or major pathway (cocreate-pathway::minor or cocreate-pathway::major)\n  - a signed Corporate Contributor Agreement"
+        ),
+        "{body}"
+    );
     assert!(
         body.contains("Current stage: ~\"cocreate::triage\""),
         "{body}"

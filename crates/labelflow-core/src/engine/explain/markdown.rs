@@ -119,19 +119,26 @@ fn history_line(summary: &str) -> String {
 }
 
 fn item(out: &mut String, r: &Readiness) {
-    let verdict = if r.ready() {
-        "ready".to_string()
-    } else {
-        format!(
-            "still needs {}",
-            r.guard_missing
-                .iter()
-                .map(|m| escape_user_text(m))
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    };
-    let _ = writeln!(out, "- {}: {verdict}", label_ref(&r.label));
+    // One prerequisite per line: their own words may contain `;` and `,`.
+    match r.guard_missing.as_slice() {
+        [] => {
+            let _ = writeln!(out, "- {}: ready", label_ref(&r.label));
+        }
+        [one] => {
+            let _ = writeln!(
+                out,
+                "- {}: still needs {}",
+                label_ref(&r.label),
+                escape_user_text(one)
+            );
+        }
+        many => {
+            let _ = writeln!(out, "- {}: still needs", label_ref(&r.label));
+            for m in many {
+                let _ = writeln!(out, "  - {}", escape_user_text(m));
+            }
+        }
+    }
     if !r.fields_missing.is_empty() {
         let _ = writeln!(
             out,
