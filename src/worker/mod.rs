@@ -364,9 +364,6 @@ impl Worker {
                 Err(e) => return Outcome::Parked(format!("configuration problem: {e}")),
             };
         processed.trace = Some(plan.trace.clone());
-        for note in &plan.notes {
-            tracing::debug!(%note, "planner");
-        }
         // Decided once: a retry finishes what an earlier try started, and a second delivery
         // of a change already handled does nothing.
         let run = PlanRun {

@@ -11,7 +11,7 @@ mod model;
 
 use super::compiled::Engine;
 use super::conditions::{Facts, describe_allow};
-use super::config::{Allow, Guard, Trigger, Workflow};
+use super::config::{Allow, Guard, RequiredFields, Trigger, Workflow};
 use super::fields::parse_fields;
 use crate::domain::{IssueState, split_scoped};
 
@@ -26,6 +26,22 @@ pub fn guard_missing(guard: &Guard, facts: &Facts) -> Vec<String> {
         .iter()
         .filter(|r| !facts.holds(&r.condition))
         .map(|r| r.missing.clone())
+        .collect()
+}
+
+/// What a `required_fields` entry finds missing: empty fields, then failed checks. The
+/// planner's required-fields check and `explain` both use this.
+pub fn required_missing(rf: &RequiredFields, facts: &Facts) -> Vec<String> {
+    rf.fields
+        .iter()
+        .filter(|f| facts.field(f).is_empty())
+        .cloned()
+        .chain(
+            rf.requires
+                .iter()
+                .filter(|r| !facts.holds(&r.condition))
+                .map(|r| r.missing.clone()),
+        )
         .collect()
 }
 
@@ -170,19 +186,7 @@ pub fn readiness(
         .required_fields
         .iter()
         .filter(|r| r.when_label.value == label)
-        .flat_map(|r| {
-            r.fields
-                .iter()
-                .filter(|f| facts.field(f).is_empty())
-                .cloned()
-                .chain(
-                    r.requires
-                        .iter()
-                        .filter(|q| !facts.holds(&q.condition))
-                        .map(|q| q.missing.clone()),
-                )
-                .collect::<Vec<_>>()
-        })
+        .flat_map(|r| required_missing(r, &facts))
         .collect();
     let restricted_to = wf
         .restricted_labels

@@ -29,12 +29,11 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// What the planner decided, plus why it skipped what it skipped (for dry runs and logs), and
-/// the decision trace: every workflow, check and rule with its outcome in plain words.
+/// What the planner decided, and why: the decision trace gives every workflow, check and rule
+/// with its outcome in plain words (also what it skipped, and why).
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Plan {
     pub actions: Vec<PlannedAction>,
-    pub notes: Vec<String>,
     pub trace: Trace,
 }
 
@@ -98,9 +97,9 @@ pub fn plan_with_history(
     let bot = engine.bot();
     let own_change = event.actor.username.eq_ignore_ascii_case(bot);
     if own_change && !reacts_to_own_change(engine, event) {
-        let note = "event caused by the bot itself: nothing to do".to_string();
-        out.trace.notes.push(note.clone());
-        out.notes.push(note);
+        out.trace
+            .notes
+            .push("event caused by the bot itself: nothing to do".to_string());
         return Ok(out);
     }
     let fields = parse_fields(&issue.description);

@@ -6,7 +6,7 @@ use crate::actions::Action;
 use crate::domain::EventKind;
 use crate::engine::conditions::describe_allow;
 use crate::engine::config::{Allow, RequiredFields};
-use crate::engine::explain::guard_missing;
+use crate::engine::explain::{guard_missing, required_missing};
 use crate::engine::trace::{CheckKind, CheckOutcome, CheckTrace};
 use std::collections::BTreeSet;
 
@@ -62,10 +62,6 @@ impl WorkflowPlanner<'_, '_> {
                     None,
                 )?;
                 self.push(&rule, 2, Action::Comment { body }, false);
-                self.out.notes.push(format!(
-                    "`{label}` applied by {} who may not apply it: reverted",
-                    self.facts.actor
-                ));
                 break;
             }
         }
@@ -153,10 +149,6 @@ impl WorkflowPlanner<'_, '_> {
                     None,
                 )?;
                 self.push(&rule, 2, Action::Comment { body }, false);
-                self.out.notes.push(format!(
-                    "`{label}` applied before its prerequisites ({}): reverted",
-                    missing.join("; ")
-                ));
             }
         }
         Ok(())
@@ -232,17 +224,7 @@ impl WorkflowPlanner<'_, '_> {
 
     /// What a `required_fields` entry finds missing: empty fields, then failed checks.
     pub(super) fn missing_required(&self, rf: &RequiredFields) -> Vec<String> {
-        rf.fields
-            .iter()
-            .filter(|f| self.facts.field(f).is_empty())
-            .cloned()
-            .chain(
-                rf.requires
-                    .iter()
-                    .filter(|r| !self.facts.holds(&r.condition))
-                    .map(|r| r.missing.clone()),
-            )
-            .collect()
+        required_missing(rf, self.facts)
     }
 
     /// `on: { fields_completed: labels }`: the issue carries every one of `labels` with

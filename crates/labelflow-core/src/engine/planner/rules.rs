@@ -97,15 +97,16 @@ impl WorkflowPlanner<'_, '_> {
         }
     }
 
-    /// Why a rule was not triggered: its label was reverted, or the event is another one.
-    fn untriggered(&self, on: &Trigger, added: &[&str], reverted: &BTreeSet<String>) -> RuleTrace {
+    /// Traces why `rule` was not triggered: its label was reverted, its fields are not
+    /// complete yet, or the event is another one.
+    fn trace_untriggered(&mut self, rule: &Rule, reverted: &BTreeSet<String>) {
+        let on = &rule.on;
         let reverted_label = match on {
             Trigger::LabelAdded(l) => Some(l).filter(|l| reverted.contains(*l)),
             Trigger::LabelsPresent(ls) => ls.iter().find(|l| reverted.contains(*l)),
             Trigger::FieldsCompleted(ls) => ls.all().iter().find(|l| reverted.contains(*l)),
             _ => None,
-        }
-        .filter(|l| added.contains(&l.as_str()) || reverted.contains(*l));
+        };
         let (outcome, reason) = match (reverted_label, self.still_missing(on)) {
             (Some(l), _) => (
                 RuleOutcome::LabelReverted,
@@ -128,13 +129,7 @@ impl WorkflowPlanner<'_, '_> {
                 ),
             ),
         };
-        RuleTrace {
-            rule: String::new(),
-            outcome,
-            reason,
-            conditions: Vec::new(),
-            once: false,
-        }
+        self.trace_rule(rule, outcome, reason, false);
     }
 
     /// For a `fields_completed` trigger whose labels the issue carries: what its required
@@ -172,10 +167,7 @@ impl WorkflowPlanner<'_, '_> {
                 continue;
             }
             let Trigger::Command(cmd) = &rule.on else {
-                let mut rt = self.untriggered(&rule.on, added, reverted);
-                rt.rule = name.to_string();
-                rt.once = rule.once;
-                self.wt().rules.push(rt);
+                self.trace_untriggered(rule, reverted);
                 continue;
             };
             let mut traced = false;
@@ -257,9 +249,7 @@ impl WorkflowPlanner<'_, '_> {
                 }
             }
             if !traced {
-                let mut rt = self.untriggered(&rule.on, added, reverted);
-                rt.rule = name.to_string();
-                self.wt().rules.push(rt);
+                self.trace_untriggered(rule, reverted);
             }
         }
         Ok(())
@@ -282,9 +272,7 @@ impl WorkflowPlanner<'_, '_> {
                 );
                 self.fire_if_conditions(rule, None, None, &why)?;
             } else {
-                let mut rt = self.untriggered(&rule.on, added, &BTreeSet::new());
-                rt.rule = rule.name.value.clone();
-                self.wt().rules.push(rt);
+                self.trace_untriggered(rule, &BTreeSet::new());
             }
         }
         Ok(())
