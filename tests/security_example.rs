@@ -1,11 +1,15 @@
 //! The second example configuration, `examples/security/labelflow.yml` (vulnerability reports):
 //! it loads, and its plans do what its comments say, confidentiality first.
 
+#[path = "common/plan_fixtures.rs"]
+mod plan_fixtures;
+
 use chrono::{DateTime, TimeZone, Utc};
 use labelflow::actions::{Action, PlannedAction};
-use labelflow::domain::{Actor, Event, EventKind, IssueKey, IssueState, IssueStatus};
+use labelflow::domain::{Event, IssueState, IssueStatus};
 use labelflow::engine::{Engine, Plan, plan};
 use labelflow::setup::labels::desired_labels;
+use plan_fixtures::{comment, edited, labels_changed, opened};
 use std::path::Path;
 use std::sync::OnceLock;
 
@@ -45,60 +49,9 @@ fn report(labels: &[&str], description: &str) -> IssueState {
     }
 }
 
-fn event(issue: &IssueState, actor: &str, kind: EventKind) -> Event {
-    Event {
-        issue: IssueKey {
-            project_id: issue.project_id,
-            iid: issue.iid,
-        },
-        project_path: issue.project_path.clone(),
-        actor: Actor {
-            id: Some(1),
-            username: actor.to_string(),
-        },
-        kind,
-        labels_added: vec![],
-        labels_removed: vec![],
-        title_changed: false,
-        description_changed: false,
-        change_id: "2026-03-02T09:00:00Z".to_string(),
-        confidential: false,
-        occurred_at: Some(now()),
-        changes_unknown: false,
-        labels_now: None,
-    }
-}
-
-fn opened(issue: &IssueState) -> Event {
-    let mut e = event(issue, &issue.author, EventKind::Opened);
-    e.labels_added = issue.labels.clone();
-    e
-}
-
-fn edited(issue: &IssueState) -> Event {
-    let mut e = event(issue, &issue.author, EventKind::Updated);
-    e.description_changed = true;
-    e
-}
-
+/// A label applied by `actor` (already on `issue`).
 fn labelled(issue: &IssueState, actor: &str, added: &str) -> Event {
-    let mut e = event(issue, actor, EventKind::Updated);
-    e.labels_added = vec![added.to_string()];
-    e
-}
-
-fn comment(issue: &IssueState, actor: &str, body: &str) -> Event {
-    let mut e = event(
-        issue,
-        actor,
-        EventKind::Comment {
-            note_id: 9,
-            body: body.to_string(),
-            internal: false,
-        },
-    );
-    e.change_id = "note:9".to_string();
-    e
+    labels_changed(issue, actor, &[added], &[])
 }
 
 fn run(ev: &Event, issue: &IssueState) -> Plan {
@@ -162,7 +115,7 @@ fn a_complete_report_is_confidential_then_acknowledged_and_assigned() {
 fn completing_the_fields_acknowledges_once_without_a_second_rule() {
     let mut i = report(&["vuln::reported", "needs-info"], COMPLETE);
     i.confidential = true;
-    let p = run(&edited(&i), &i);
+    let p = run(&edited(&i, &i.author), &i);
     assert_eq!(
         kinds(&p),
         vec!["remove_labels", "assign", "comment", "schedule_followup"]
@@ -171,7 +124,7 @@ fn completing_the_fields_acknowledges_once_without_a_second_rule() {
 
     // Still incomplete: nothing fires.
     let i = report(&["vuln::reported", "needs-info"], INCOMPLETE);
-    assert!(run(&edited(&i), &i).actions.is_empty());
+    assert!(run(&edited(&i, &i.author), &i).actions.is_empty());
 }
 
 #[test]
