@@ -152,6 +152,19 @@ impl World {
         (report, seen)
     }
 
+    /// A dry run's reasons, one per item: what the decision trace says fired.
+    async fn dry_run_reasons(&self) -> Vec<Vec<String>> {
+        let mut reasons: Vec<Vec<String>> = Vec::new();
+        let mut collect = |item: ItemPlan<'_>| reasons.push(item.why.to_vec());
+        let options = SweepOptions {
+            dry_run: true,
+            max_actions: 10_000,
+            workflows: vec![],
+        };
+        self.sweeper.run(&options, &mut collect).await;
+        reasons
+    }
+
     fn labels(&self, iid: u64) -> Vec<String> {
         self.sim.issue(self.opps, iid).expect("issue").labels
     }
@@ -448,6 +461,17 @@ async fn dry_run_reports_exactly_what_the_live_run_does_and_writes_nothing() {
     // The next dry run shows what the next live run will do: the 8 nudges left over.
     let (next_dry, next_acts) = w.sweep(true, 55).await;
     assert_eq!((next_dry.counts.nudged, next_acts.len()), (8, 16));
+    // Each item says why it acts, from the planner's decision trace.
+    let reasons = w.dry_run_reasons().await;
+    assert_eq!(reasons.len(), 8, "{reasons:?}");
+    for r in &reasons {
+        assert_eq!(r.len(), 1, "{r:?}");
+        assert!(
+            r[0].starts_with("rule `stale:")
+                && r[0].ends_with(": the stale policy's next step is due"),
+            "{r:?}"
+        );
+    }
     let (_, next_live) = w.sweep(false, 55).await;
     assert_eq!(next_acts, next_live);
 }
