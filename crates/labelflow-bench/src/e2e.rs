@@ -101,7 +101,8 @@ pub async fn run(
     result
 }
 
-fn comments_posted(sim: &SimGitlab, bot: &str) -> usize {
+/// Bot comments created so far (from the simulator's request log).
+pub fn comments_posted(sim: &SimGitlab, bot: &str) -> usize {
     sim.requests()
         .iter()
         .filter(|r| {

@@ -6,6 +6,7 @@
 mod e2e;
 mod load;
 mod payload;
+mod processing;
 mod procs;
 mod report;
 mod results;
@@ -15,7 +16,7 @@ mod stats;
 use anyhow::Context;
 use clap::Parser;
 use load::Endpoint;
-use procs::{LabelflowSpec, PeerSpec, Service};
+use procs::{CeilingSpec, LabelflowSpec, PeerSpec, Service};
 use results::{Results, ServiceResults, Settings};
 use setup::{Bench, LABELFLOW_BOT, PEER_BOT};
 use std::path::PathBuf;
@@ -40,6 +41,9 @@ struct Args {
     peer_python: Option<PathBuf>,
     #[arg(long, default_value = "benches/peer/bot.py")]
     peer_script: PathBuf,
+    /// The minimal durable receiver (`labelflow-ceiling`); without it the ceiling is skipped.
+    #[arg(long)]
+    ceiling_bin: Option<PathBuf>,
     /// Offered ingest rates, per second.
     #[arg(long, value_delimiter = ',', default_value = "500,1000,2000,5000")]
     rates: Vec<f64>,
@@ -64,6 +68,18 @@ struct Args {
     /// Simulated GitLab latency per API call for the end-to-end runs, ms.
     #[arg(long, value_delimiter = ',', default_value = "0,50")]
     sim_latency_ms: Vec<u64>,
+    /// labelflow's `--workers` for the processing runs.
+    #[arg(long, value_delimiter = ',', default_value = "4,16,64")]
+    processing_workers: Vec<usize>,
+    /// Simulated GitLab latency per API call for the processing runs, ms.
+    #[arg(long, value_delimiter = ',', default_value = "0,50")]
+    processing_latency_ms: Vec<u64>,
+    /// Events queued per processing run (0: skip the processing runs).
+    #[arg(long, default_value_t = 3000)]
+    processing_events: usize,
+    /// Longest a processing run may take, seconds (its rate counts what was done by then).
+    #[arg(long, default_value_t = 15.0)]
+    processing_seconds: f64,
     /// Seconds to leave the services idle before reading their idle memory.
     #[arg(long, default_value_t = 2.0)]
     idle_seconds: f64,
@@ -127,6 +143,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         e2e_rate: args.e2e_rate,
         sim_latencies_ms: args.sim_latency_ms.clone(),
         labelflow_workers: args.workers,
+        processing_events: args.processing_events,
+        processing_seconds: args.processing_seconds,
     };
     let mut lf = ServiceResults::new("labelflow");
     let mut peer_results = args
@@ -228,11 +246,35 @@ async fn run(args: Args) -> anyhow::Result<()> {
         log: dir.path().join("labelflow-ingest.log"),
     })
     .await?;
+    let ceiling = match &args.ceiling_bin {
+        Some(bin) => {
+            progress("starting the ceiling (minimal durable receiver)");
+            Some(
+                Service::ceiling(CeilingSpec {
+                    bin,
+                    database: &dir.path().join("ceiling.db"),
+                    secret: WEBHOOK_SECRET,
+                    log: dir.path().join("ceiling.log"),
+                })
+                .await?,
+            )
+        }
+        None => None,
+    };
+    let mut ceiling_results = ceiling.as_ref().map(|c| {
+        let mut r = ServiceResults::new("ceiling");
+        r.startup_ms = c.startup.as_secs_f64() * 1000.0;
+        r.idle = c.memory();
+        r
+    });
     let rate_duration = Duration::from_secs_f64(args.rate_seconds);
     for rate in &args.rates {
         let mut targets = vec![(&ingest, &mut lf)];
         if let (Some(p), Some(r)) = (&peer, peer_results.as_mut()) {
             targets.push((p, r));
+        }
+        if let (Some(c), Some(r)) = (&ceiling, ceiling_results.as_mut()) {
+            targets.push((c, r));
         }
         for (svc, out) in targets {
             progress(&format!("ingest: {} at {rate}/s", svc.name));
@@ -252,6 +294,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         let mut targets = vec![(&ingest, &mut lf)];
         if let (Some(p), Some(r)) = (&peer, peer_results.as_mut()) {
             targets.push((p, r));
+        }
+        if let (Some(c), Some(r)) = (&ceiling, ceiling_results.as_mut()) {
+            targets.push((c, r));
         }
         for (svc, out) in targets {
             progress(&format!("ingest: {} saturation", svc.name));
@@ -275,15 +320,74 @@ async fn run(args: Args) -> anyhow::Result<()> {
     if let (Some(p), Some(r)) = (&peer, peer_results.as_mut()) {
         r.after_ingest = p.memory();
     }
+    if let (Some(c), Some(r)) = (&ceiling, ceiling_results.as_mut()) {
+        r.after_ingest = c.memory();
+    }
     ingest.stop().await;
     if let Some(p) = peer {
         p.stop().await;
+    }
+    if let Some(c) = ceiling {
+        c.stop().await;
+    }
+
+    // Phase 3: processing throughput on one SQLite file.
+    let mut processing_results = Vec::new();
+    if args.processing_events > 0 {
+        for latency in &args.processing_latency_ms {
+            for workers in &args.processing_workers {
+                progress(&format!(
+                    "processing: {workers} workers at {latency} ms simulator latency"
+                ));
+                let hooks = bench
+                    .label_changes(bench.labelflow_project, args.processing_events)
+                    .await?;
+                let name = format!("processing-{latency}-{workers}");
+                let database = dir.path().join(format!("{name}.db"));
+                let gitlab_url = bench.sim.base_url();
+                let spec = |workers: usize, log: &str| LabelflowSpec {
+                    bin: &args.labelflow_bin,
+                    config: &config,
+                    database: &database,
+                    gitlab_url: &gitlab_url,
+                    gitlab_token: &bench.labelflow_token,
+                    secret: WEBHOOK_SECRET,
+                    workers,
+                    log: dir.path().join(log),
+                };
+                let run = processing::ProcessingRun {
+                    sim: &bench.sim,
+                    bot: LABELFLOW_BOT,
+                    hooks: &hooks,
+                    workers: *workers,
+                    sim_latency: Duration::from_millis(*latency),
+                    cap: Duration::from_secs_f64(args.processing_seconds),
+                };
+                let r = processing::run(
+                    run,
+                    spec(0, &format!("{name}-queue.log")),
+                    spec(*workers, &format!("{name}.log")),
+                    &client,
+                    WEBHOOK_SECRET,
+                )
+                .await?;
+                if r.duplicated > 0 {
+                    progress(&format!(
+                        "processing: {} issues were commented more than once",
+                        r.duplicated
+                    ));
+                }
+                processing_results.push(r);
+            }
+        }
     }
 
     let results = Results {
         settings,
         labelflow: lf,
         peer: peer_results,
+        ceiling: ceiling_results,
+        processing: processing_results,
     };
     let md = report::markdown(&results);
     println!("{md}");

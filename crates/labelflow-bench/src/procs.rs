@@ -51,6 +51,14 @@ pub struct PeerSpec<'a> {
     pub log: PathBuf,
 }
 
+/// How to start the ceiling: the minimal durable receiver in `benches/ceiling`.
+pub struct CeilingSpec<'a> {
+    pub bin: &'a Path,
+    pub database: &'a Path,
+    pub secret: &'a str,
+    pub log: PathBuf,
+}
+
 /// A free loopback port (bound, then released for the child to take).
 pub fn free_addr() -> anyhow::Result<SocketAddr> {
     let l = std::net::TcpListener::bind("127.0.0.1:0").context("finding a free port")?;
@@ -95,6 +103,16 @@ impl Service {
             .env("PYTHONUNBUFFERED", "1");
         let url = format!("http://{addr}/");
         Service::spawn("gidgetlab", cmd, addr, url, "/health", spec.log).await
+    }
+
+    pub async fn ceiling(spec: CeilingSpec<'_>) -> anyhow::Result<Service> {
+        let addr = free_addr()?;
+        let mut cmd = Command::new(spec.bin);
+        cmd.arg(addr.to_string())
+            .arg(spec.database)
+            .env("CEILING_WEBHOOK_SECRET", spec.secret);
+        let url = format!("http://{addr}/webhooks/gitlab");
+        Service::spawn("ceiling", cmd, addr, url, "/healthz", spec.log).await
     }
 
     async fn spawn(

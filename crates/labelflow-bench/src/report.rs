@@ -31,7 +31,13 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
 fn services(r: &Results) -> Vec<&ServiceResults> {
     std::iter::once(&r.labelflow)
         .chain(r.peer.as_ref())
+        .chain(r.ceiling.as_ref())
         .collect()
+}
+
+/// A memory reading, or a dash when the service was not running then.
+fn mib_or_dash(kib: u64) -> String {
+    if kib == 0 { "–".into() } else { mib(kib) }
 }
 
 fn load_row(out: &mut String, name: &str, l: &LoadResult) {
@@ -109,22 +115,29 @@ pub fn markdown(r: &Results) -> String {
         }
     }
 
-    if let Some(p) = peer {
-        let _ = writeln!(out, "\nlabelflow / gidgetlab:\n");
-        let _ = writeln!(out, "| measure | ratio |");
-        let _ = writeln!(out, "|---|---|");
+    let others: Vec<&ServiceResults> = peer.into_iter().chain(r.ceiling.as_ref()).collect();
+    if !others.is_empty() {
+        let names: Vec<String> = others
+            .iter()
+            .map(|o| format!("labelflow / {}", o.name))
+            .collect();
+        let _ = writeln!(out, "\nRatios:\n");
+        let _ = writeln!(out, "| measure | {} |", names.join(" | "));
+        let _ = writeln!(out, "|---|{}", "---|".repeat(others.len()));
         let sat = |x: &ServiceResults| x.saturation.as_ref().map(|l| l.acked_per_s);
+        let cells: Vec<String> = others.iter().map(|o| ratio(sat(lf), sat(o))).collect();
         let _ = writeln!(
             out,
             "| saturation throughput (higher is better) | {} |",
-            ratio(sat(lf), sat(p))
+            cells.join(" | ")
         );
         for rate in &s.rates {
             let p99 = |x: &ServiceResults| x.rate(*rate).map(|l| l.ack.p99_ms);
+            let cells: Vec<String> = others.iter().map(|o| ratio(p99(lf), p99(o))).collect();
             let _ = writeln!(
                 out,
                 "| ack p99 at {rate:.0}/s (lower is better) | {} |",
-                ratio(p99(lf), p99(p))
+                cells.join(" | ")
             );
         }
     }
@@ -207,6 +220,40 @@ pub fn markdown(r: &Results) -> String {
         }
     }
 
+    if !r.processing.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n### Processing: queued events → comments, one SQLite file\n"
+        );
+        let _ = writeln!(
+            out,
+            "{} label-change events queued by an ingest-only instance; a second instance with N \
+             workers then starts on the same file, timed from healthy until the last comment \
+             exists in the simulator (at most {} s; the rate counts what was done by then). \
+             Each event: claim, re-read the issue, plan, record the plan, post the comment, \
+             record the ledger entry, the trace and the outcome.\n",
+            s.processing_events, s.processing_seconds
+        );
+        let _ = writeln!(
+            out,
+            "| simulator latency | workers | processed | duplicates | seconds | events/s |"
+        );
+        let _ = writeln!(out, "|---|---|---|---|---|---|");
+        for p in &r.processing {
+            let _ = writeln!(
+                out,
+                "| {} ms | {} | {}/{} | {} | {:.2} | {:.0} |",
+                p.sim_latency_ms,
+                p.workers,
+                p.processed,
+                p.queued,
+                p.duplicated,
+                p.elapsed_s,
+                p.events_per_s
+            );
+        }
+    }
+
     let _ = writeln!(out, "\n### Footprint\n");
     let _ = writeln!(
         out,
@@ -223,10 +270,10 @@ pub fn markdown(r: &Results) -> String {
             svc.gitlab_connected_ms
                 .map(ms)
                 .unwrap_or_else(|| "–".into()),
-            mib(svc.idle.rss_kib),
-            mib(svc.after_e2e.rss_kib),
-            mib(svc.after_ingest.rss_kib),
-            mib(peak),
+            mib_or_dash(svc.idle.rss_kib),
+            mib_or_dash(svc.after_e2e.rss_kib),
+            mib_or_dash(svc.after_ingest.rss_kib),
+            mib_or_dash(peak),
         );
     }
     if let Some(p) = peer {
@@ -235,6 +282,23 @@ pub fn markdown(r: &Results) -> String {
             "\nlabelflow / gidgetlab: start-up {}, idle RSS {}.",
             ratio(Some(lf.startup_ms), Some(p.startup_ms)),
             ratio(Some(lf.idle.rss_kib as f64), Some(p.idle.rss_kib as f64))
+        );
+    }
+
+    let _ = writeln!(out, "\n### Targets (issue 21)\n");
+    let _ = writeln!(out, "| target | measured | met |");
+    let _ = writeln!(out, "|---|---|---|");
+    for t in targets_21(r) {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} |",
+            t.name,
+            t.measured,
+            match t.met {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "not measured",
+            }
         );
     }
 
@@ -304,4 +368,70 @@ pub fn targets(r: &Results) -> Vec<Target> {
             met: (idle > 0).then_some(idle < 30 * 1000 * 1000 / 1024),
         },
     ]
+}
+
+/// Issue 21's targets: ingest against the peer and the ceiling, processing, memory.
+pub fn targets_21(r: &Results) -> Vec<Target> {
+    let lf = &r.labelflow;
+    let sat =
+        |x: Option<&ServiceResults>| x.and_then(|x| x.saturation.as_ref()).map(|l| l.acked_per_s);
+    let times = |a: Option<f64>, b: Option<f64>| match (a, b) {
+        (Some(a), Some(b)) if b > 0.0 => Some(a / b),
+        _ => None,
+    };
+    let vs_peer = times(sat(Some(lf)), sat(r.peer.as_ref()));
+    let vs_ceiling = times(sat(Some(lf)), sat(r.ceiling.as_ref()));
+    let show_ratio = |v: Option<f64>| v.map(|v| format!("{v:.2}×")).unwrap_or_else(|| "–".into());
+    let mut out = vec![
+        Target {
+            name: "saturation ≥ 2× the peer",
+            measured: show_ratio(vs_peer),
+            met: vs_peer.map(|v| v >= 2.0),
+        },
+        Target {
+            name: "saturation ≥ 0.9× the ceiling",
+            measured: show_ratio(vs_ceiling),
+            met: vs_ceiling.map(|v| v >= 0.9),
+        },
+    ];
+    for (rate, name) in [
+        (500.0, "ack p99 ≤ the peer's at 500/s"),
+        (1000.0, "ack p99 ≤ the peer's at 1,000/s"),
+        (2000.0, "ack p99 ≤ the peer's at 2,000/s"),
+    ] {
+        let mine = lf.rate(rate).map(|l| l.ack.p99_ms);
+        let theirs = r
+            .peer
+            .as_ref()
+            .and_then(|p| p.rate(rate))
+            .map(|l| l.ack.p99_ms);
+        out.push(Target {
+            name,
+            measured: match (mine, theirs) {
+                (Some(a), Some(b)) => format!("{} ms vs {} ms", ms(a), ms(b)),
+                _ => "–".into(),
+            },
+            met: mine.zip(theirs).map(|(a, b)| a <= b),
+        });
+    }
+    let best0 = r
+        .processing
+        .iter()
+        .filter(|p| p.sim_latency_ms == 0)
+        .map(|p| p.events_per_s)
+        .fold(None, |m: Option<f64>, v| Some(m.map_or(v, |m| m.max(v))));
+    out.push(Target {
+        name: "processing ≥ 2,000 events/s, simulator at 0 ms",
+        measured: best0
+            .map(|v| format!("{v:.0}/s"))
+            .unwrap_or_else(|| "–".into()),
+        met: best0.map(|v| v >= 2000.0),
+    });
+    let idle = lf.idle.rss_kib;
+    out.push(Target {
+        name: "idle RSS ≤ 15 MiB",
+        measured: format!("{} MiB", mib(idle)),
+        met: (idle > 0).then_some(idle <= 15 * 1024),
+    });
+    out
 }

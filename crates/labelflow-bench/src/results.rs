@@ -3,6 +3,7 @@
 
 use crate::e2e::E2eResult;
 use crate::load::LoadResult;
+use crate::processing::ProcessingResult;
 use crate::procs::Memory;
 use serde::Serialize;
 
@@ -18,6 +19,8 @@ pub struct Settings {
     pub e2e_rate: f64,
     pub sim_latencies_ms: Vec<u64>,
     pub labelflow_workers: usize,
+    pub processing_events: usize,
+    pub processing_seconds: f64,
 }
 
 /// Everything measured for one service.
@@ -70,4 +73,8 @@ pub struct Results {
     pub settings: Settings,
     pub labelflow: ServiceResults,
     pub peer: Option<ServiceResults>,
+    /// The minimal durable receiver (`benches/ceiling`): ingest only.
+    pub ceiling: Option<ServiceResults>,
+    /// labelflow's processing runs (workers × simulator latency).
+    pub processing: Vec<ProcessingResult>,
 }
