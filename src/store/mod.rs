@@ -15,6 +15,7 @@ pub mod sqlite;
 mod target;
 mod trace_types;
 mod traces;
+mod writes;
 
 pub use error::{StoreError, StoreResult};
 pub use hold::SWEEP_HOLD_KIND;

@@ -12,6 +12,7 @@
 use super::migrations::{self, CREATE_MIGRATIONS_TABLE};
 use super::rows::{self, PLAN_COLUMNS, RECORD_COLUMNS, lease_until_millis, to_millis};
 use super::shared::{ClaimRequest, claimable_sql};
+use super::writes::{Write, WritePath, Written};
 use super::{
     ClaimedEvent, EnqueueOutcome, EventFilter, EventRecord, EventRow, EventStatus,
     FOLLOWUP_DELIVERY_PREFIX, FOLLOWUP_EVENT_KIND, FollowupRecord, LedgerEntry, NewFollowup,
@@ -19,6 +20,7 @@ use super::{
     StoreResult, StoredPlan, StoredTrace, TraceRetention,
 };
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{AssertSqlSafe, PgPool};
 use std::time::Duration;
@@ -132,6 +134,15 @@ impl PostgresStore {
     /// Closes the pool's connections (waits for checked-out ones to come back).
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+}
+
+impl WritePath for PostgresStore {
+    fn run_write(&self, write: Write) -> BoxFuture<'_, Result<Written, sqlx::Error>> {
+        Box::pin(async move {
+            let done = write.to_postgres().execute(&self.pool).await?;
+            Ok(Written::new(done.rows_affected()))
+        })
     }
 }
 

@@ -30,9 +30,9 @@ macro_rules! store_impl {
             async fn expect_leased(
                 &self,
                 id: i64,
-                statement: sqlx::query::Query<'_, $db, $args>,
+                statement: crate::store::writes::Write,
             ) -> StoreResult<()> {
-                let result = statement.execute(&self.$write).await?;
+                let result = statement.execute_on(self).await?;
                 if result.rows_affected() == 1 {
                     Ok(())
                 } else {
@@ -177,7 +177,7 @@ macro_rules! store_impl {
             }
 
             async fn complete(&self, id: i64, worker_id: &str, now: DateTime<Utc>) -> StoreResult<()> {
-                let statement = sqlx::query(
+                let statement = crate::store::writes::Write::new(
                     "UPDATE inbox_events
                      SET status = 'done', lease_owner = NULL, lease_until = NULL,
                          detail = CASE WHEN last_error IS NULL THEN detail
@@ -201,7 +201,7 @@ macro_rules! store_impl {
                 error: &str,
                 now: DateTime<Utc>,
             ) -> StoreResult<()> {
-                let statement = sqlx::query(
+                let statement = crate::store::writes::Write::new(
                     "UPDATE inbox_events
                      SET status = 'pending', lease_owner = NULL, lease_until = NULL,
                          available_at = $4, last_error = $5, updated_at = $3
@@ -222,7 +222,7 @@ macro_rules! store_impl {
                 reason: &str,
                 now: DateTime<Utc>,
             ) -> StoreResult<()> {
-                let statement = sqlx::query(
+                let statement = crate::store::writes::Write::new(
                     "UPDATE inbox_events
                      SET status = 'parked', lease_owner = NULL, lease_until = NULL,
                          last_error = $4, updated_at = $3
@@ -238,7 +238,7 @@ macro_rules! store_impl {
             async fn release_leases(&self, worker_id: &str, now: DateTime<Utc>) -> StoreResult<u64> {
                 // The interrupted attempt stays counted: it may have done part of its work unrecorded,
                 // so the next attempt (attempts > 1) checks for the bot's markers before creating.
-                let result = sqlx::query(
+                let result = crate::store::writes::Write::new(
                     "UPDATE inbox_events
                      SET status = 'pending', lease_owner = NULL, lease_until = NULL,
                          available_at = $2, updated_at = $2
@@ -246,7 +246,7 @@ macro_rules! store_impl {
                 )
                 .bind(worker_id)
                 .bind(to_millis(now))
-                .execute(&self.$write)
+                .execute_on(self)
                 .await?;
                 Ok(result.rows_affected())
             }
@@ -294,14 +294,14 @@ macro_rules! store_impl {
             }
 
             async fn retry_parked(&self, id: i64, now: DateTime<Utc>) -> StoreResult<bool> {
-                let result = sqlx::query(
+                let result = crate::store::writes::Write::new(
                     "UPDATE inbox_events
                      SET status = 'pending', attempts = 0, available_at = $2, updated_at = $2
                      WHERE id = $1 AND status = 'parked'",
                 )
                 .bind(id)
                 .bind(to_millis(now))
-                .execute(&self.$write)
+                .execute_on(self)
                 .await?;
                 Ok(result.rows_affected() == 1)
             }
@@ -335,7 +335,7 @@ macro_rules! store_impl {
                 result: &str,
                 now: DateTime<Utc>,
             ) -> StoreResult<()> {
-                sqlx::query(
+                crate::store::writes::Write::new(
                     "INSERT INTO action_ledger (key, issue_key, result, recorded_at)
                      VALUES ($1, $2, $3, $4)
                      ON CONFLICT (key) DO NOTHING",
@@ -344,7 +344,7 @@ macro_rules! store_impl {
                 .bind(issue_key)
                 .bind(result)
                 .bind(to_millis(now))
-                .execute(&self.$write)
+                .execute_on(self)
                 .await?;
                 Ok(())
             }
@@ -360,7 +360,7 @@ macro_rules! store_impl {
             }
 
             async fn schedule_followup(&self, followup: NewFollowup) -> StoreResult<bool> {
-                let result = sqlx::query(
+                let result = crate::store::writes::Write::new(
                     "INSERT INTO followups (key, issue_key, due_at, payload, fired_at, created_at)
                      VALUES ($1, $2, $3, $4, NULL, $5)
                      ON CONFLICT (key) DO NOTHING",
@@ -370,7 +370,7 @@ macro_rules! store_impl {
                 .bind(to_millis(followup.due_at))
                 .bind(serde_json::to_string(&followup.payload).expect("a follow-up payload always serialises"))
                 .bind(to_millis(Utc::now()))
-                .execute(&self.$write)
+                .execute_on(self)
                 .await?;
                 Ok(result.rows_affected() == 1)
             }
@@ -400,7 +400,7 @@ macro_rules! store_impl {
             }
 
             async fn plan_put(&self, plan: NewPlan, now: DateTime<Utc>) -> StoreResult<bool> {
-                let result = sqlx::query(
+                let result = crate::store::writes::Write::new(
                     "INSERT INTO plans (plan_key, issue_key, source, event_id, actions, created_at)
                      VALUES ($1, $2, $3, $4, $5, $6)
                      ON CONFLICT (plan_key) DO NOTHING",
@@ -411,7 +411,7 @@ macro_rules! store_impl {
                 .bind(plan.event_id)
                 .bind(&plan.actions)
                 .bind(to_millis(now))
-                .execute(&self.$write)
+                .execute_on(self)
                 .await?;
                 Ok(result.rows_affected() == 1)
             }
@@ -423,7 +423,7 @@ macro_rules! store_impl {
                 event_id: Option<i64>,
                 now: DateTime<Utc>,
             ) -> StoreResult<bool> {
-                let result = sqlx::query(
+                let result = crate::store::writes::Write::new(
                     "UPDATE plans SET actions = $2, event_id = $3, created_at = $4
                      WHERE plan_key = $1 AND finished_at IS NULL",
                 )
@@ -431,18 +431,18 @@ macro_rules! store_impl {
                 .bind(actions)
                 .bind(event_id)
                 .bind(to_millis(now))
-                .execute(&self.$write)
+                .execute_on(self)
                 .await?;
                 Ok(result.rows_affected() == 1)
             }
 
             async fn plan_finish(&self, plan_key: &str, now: DateTime<Utc>) -> StoreResult<()> {
-                sqlx::query(
+                crate::store::writes::Write::new(
                     "UPDATE plans SET finished_at = $2 WHERE plan_key = $1 AND finished_at IS NULL",
                 )
                 .bind(plan_key)
                 .bind(to_millis(now))
-                .execute(&self.$write)
+                .execute_on(self)
                 .await?;
                 Ok(())
             }
@@ -482,23 +482,23 @@ macro_rules! store_impl {
                 labels: &str,
                 now: DateTime<Utc>,
             ) -> StoreResult<()> {
-                sqlx::query(
+                crate::store::writes::Write::new(
                     "INSERT INTO issue_snapshots (issue_key, labels, seen_at) VALUES ($1, $2, $3)
                      ON CONFLICT (issue_key) DO UPDATE SET labels = excluded.labels, seen_at = excluded.seen_at",
                 )
                 .bind(issue_key)
                 .bind(labels)
                 .bind(to_millis(now))
-                .execute(&self.$write)
+                .execute_on(self)
                 .await?;
                 Ok(())
             }
 
             async fn set_event_detail(&self, id: i64, detail: &str) -> StoreResult<()> {
-                sqlx::query("UPDATE inbox_events SET detail = $2 WHERE id = $1")
+                crate::store::writes::Write::new("UPDATE inbox_events SET detail = $2 WHERE id = $1")
                     .bind(id)
                     .bind(detail)
-                    .execute(&self.$write)
+                    .execute_on(self)
                     .await?;
                 Ok(())
             }

@@ -12,14 +12,15 @@ mod group_commit;
 use super::migrations::{self, CREATE_MIGRATIONS_TABLE};
 use super::rows::{self, PLAN_COLUMNS, RECORD_COLUMNS, lease_until_millis, to_millis};
 use super::shared::{ClaimRequest, claimable_sql};
+use super::writes::{Write, WritePath, Written};
 use super::{
-    ClaimedEvent, EnqueueOutcome, EventFilter, EventRecord, EventRow, EventStatus,
-    FOLLOWUP_DELIVERY_PREFIX, FOLLOWUP_EVENT_KIND, FollowupRecord, LedgerEntry, NewFollowup,
-    NewInboxEvent, NewPlan, PendingFollowup, PlanSource, Pruned, QueueStats, Store, StoreError,
-    StoreResult, StoredPlan, StoredTrace, TraceRetention,
+    ClaimedEvent, EnqueueOutcome, EventFilter, EventRecord, EventRow, EventStatus, FollowupRecord,
+    LedgerEntry, NewFollowup, NewInboxEvent, NewPlan, PendingFollowup, PlanSource, Pruned,
+    QueueStats, Store, StoreError, StoreResult, StoredPlan, StoredTrace, TraceRetention,
 };
 use chrono::{DateTime, Utc};
-use group_commit::AppendRequest;
+use futures::future::BoxFuture;
+use group_commit::WriteRequest;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{AssertSqlSafe, SqlitePool};
 use std::path::Path;
@@ -57,8 +58,13 @@ const CLAIM_SQL: &str = concat!(
 pub struct SqliteStore {
     writer: SqlitePool,
     readers: SqlitePool,
-    appends: mpsc::Sender<AppendRequest>,
+    /// The writer thread's queue (group commit): appends and the workers' writes. The sqlx
+    /// `writer` is kept for the rare writes that need a transaction of their own (migrations,
+    /// sweep holds).
+    writes: mpsc::Sender<WriteRequest>,
     background: Vec<AbortHandle>,
+    /// The temporary directory of a private database, removed on drop.
+    _scratch: Option<tempfile::TempDir>,
 }
 
 impl Drop for SqliteStore {
@@ -93,49 +99,48 @@ impl SqliteStore {
     /// Opens (creating if missing) the database file. Call [`Store::migrate`] before use.
     pub async fn open_file(path: &Path) -> StoreResult<Self> {
         let options = connect_options().filename(path);
-        // The writer connects first: it creates the file and switches it to WAL.
+        // The sqlx writer connects first: it creates the file and switches it to WAL.
         let writer = long_lived(1).connect_with(options.clone()).await?;
         let readers = long_lived(READER_CONNECTIONS).connect_with(options).await?;
+        let writes = group_commit::start(path, BUSY_TIMEOUT)?;
         let checkpoints = tokio::spawn(checkpoint::run(readers.clone(), checkpoint::INTERVAL));
-        Ok(Self::assemble(
+        Ok(SqliteStore {
             writer,
             readers,
-            vec![checkpoints.abort_handle()],
-        ))
+            writes,
+            background: vec![checkpoints.abort_handle()],
+            _scratch: None,
+        })
     }
 
-    /// A private in-memory database (tests). One connection serves reads and writes, since each
-    /// SQLite connection to `:memory:` would otherwise see its own empty database.
+    /// A private database that is gone when the store is dropped (tests, `sqlite::memory:`).
+    /// It is a file in a temporary directory, not `:memory:`: the writer thread and the
+    /// readers are separate connections, and each connection to `:memory:` would see its own
+    /// empty database.
     pub async fn open_memory() -> StoreResult<Self> {
-        let options = SqliteConnectOptions::new()
-            .in_memory(true)
-            .foreign_keys(true);
-        let pool = long_lived(1).connect_with(options).await?;
-        Ok(Self::assemble(pool.clone(), pool, Vec::new()))
-    }
-
-    fn assemble(writer: SqlitePool, readers: SqlitePool, mut background: Vec<AbortHandle>) -> Self {
-        let (appends, requests) = mpsc::channel(group_commit::QUEUE_CAPACITY);
-        let appender = tokio::spawn(group_commit::run_writer(writer.clone(), requests));
-        background.push(appender.abort_handle());
-        SqliteStore {
-            writer,
-            readers,
-            appends,
-            background,
-        }
+        let scratch = tempfile::tempdir().map_err(|e| StoreError::Database(sqlx::Error::Io(e)))?;
+        let mut store = Self::open_file(&scratch.path().join("labelflow.db")).await?;
+        store._scratch = Some(scratch);
+        Ok(store)
     }
 
     /// The next claimable event, leased to `req.worker_id` (the backend's half of `claim`).
     async fn claim_next(&self, req: ClaimRequest<'_>) -> StoreResult<Option<ClaimedEvent>> {
         let (worker_id, lease, now) = (req.worker_id, req.lease, req.now);
-        let row = sqlx::query(CLAIM_SQL)
-            .bind(to_millis(now))
-            .bind(worker_id)
-            .bind(lease_until_millis(now, lease))
-            .fetch_optional(&self.writer)
-            .await?;
-        Ok(row.as_ref().map(rows::claimed_event).transpose()?)
+        let (reply, claimed) = oneshot::channel();
+        self.submit(WriteRequest::Claim {
+            now_ms: to_millis(now),
+            worker_id: worker_id.to_string(),
+            lease_until_ms: lease_until_millis(now, lease),
+            reply,
+        })
+        .await?;
+        claimed.await.map_err(|_| writer_gone())?
+    }
+
+    /// Queues a request for the group-commit writer.
+    async fn submit(&self, request: WriteRequest) -> Result<(), sqlx::Error> {
+        self.writes.send(request).await.map_err(|_| writer_gone())
     }
 
     /// The migration transaction: `BEGIN IMMEDIATE` takes the write lock at once, so a second
@@ -151,6 +156,21 @@ impl SqliteStore {
     }
 }
 
+/// The writer task ended (the store is being dropped).
+fn writer_gone() -> sqlx::Error {
+    sqlx::Error::PoolClosed
+}
+
+impl WritePath for SqliteStore {
+    fn run_write(&self, write: Write) -> BoxFuture<'_, Result<Written, sqlx::Error>> {
+        Box::pin(async move {
+            let (reply, result) = oneshot::channel();
+            self.submit(WriteRequest::Execute { write, reply }).await?;
+            result.await.map_err(|_| writer_gone())?
+        })
+    }
+}
+
 super::shared::store_impl!(
     SqliteStore,
     read: readers,
@@ -163,44 +183,20 @@ super::shared::store_impl!(
     {
     async fn enqueue(&self, event: NewInboxEvent) -> StoreResult<EnqueueOutcome> {
         let (reply, outcome) = oneshot::channel();
-        self.appends
-            .send(AppendRequest { event, reply })
-            .await
-            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?;
-        outcome
-            .await
-            .map_err(|_| StoreError::Database(sqlx::Error::PoolClosed))?
+        self.submit(WriteRequest::Append { event, reply }).await?;
+        outcome.await.map_err(|_| StoreError::Database(writer_gone()))?
     }
 
 
     async fn promote_due_followups(&self, now: DateTime<Utc>) -> StoreResult<u64> {
-        let now_ms = to_millis(now);
-        // BEGIN IMMEDIATE takes the write lock first, so another process promoting the same
-        // file waits and then finds them fired.
-        let mut tx = self.writer.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "INSERT INTO inbox_events
-                 (delivery_id, event_kind, issue_key, payload, status, attempts,
-                  available_at, received_at, updated_at)
-             SELECT $2 || key, $3, issue_key, payload, 'pending', 0, $1, $1, $1
-             FROM followups
-             WHERE fired_at IS NULL AND due_at <= $1
-             ORDER BY due_at, key
-             ON CONFLICT (delivery_id) DO NOTHING",
-        )
-        .bind(now_ms)
-        .bind(FOLLOWUP_DELIVERY_PREFIX)
-        .bind(FOLLOWUP_EVENT_KIND)
-        .execute(&mut *tx)
+        // On the writer thread, in a batch's transaction: never beside another write.
+        let (reply, fired) = oneshot::channel();
+        self.submit(WriteRequest::PromoteFollowups {
+            now_ms: to_millis(now),
+            reply,
+        })
         .await?;
-        let fired = sqlx::query(
-            "UPDATE followups SET fired_at = $1 WHERE fired_at IS NULL AND due_at <= $1",
-        )
-        .bind(now_ms)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(fired.rows_affected())
+        fired.await.map_err(|_| StoreError::Database(writer_gone()))?
     }
 
     }
@@ -209,6 +205,47 @@ super::shared::store_impl!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Many callers' writes at once: each hears back only its own result, a failing statement
+    /// fails alone, and everything else is committed and readable.
+    #[tokio::test]
+    async fn concurrent_writes_commit_together_and_a_failing_one_fails_alone() {
+        let store = std::sync::Arc::new(SqliteStore::open_memory().await.unwrap());
+        store.migrate().await.unwrap();
+        let now = Utc::now();
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..200 {
+            let store = store.clone();
+            tasks.spawn(async move {
+                if n == 100 {
+                    // `issue_key` is NOT NULL: this statement fails.
+                    return Write::new(
+                        "INSERT INTO action_ledger (key, issue_key, result, recorded_at)
+                         VALUES ('bad', $1, '{}', 0)",
+                    )
+                    .bind(None::<i64>)
+                    .execute_on(&*store)
+                    .await
+                    .map(|_| ());
+                }
+                store
+                    .ledger_put(&format!("k{n}"), "g/p#1", "{}", now)
+                    .await
+                    .map_err(|e| sqlx::Error::Protocol(e.to_string()))
+            });
+        }
+        let results = tasks.join_all().await;
+        assert_eq!(results.iter().filter(|r| r.is_err()).count(), 1);
+        for n in (0..200).filter(|n| *n != 100) {
+            assert!(
+                store.ledger_get(&format!("k{n}")).await.unwrap().is_some(),
+                "k{n}"
+            );
+        }
+        // The writer goes on after a failed statement.
+        store.ledger_put("after", "g/p#1", "{}", now).await.unwrap();
+        assert!(store.ledger_get("after").await.unwrap().is_some());
+    }
 
     /// The claim must walk indexes only: a full scan of `inbox_events` would grow with the
     /// whole history instead of the unfinished events.

@@ -9,7 +9,7 @@ macro_rules! trace_methods {
     ($ty:ty, $read:ident, $write:ident) => {
         impl $ty {
         async fn trace_put_sql(&self, t: crate::store::StoredTrace) -> crate::store::StoreResult<()> {
-            sqlx::query(
+            crate::store::writes::Write::new(
                 "INSERT INTO event_traces (event_id, issue_key, issue_ref, outcome, body, recorded_at, workflows)
                  VALUES ($1, $2, $3, $4, $5, $6, $7)
                  ON CONFLICT (event_id) DO UPDATE SET outcome = excluded.outcome,
@@ -23,7 +23,7 @@ macro_rules! trace_methods {
             .bind(&t.body)
             .bind(crate::store::rows::to_millis(t.recorded_at))
             .bind(&t.workflows)
-            .execute(&self.$write)
+            .execute_on(self)
             .await?;
             Ok(())
         }
@@ -66,28 +66,28 @@ macro_rules! trace_methods {
             now: chrono::DateTime<chrono::Utc>,
         ) -> crate::store::StoreResult<crate::store::Pruned> {
             let cutoff = crate::store::rows::to_millis(now - retention.max_age);
-            let old = sqlx::query("DELETE FROM event_traces WHERE recorded_at < $1")
+            let old = crate::store::writes::Write::new("DELETE FROM event_traces WHERE recorded_at < $1")
                 .bind(cutoff)
-                .execute(&self.$write)
+                .execute_on(self)
                 .await?
                 .rows_affected();
             // Past the count: everything older than the newest `max_count`.
-            let over = sqlx::query(
+            let over = crate::store::writes::Write::new(
                 "DELETE FROM event_traces WHERE event_id <= (
                      SELECT event_id FROM event_traces ORDER BY event_id DESC
                      LIMIT 1 OFFSET $1)",
             )
             .bind(retention.max_count.max(0))
-            .execute(&self.$write)
+            .execute_on(self)
             .await?
             .rows_affected();
             // A finished plan only answers redeliveries of its change, which come within
             // hours; the retention age is far past that.
-            let plans = sqlx::query(
+            let plans = crate::store::writes::Write::new(
                 "DELETE FROM plans WHERE finished_at IS NOT NULL AND finished_at < $1",
             )
             .bind(cutoff)
-            .execute(&self.$write)
+            .execute_on(self)
             .await?
             .rows_affected();
             Ok(crate::store::Pruned {
@@ -193,10 +193,10 @@ macro_rules! trace_methods {
             report: &str,
             at: chrono::DateTime<chrono::Utc>,
         ) -> crate::store::StoreResult<()> {
-            sqlx::query("INSERT INTO sweep_runs (finished_at, report) VALUES ($1, $2)")
+            crate::store::writes::Write::new("INSERT INTO sweep_runs (finished_at, report) VALUES ($1, $2)")
                 .bind(crate::store::rows::to_millis(at))
                 .bind(report)
-                .execute(&self.$write)
+                .execute_on(self)
                 .await?;
             Ok(())
         }
