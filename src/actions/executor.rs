@@ -58,6 +58,9 @@ pub struct LoopLimit {
 pub struct ExecReport {
     pub executed: usize,
     pub skipped: usize,
+    /// Ledger key → recorded result, for every action this execution found done or did (so
+    /// the event's record need not read the ledger again).
+    pub ledger: HashMap<String, String>,
 }
 
 /// Performs actions; shared (cheaply cloned) by the worker and the sweep.
@@ -128,6 +131,7 @@ impl Executor {
                 {
                     created.insert(id.clone(), c);
                 }
+                report.ledger.insert(pa.key.clone(), result);
                 self.metrics
                     .action(&pa.workflow, &pa.rule, pa.action.kind(), "skipped");
                 report.skipped += 1;
@@ -141,10 +145,12 @@ impl Executor {
             if batch_end > i + 1 {
                 let mut batch = Vec::new();
                 for pa in &actions[i..batch_end] {
-                    if self.store.ledger_get(&pa.key).await?.is_none() {
-                        batch.push(pa);
-                    } else {
-                        report.skipped += 1;
+                    match self.store.ledger_get(&pa.key).await? {
+                        None => batch.push(pa),
+                        Some(result) => {
+                            report.ledger.insert(pa.key.clone(), result);
+                            report.skipped += 1;
+                        }
                     }
                 }
                 let mut edit = IssueEdit::default();
@@ -161,6 +167,7 @@ impl Executor {
                     self.store
                         .ledger_put(&pa.key, &issue_key, "{}", now)
                         .await?;
+                    report.ledger.insert(pa.key.clone(), "{}".to_string());
                     self.metrics
                         .action(&pa.workflow, &pa.rule, pa.action.kind(), "done");
                     report.executed += 1;
@@ -176,6 +183,7 @@ impl Executor {
             self.store
                 .ledger_put(&pa.key, &issue_key, &result, self.clock.now())
                 .await?;
+            report.ledger.insert(pa.key.clone(), result);
             self.metrics
                 .action(&pa.workflow, &pa.rule, pa.action.kind(), "done");
             report.executed += 1;
@@ -481,6 +489,17 @@ fn substitute(text: &str, created: &HashMap<String, CreatedIssue>) -> String {
     out
 }
 
+/// The plan to store for `run`.
+fn new_plan(run: &PlanRun, actions: &[PlannedAction]) -> NewPlan {
+    NewPlan {
+        plan_key: run.plan_key.clone(),
+        issue_key: run.issue_key.clone(),
+        source: run.source,
+        event_id: run.event_id,
+        actions: super::plan_once::encode(actions),
+    }
+}
+
 /// Plans decided once (see [`super::plan_once`]).
 impl Executor {
     /// Decides what to execute for a change: the stored plan if one of its actions already
@@ -493,19 +512,17 @@ impl Executor {
         remember_empty: bool,
     ) -> Result<Decision, ExecError> {
         let now = self.clock.now();
+        // Most changes are new: storing the plan first answers in one write, and only a
+        // change seen before (the insert finds a plan) reads what is stored.
+        if !fresh.is_empty() && self.store.plan_put(new_plan(run, &fresh), now).await? {
+            return Ok(Decision::Fresh(fresh));
+        }
         for _ in 0..2 {
             let Some(stored) = self.store.plan_get(&run.plan_key).await? else {
                 if fresh.is_empty() && !remember_empty {
                     return Ok(Decision::Fresh(fresh));
                 }
-                let new = NewPlan {
-                    plan_key: run.plan_key.clone(),
-                    issue_key: run.issue_key.clone(),
-                    source: run.source,
-                    event_id: run.event_id,
-                    actions: super::plan_once::encode(&fresh),
-                };
-                if self.store.plan_put(new, now).await? {
+                if self.store.plan_put(new_plan(run, &fresh), now).await? {
                     return Ok(Decision::Fresh(fresh));
                 }
                 // Another decider stored one first: use that.

@@ -438,7 +438,8 @@ impl Worker {
             }
         }
         match executed.map_err(|e| self.exec_outcome(ev, e)) {
-            Ok(report) => {
+            Ok(mut report) => {
+                processed.ledger = std::mem::take(&mut report.ledger);
                 if let Err(e) = self.executor.finish_plan(&run).await {
                     return self.exec_outcome(ev, e);
                 }

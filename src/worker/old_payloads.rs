@@ -30,16 +30,19 @@ pub async fn reconcile_labels(
         }));
     };
     let key = event.issue.to_string();
+    let json = serde_json::to_string(&now_labels).unwrap_or_else(|_| "[]".into());
+    if !event.changes_unknown {
+        // Nothing to diff: record what GitLab lists now (one write, batched with others; no
+        // read first).
+        store.snapshot_put(&key, &json, now).await?;
+        return Ok(None);
+    }
     let seen: Option<Vec<String>> = store
         .snapshot_get(&key)
         .await?
         .and_then(|s| serde_json::from_str(&s).ok());
     if seen.as_ref() != Some(&now_labels) {
-        let json = serde_json::to_string(&now_labels).unwrap_or_else(|_| "[]".into());
         store.snapshot_put(&key, &json, now).await?;
-    }
-    if !event.changes_unknown {
-        return Ok(None);
     }
     let Some(seen) = seen else {
         return Ok(Some(

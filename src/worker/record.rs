@@ -24,6 +24,8 @@ pub struct Processed {
     pub issue_title: String,
     pub trace: Option<Trace>,
     pub actions: Vec<PlannedAction>,
+    /// What the execution found in or wrote to the ledger, by key (read again if missing).
+    pub ledger: std::collections::HashMap<String, String>,
 }
 
 /// The stored body of an event's trace.
@@ -110,7 +112,10 @@ pub async fn taken(store: &DynStore, processed: &Processed) -> StoreResult<Vec<T
         })
     };
     for pa in &processed.actions {
-        let result = store.ledger_get(&pa.key).await?;
+        let result = match processed.ledger.get(&pa.key) {
+            Some(r) => Some(r.clone()),
+            None => store.ledger_get(&pa.key).await?,
+        };
         out.push(TakenAction {
             workflow: pa.workflow.clone(),
             rule: pa.rule.clone(),

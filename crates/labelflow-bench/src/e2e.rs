@@ -103,15 +103,12 @@ pub async fn run(
 
 /// Bot comments created so far (from the simulator's request log).
 pub fn comments_posted(sim: &SimGitlab, bot: &str) -> usize {
-    sim.requests()
-        .iter()
-        .filter(|r| {
-            r.username.as_deref() == Some(bot)
-                && r.method == "POST"
-                && r.path.ends_with("/notes")
-                && r.status == 201
-        })
-        .count()
+    sim.count_requests(|r| {
+        r.username.as_deref() == Some(bot)
+            && r.method == "POST"
+            && r.path.ends_with("/notes")
+            && r.status == 201
+    })
 }
 
 fn economy(sim: &SimGitlab, bot: &str, steps: usize) -> ApiEconomy {

@@ -407,6 +407,14 @@ impl SimGitlab {
         lock(&self.inner.requests).clone()
     }
 
+    /// How many logged requests match `pred`, without copying the log (for polling loops).
+    pub fn count_requests(&self, pred: impl Fn(&RequestRecord) -> bool) -> usize {
+        lock(&self.inner.requests)
+            .iter()
+            .filter(|r| pred(r))
+            .count()
+    }
+
     pub fn clear_requests(&self) {
         lock(&self.inner.requests).clear();
     }
