@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# The benchmark, in one command: builds labelflow and the harness (release), installs the
-# gidgetlab peer into a virtualenv from PyPI, runs labelflow-bench (labelflow and the peer
-# against the same simulated GitLab and the same load, in one run) and writes the results,
-# the machine description and the exact commands into BENCHMARKS.md.
+# The benchmark, in one command: builds labelflow, the harness and the ceiling (release),
+# installs the gidgetlab peer into a virtualenv from PyPI, runs labelflow-bench (labelflow, the
+# peer and the ceiling against the same simulated GitLab and the same load, in one run) and
+# writes the results, the machine description and the exact commands into BENCHMARKS.md.
 #
 # Run it on a quiet machine. Extra arguments go to labelflow-bench (see
 # `target/release/labelflow-bench --help`), e.g. `scripts/bench.sh --rate-seconds 5`.
@@ -24,7 +24,7 @@ venv="$out_dir/venv"
 mkdir -p "$out_dir"
 
 echo "bench.sh: building ($profile)" >&2
-cargo build "${build_flag[@]}" -p labelflow -p labelflow-bench
+cargo build "${build_flag[@]}" -p labelflow -p labelflow-bench -p labelflow-ceiling
 
 if [[ ! -x "$venv/bin/python" ]]; then
     echo "bench.sh: creating the peer's virtualenv in $venv" >&2
@@ -36,6 +36,7 @@ bench_cmd=("$bin/labelflow-bench"
     --labelflow-bin "$bin/labelflow"
     --peer-python "$venv/bin/python"
     --peer-script benches/peer/bot.py
+    --ceiling-bin "$bin/labelflow-ceiling"
     --json "$out_dir/results.json"
     --markdown "$out_dir/results.md"
     "$@")
@@ -77,14 +78,14 @@ section="$out_dir/section.md"
     echo "| Rust | $(rustc --version) |"
     echo "| peer | $("$venv/bin/python" --version), gidgetlab $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("gidgetlab"))'), aiohttp $("$venv/bin/python" -c 'import importlib.metadata as m; print(m.version("aiohttp"))') |"
     echo
-    echo "Everything (the load generator and the simulated GitLab in the harness process, labelflow, the peer) shares these cores."
+    echo "Everything (the load generator and the simulated GitLab in the harness process, labelflow, the peer, the ceiling) shares these cores."
     echo
     echo "### Commands"
     echo
     echo '```'
     echo "scripts/bench.sh $*"
     echo "# which ran:"
-    echo "cargo build ${build_flag[*]} -p labelflow -p labelflow-bench"
+    echo "cargo build ${build_flag[*]} -p labelflow -p labelflow-bench -p labelflow-ceiling"
     echo "python3 -m venv $venv && $venv/bin/pip install -r benches/peer/requirements.txt"
     echo "${bench_cmd[*]}"
     echo '```'

@@ -21,6 +21,18 @@ fn labelflow_bin() -> PathBuf {
     bin
 }
 
+/// The ceiling's binary, built beside `labelflow-bench` (its own test needs it built).
+fn ceiling_bin() -> PathBuf {
+    let bench = PathBuf::from(env!("CARGO_BIN_EXE_labelflow-bench"));
+    let bin = bench.with_file_name(format!("labelflow-ceiling{}", std::env::consts::EXE_SUFFIX));
+    assert!(
+        bin.is_file(),
+        "{} is missing: run `cargo test --workspace` or `cargo build -p labelflow-ceiling`",
+        bin.display()
+    );
+    bin
+}
+
 /// The repository root: the benchmark reads the shipped configuration from there.
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -39,6 +51,10 @@ fn bench_harness_runs_every_phase_and_reports_exact_counts() {
         .current_dir(repo_root())
         .arg("--labelflow-bin")
         .arg(labelflow_bin())
+        .arg("--ceiling-bin")
+        .arg(ceiling_bin())
+        .args(["--processing-events", "20", "--processing-workers", "2"])
+        .args(["--processing-latency-ms", "0", "--processing-seconds", "30"])
         .args(["--rates", "100", "--rate-seconds", "0.5"])
         .args(["--saturation-seconds", "0.5", "--connections", "4"])
         .args(["--e2e-events", "5", "--e2e-rate", "50"])
@@ -97,7 +113,23 @@ fn bench_harness_runs_every_phase_and_reports_exact_counts() {
     assert!(lf["idle"]["rss_kib"].as_u64().expect("rss") > 0);
     assert!(lf["after_ingest"]["peak_kib"].as_u64().expect("peak") > 0);
 
+    // The ceiling took the same load and answered it the same way.
+    let ceiling = &r["ceiling"];
+    let rate = &ceiling["fixed_rates"][0];
+    assert_eq!(count(&rate["statuses"], "202"), 46, "{rate}");
+    assert_eq!(count(&rate["statuses"], "200"), 4, "{rate}");
+    assert!(ceiling["saturation"]["sent"].as_u64().expect("sent") > 0);
+
+    // Processing: every queued event became exactly one comment.
+    let processing = r["processing"].as_array().expect("processing runs");
+    assert_eq!(processing.len(), 1);
+    assert_eq!(processing[0]["workers"], 2);
+    assert_eq!(processing[0]["queued"], 20);
+    assert_eq!(processing[0]["processed"], 20, "{}", processing[0]);
+    assert_eq!(processing[0]["duplicated"], 0);
+
     let md = std::fs::read_to_string(&markdown).expect("markdown");
+    assert!(md.contains("saturation ≥ 0.9× the ceiling"), "{md}");
     assert!(md.contains("| labelflow | 100/s | 50 | 4 |"), "{md}");
     assert!(
         md.contains("| requests per step = the minimum (2) | 2.00 | yes |"),
