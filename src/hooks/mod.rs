@@ -34,8 +34,11 @@ const CONFIDENTIAL_NOTE_HOOK: &str = "Confidential Note Hook";
 /// its own Issue Hook, and their bodies are not comments.
 pub fn parse(event_header: Option<&str>, body: &[u8]) -> Result<Option<Hook>, HookError> {
     ensure_object(body)?;
-    let envelope: Envelope = from_slice(body)?;
     let header = event_header.map(str::trim);
+    if let Some(parsed) = parse_as_announced(header, body) {
+        return parsed;
+    }
+    let envelope: Envelope = from_slice(body)?;
     let hook = match envelope.object_kind.as_deref() {
         Some("issue") | Some("work_item") => parse_issue(header, body)?,
         Some("note") => {
@@ -67,8 +70,41 @@ pub fn parse(event_header: Option<&str>, body: &[u8]) -> Result<Option<Hook>, Ho
     Ok(hook)
 }
 
+/// The common case in one pass: the header announces an issue or note hook, the body parses as
+/// that payload and its own `object_kind` agrees. `None` (the envelope path decides) otherwise,
+/// including when the body does not parse, so errors are reported the same either way.
+/// Reading the envelope first costs a second pass over the body: about a third of the parse.
+fn parse_as_announced(
+    header: Option<&str>,
+    body: &[u8],
+) -> Option<Result<Option<Hook>, HookError>> {
+    match header? {
+        ISSUE_HOOK | CONFIDENTIAL_ISSUE_HOOK => {
+            let payload: IssuePayload = serde_json::from_slice(body).ok()?;
+            matches!(payload.object_kind.as_str(), "issue" | "work_item")
+                .then(|| issue_hook(header, payload))
+        }
+        NOTE_HOOK | CONFIDENTIAL_NOTE_HOOK => {
+            let payload: NotePayload = serde_json::from_slice(body).ok()?;
+            if payload.object_kind != "note" {
+                return None;
+            }
+            let attrs = &payload.object_attributes;
+            let on_issue = attrs.noteable_type.as_deref() == Some("Issue");
+            if !on_issue || attrs.system == Some(true) {
+                return Some(Ok(None));
+            }
+            Some(note_hook(header, payload).map(Some))
+        }
+        _ => None,
+    }
+}
+
 fn parse_issue(header: Option<&str>, body: &[u8]) -> Result<Option<Hook>, HookError> {
-    let payload: IssuePayload = from_slice(body)?;
+    issue_hook(header, from_slice(body)?)
+}
+
+fn issue_hook(header: Option<&str>, payload: IssuePayload) -> Result<Option<Hook>, HookError> {
     let project_id = payload
         .object_attributes
         .project_id
@@ -91,7 +127,10 @@ fn parse_issue(header: Option<&str>, body: &[u8]) -> Result<Option<Hook>, HookEr
 }
 
 fn parse_note(header: Option<&str>, body: &[u8]) -> Result<Hook, HookError> {
-    let payload: NotePayload = from_slice(body)?;
+    note_hook(header, from_slice(body)?)
+}
+
+fn note_hook(header: Option<&str>, payload: NotePayload) -> Result<Hook, HookError> {
     let project_id = payload
         .issue
         .project_id
