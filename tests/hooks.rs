@@ -79,6 +79,7 @@ fn issue_open_event() -> Event {
         changes_unknown: false,
         // `changes.labels.current`: the labels after the change.
         labels_now: Some(strings(&["Platform"])),
+        status_change: None,
     }
 }
 
@@ -140,6 +141,7 @@ fn documented_note_becomes_a_comment_on_5_17() {
         occurred_at: Some(Utc.with_ymd_and_hms(2015, 5, 17, 17, 6, 40).unwrap()),
         changes_unknown: false,
         labels_now: None,
+        status_change: None,
     };
     assert_eq!(hooks::normalise(&hook), expected);
 }
@@ -186,6 +188,7 @@ fn update_with_label_title_and_description_changes() {
         change_id: "update@2013-12-04T09:00:00Z".to_string(),
         occurred_at: Some(utc("2013-12-04T09:00:00Z")),
         labels_now: Some(strings(&["Platform", "cocreate::identified"])),
+        status_change: None,
         ..issue_open_event()
     };
     assert_eq!(hooks::normalise(&hook), expected);
@@ -199,6 +202,7 @@ fn close_without_label_changes() {
         labels_added: vec![],
         labels_removed: vec![],
         labels_now: Some(strings(&["API"])),
+        status_change: None,
         change_id: "close@2013-12-05T10:00:00Z".to_string(),
         occurred_at: Some(utc("2013-12-05T10:00:00Z")),
         ..issue_open_event()
@@ -214,6 +218,7 @@ fn reopen_without_label_changes() {
         labels_added: vec![],
         labels_removed: vec![],
         labels_now: Some(strings(&["API"])),
+        status_change: None,
         change_id: "reopen@2013-12-06T11:30:00Z".to_string(),
         occurred_at: Some(utc("2013-12-06T11:30:00Z")),
         ..issue_open_event()

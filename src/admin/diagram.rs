@@ -60,6 +60,8 @@ fn blank_issue() -> IssueState {
         web_url: String::new(),
         created_at: chrono::DateTime::UNIX_EPOCH,
         updated_at: chrono::DateTime::UNIX_EPOCH,
+        status: None,
+        work_item_type: "Issue".to_string(),
     }
 }
 

@@ -419,5 +419,7 @@ fn to_state(v: &IssueView) -> crate::domain::IssueState {
         web_url: v.web_url.clone(),
         created_at: v.created_at,
         updated_at: v.updated_at,
+        status: None,
+        work_item_type: "Issue".to_string(),
     }
 }

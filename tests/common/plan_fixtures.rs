@@ -41,6 +41,8 @@ pub fn issue(project: &str, labels: &[&str], description: &str) -> IssueState {
         web_url: format!("https://gitlab.example.com/{project}/-/issues/7"),
         created_at: now() - Duration::days(10),
         updated_at: now(),
+        status: None,
+        work_item_type: "Issue".to_string(),
     }
 }
 
@@ -65,6 +67,7 @@ pub fn event(issue: &IssueState, actor: &str, kind: EventKind) -> Event {
         occurred_at: Some(now()),
         changes_unknown: false,
         labels_now: None,
+        status_change: None,
     }
 }
 

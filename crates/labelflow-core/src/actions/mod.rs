@@ -69,6 +69,10 @@ pub enum Action {
     ExplainComment {
         body: String,
     },
+    /// Set the work item's status (by name), through GraphQL.
+    SetStatus {
+        status: String,
+    },
 }
 
 /// The marker id of the one explain comment each issue has.
@@ -89,6 +93,7 @@ impl Action {
             Action::Chat { .. } => "chat",
             Action::ClaCheck(_) => "cla_check",
             Action::ExplainComment { .. } => "explain_comment",
+            Action::SetStatus { .. } => "set_status",
         }
     }
 }
@@ -143,6 +148,7 @@ impl std::fmt::Display for Action {
             Action::ExplainComment { .. } => {
                 write!(f, "answer `explain` (one comment, kept up to date)")
             }
+            Action::SetStatus { status } => write!(f, "set the status to \"{status}\""),
         }
     }
 }

@@ -133,6 +133,9 @@ pub struct Workflow {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub projects: Vec<Sp>,
+    /// Only work items of these types (`Issue`, `Task`, `Incident`, …); empty = every type.
+    #[serde(default)]
+    pub work_item_types: Vec<String>,
     /// Outgoing chat webhook (Slack-compatible JSON); off when absent.
     #[serde(default)]
     pub chat: Option<ChatConfig>,
@@ -343,6 +346,8 @@ pub enum Trigger {
     Followup(String),
     /// A sweep visited the issue.
     Tick,
+    /// The work item's status changed (GitLab 18.2+ statuses).
+    StatusChanged(super::statuses::StatusChangeTrigger),
 }
 
 /// One label, or a list of labels.
@@ -455,6 +460,12 @@ pub enum Condition {
     NotActor(Allow),
     State(crate::domain::IssueStatus),
     Confidential(bool),
+    /// The work item's status is this one (by name, compared case-insensitively).
+    Status(String),
+    /// The work item's status is in this category.
+    StatusCategory(super::statuses::StatusCategory),
+    /// The work item is of one of these types (`Issue`, `Task`, `Incident`, …).
+    WorkItemType(Vec<String>),
     /// Every condition holds.
     All(Vec<Condition>),
     /// At least one holds.
@@ -533,6 +544,8 @@ pub enum ActionSpec {
     Chat(TemplateRef),
     /// Check the CLA registry for the issue's company / people (needs the `cla:` section).
     ClaCheck(crate::cla::config::ClaCheckSpec),
+    /// Set the work item's status (by name), through GraphQL.
+    SetStatus(String),
 }
 
 /// `{}` in YAML, for actions without options.

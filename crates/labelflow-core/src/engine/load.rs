@@ -525,7 +525,13 @@ impl Validator {
                             );
                         }
                     }
-                    ActionSpec::AssignActor(_) | ActionSpec::SetConfidential(_) => {}
+                    ActionSpec::SetStatus(name) if name.trim().is_empty() => self.err(
+                        Some(&rule.name),
+                        format!("{what}: `set_status` needs a status name"),
+                    ),
+                    ActionSpec::AssignActor(_)
+                    | ActionSpec::SetConfidential(_)
+                    | ActionSpec::SetStatus(_) => {}
                     ActionSpec::ClaCheck(_) if config.cla.is_none() => self.err(
                         Some(&rule.name),
                         format!(

@@ -16,6 +16,7 @@ pub mod patterns;
 pub mod planner;
 pub mod schema;
 pub mod stale;
+pub mod statuses;
 pub mod trace;
 
 pub use compiled::Engine;

@@ -132,11 +132,15 @@ pub fn plan_with_history(
     };
 
     for (wf_name, wf) in &engine.config.workflows {
-        let applies = engine.workflow_applies(wf, &issue.project_path);
+        let in_project = engine.workflow_applies(wf, &issue.project_path);
+        let applies = in_project && super::statuses::type_is_one_of(issue, &wf.work_item_types);
         out.trace.workflows.push(WorkflowTrace {
             workflow: wf_name.clone(),
             applies,
-            why_not: (!applies).then(|| describe::not_applying(engine, wf, &issue.project_path)),
+            why_not: (!applies).then(|| match in_project {
+                false => describe::not_applying(engine, wf, &issue.project_path),
+                true => describe::other_type(wf, issue),
+            }),
             ..WorkflowTrace::default()
         });
         if !applies {
@@ -502,6 +506,10 @@ impl WorkflowPlanner<'_, '_> {
                         usernames: vec![actor],
                     })
                 }
+                ActionSpec::SetStatus(name) => super::statuses::needs_status(self.issue, name)
+                    .then(|| Action::SetStatus {
+                        status: name.clone(),
+                    }),
                 ActionSpec::SetConfidential(b) => (self.issue.confidential != *b)
                     .then_some(Action::SetConfidential { confidential: *b }),
                 ActionSpec::ClaCheck(spec) => super::cla_plan::cla_action(

@@ -94,6 +94,9 @@ impl WorkflowPlanner<'_, '_> {
             Trigger::Tick => matches!(self.event.kind, EventKind::Tick { followup: None }),
             Trigger::FieldsCompleted(ls) => self.fields_completed(ls.all(), added, reverted),
             Trigger::Command(_) => false,
+            Trigger::StatusChanged(t) => {
+                crate::engine::statuses::status_change_triggers(t, self.event, self.issue)
+            }
         }
     }
 

@@ -1,0 +1,229 @@
+//! Work item statuses and types (GitLab 18.2+): the `status_changed` trigger, the `status`,
+//! `status_category` and `work_item_type` conditions, and `set_status`. Statuses are treated
+//! like stage labels, but GitLab reads and writes them only through GraphQL, so the planner sees
+//! them as the worker re-read them and the executor sets them through the forge.
+
+use super::config::{ActionSpec, Condition, ConfigFile, Trigger};
+use crate::domain::{Event, IssueState, WorkItemStatus};
+use serde::{Deserialize, Serialize};
+
+/// GitLab's five status categories; `done` and `canceled` close the item.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, schemars::JsonSchema,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusCategory {
+    Triage,
+    ToDo,
+    InProgress,
+    Done,
+    Canceled,
+}
+
+impl StatusCategory {
+    /// The category's name as webhooks write it (`in_progress`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusCategory::Triage => "triage",
+            StatusCategory::ToDo => "to_do",
+            StatusCategory::InProgress => "in_progress",
+            StatusCategory::Done => "done",
+            StatusCategory::Canceled => "canceled",
+        }
+    }
+
+    /// Whether `status` is in this category (GraphQL writes categories upper case, webhooks
+    /// lower case).
+    pub fn holds_for(self, status: &WorkItemStatus) -> bool {
+        status.category.eq_ignore_ascii_case(self.as_str())
+    }
+}
+
+/// `status_changed`: the item's status moved, optionally to / from a status (by name, compared
+/// case-insensitively) or a category.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusChangeTrigger {
+    /// The status it moved to (`In progress`).
+    #[serde(default)]
+    pub to: Option<String>,
+    /// The status it moved from.
+    #[serde(default)]
+    pub from: Option<String>,
+    /// The category it moved to (`done`).
+    #[serde(default)]
+    pub to_category: Option<StatusCategory>,
+    /// The category it moved from.
+    #[serde(default)]
+    pub from_category: Option<StatusCategory>,
+}
+
+fn side_matches(
+    status: Option<&WorkItemStatus>,
+    name: Option<&str>,
+    category: Option<StatusCategory>,
+) -> bool {
+    let by_name = name.is_none_or(|n| status.is_some_and(|s| s.is(n)));
+    let by_category = category.is_none_or(|c| status.is_some_and(|s| c.holds_for(s)));
+    by_name && by_category
+}
+
+/// Whether `event` moved the status as `trigger` asks and the item still has the status the
+/// change moved to (the re-read is the truth: a later change may have moved it on).
+pub fn status_change_triggers(
+    trigger: &StatusChangeTrigger,
+    event: &Event,
+    issue: &IssueState,
+) -> bool {
+    let Some(change) = &event.status_change else {
+        return false;
+    };
+    let to = change.to.as_ref();
+    let still_there = match (to, &issue.status) {
+        (Some(t), Some(now)) => now.is(&t.name),
+        (None, None) => true,
+        _ => false,
+    };
+    still_there
+        && side_matches(to, trigger.to.as_deref(), trigger.to_category)
+        && side_matches(
+            change.from.as_ref(),
+            trigger.from.as_deref(),
+            trigger.from_category,
+        )
+}
+
+/// `status_changed: …` in plain words, for traces.
+pub fn describe_trigger(t: &StatusChangeTrigger) -> String {
+    let side = |name: &Option<String>, cat: &Option<StatusCategory>| match (name, cat) {
+        (Some(n), _) => Some(format!("\"{n}\"")),
+        (None, Some(c)) => Some(format!("a status in `{}`", c.as_str())),
+        (None, None) => None,
+    };
+    let mut s = "a status change".to_string();
+    if let Some(f) = side(&t.from, &t.from_category) {
+        s.push_str(&format!(" from {f}"));
+    }
+    if let Some(to) = side(&t.to, &t.to_category) {
+        s.push_str(&format!(" to {to}"));
+    }
+    s
+}
+
+/// The issue's status for messages: its name, or "no status".
+pub fn status_text(issue: &IssueState) -> String {
+    match &issue.status {
+        Some(s) => format!("\"{}\"", s.name),
+        None => "no status".to_string(),
+    }
+}
+
+/// Whether the item's type is one of `types` (compared case-insensitively); empty = any.
+pub fn type_is_one_of(issue: &IssueState, types: &[String]) -> bool {
+    types.is_empty()
+        || types
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&issue.work_item_type))
+}
+
+/// `set_status`'s check before setting: nothing to do when the item has that status already.
+pub fn needs_status(issue: &IssueState, name: &str) -> bool {
+    !issue.status.as_ref().is_some_and(|s| s.is(name))
+}
+
+/// Whether the configuration looks at statuses or work item types anywhere: only then does
+/// the worker spend a GraphQL read on each item (REST has neither).
+pub fn config_uses_work_items(config: &ConfigFile) -> bool {
+    fn condition(c: &Condition) -> bool {
+        match c {
+            Condition::Status(_) | Condition::StatusCategory(_) | Condition::WorkItemType(_) => {
+                true
+            }
+            Condition::All(cs) | Condition::Any(cs) => cs.iter().any(condition),
+            Condition::Not(c) => condition(c),
+            _ => false,
+        }
+    }
+    config.workflows.values().any(|wf| {
+        !wf.work_item_types.is_empty()
+            || wf.rules.iter().any(|r| {
+                matches!(r.on, Trigger::StatusChanged(_))
+                    || r.conditions.iter().any(condition)
+                    || r.actions
+                        .iter()
+                        .any(|a| matches!(a, ActionSpec::SetStatus(_)))
+            })
+            || wf
+                .guards
+                .iter()
+                .flat_map(|g| &g.requires)
+                .chain(wf.required_fields.iter().flat_map(|r| &r.requires))
+                .any(|req| condition(&req.condition))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::StatusChange;
+
+    fn status(name: &str, category: &str) -> WorkItemStatus {
+        WorkItemStatus {
+            id: None,
+            name: name.to_string(),
+            category: category.to_string(),
+        }
+    }
+
+    fn trigger(yaml: &str) -> StatusChangeTrigger {
+        serde_saphyr::from_str(yaml).unwrap()
+    }
+
+    #[test]
+    fn names_and_categories_match_either_case() {
+        let s = status("In progress", "IN_PROGRESS");
+        assert!(side_matches(Some(&s), Some("in PROGRESS"), None));
+        assert!(side_matches(
+            Some(&s),
+            None,
+            Some(StatusCategory::InProgress)
+        ));
+        assert!(!side_matches(Some(&s), None, Some(StatusCategory::Done)));
+        assert!(!side_matches(None, Some("In progress"), None));
+        assert!(side_matches(None, None, None));
+    }
+
+    #[test]
+    fn unknown_trigger_keys_and_categories_are_refused() {
+        assert!(serde_saphyr::from_str::<StatusChangeTrigger>("too: Done").is_err());
+        assert!(serde_saphyr::from_str::<StatusChangeTrigger>("to_category: finished").is_err());
+        assert_eq!(
+            trigger("to_category: in_progress").to_category,
+            Some(StatusCategory::InProgress)
+        );
+    }
+
+    #[test]
+    fn describes_both_sides() {
+        let t = trigger("from: To do\nto_category: done");
+        assert_eq!(
+            describe_trigger(&t),
+            "a status change from \"To do\" to a status in `done`"
+        );
+    }
+
+    #[test]
+    fn change_counts_only_while_the_item_keeps_the_new_status() {
+        let change = StatusChange {
+            from: Some(status("To do", "to_do")),
+            to: Some(status("In progress", "in_progress")),
+        };
+        let t = trigger("to: In progress\nfrom_category: to_do");
+        assert!(side_matches(
+            change.to.as_ref(),
+            t.to.as_deref(),
+            t.to_category
+        ));
+        assert!(!side_matches(change.from.as_ref(), Some("Done"), None));
+    }
+}
