@@ -186,6 +186,7 @@ fn open_issue(world: &World, i: &StartIssue) -> Result<(u64, u64), String> {
                 labels: i.labels.clone(),
                 assignee_ids,
                 confidential: i.confidential,
+                work_item_type: None,
             },
         )
         .map_err(|e| format!("the simulated GitLab refused it: {e}"))?;

@@ -63,6 +63,39 @@ impl Actor<'_> {
         })
     }
 
+    /// Opens a work item of another type (`Task`, `Incident`, …); returns its iid.
+    pub fn create_work_item(
+        &self,
+        project: u64,
+        work_item_type: &str,
+        title: &str,
+        description: &str,
+    ) -> Result<u64, SimError> {
+        self.create_issue_with(
+            project,
+            NewIssue {
+                title: title.to_string(),
+                description: description.to_string(),
+                work_item_type: Some(work_item_type.to_string()),
+                ..NewIssue::default()
+            },
+        )
+    }
+
+    /// Sets the status named `name` (case-insensitively, from the item's lifecycle), as the
+    /// status dropdown or `/status` would.
+    pub fn set_status(&self, project: u64, iid: u64, name: &str) -> Result<SimIssue, SimError> {
+        self.act(|s, user| {
+            let gid = s
+                .lifecycle(project)
+                .into_iter()
+                .find(|st| st.name.eq_ignore_ascii_case(name))
+                .map(|st| st.gid)
+                .ok_or_else(|| SimError::BadRequest(format!("no status named {name}")))?;
+            s.set_status(user, project, iid, &gid)
+        })
+    }
+
     /// Any update, as `PUT /projects/:id/issues/:iid` would make it.
     pub fn update(&self, project: u64, iid: u64, upd: IssueUpdate) -> Result<SimIssue, SimError> {
         self.act(|s, user| s.update_issue(user, project, iid, upd))

@@ -190,7 +190,8 @@ fn issue_attributes(state: &dyn HookSource, issue: &SimIssue, action: &str) -> V
         "human_time_change": null,
         "weight": null,
         "health_status": null,
-        "type": "Issue",
+        "type": issue.work_item_type,
+        "status": issue.status.as_ref().map(crate::work_items::status_json),
         "iid": issue.iid,
         "url": state.issue_web_url(issue),
         "state": state_name(issue.state),
@@ -210,15 +211,20 @@ pub fn issue_hook(
     changes: Map<String, Value>,
 ) -> Option<HookEvent> {
     let p = state.project(&issue.project_id)?;
-    let kind = "issue";
+    // "For all other work items, the `object_kind` field is `work_item`" (webhook_events.md).
+    let kind = if issue.work_item_type == crate::work_items::ISSUE {
+        "issue"
+    } else {
+        "work_item"
+    };
     let mut body = Map::new();
     body.insert("object_kind".into(), json!(kind));
     body.insert(
         "event_type".into(),
         json!(if issue.confidential {
-            "confidential_issue"
+            format!("confidential_{kind}")
         } else {
-            kind
+            kind.to_string()
         }),
     );
     body.insert("user".into(), user(state, actor));

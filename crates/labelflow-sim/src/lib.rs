@@ -23,6 +23,7 @@ mod pagination;
 mod quick_actions;
 mod state;
 mod timefmt;
+mod work_items;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -40,11 +41,13 @@ pub use http::RequestRecord;
 pub use issue_changes::{IssueUpdate, NewIssue, StateEvent};
 pub use model::{
     HookConfig, IssueStatus, IssueView, LabelAction, SimFile, SimGroup, SimHook, SimIssue,
-    SimIssueLink, SimLabel, SimLabelEvent, SimMilestone, SimNote, SimProject, SimUser, access,
+    SimIssueLink, SimLabel, SimLabelEvent, SimMilestone, SimNote, SimProject, SimStatus, SimUser,
+    access,
 };
 pub use note_ops::NoteOutcome;
 pub use quick_actions::{Extracted, QuickAction, extract as extract_quick_actions};
 pub use state::SimError;
+pub use work_items::system_defined as system_defined_statuses;
 
 pub use clock::Clock;
 use faults::{Faults, RateLimiter};
@@ -193,6 +196,14 @@ impl SimGitlab {
             .members
             .insert(user.id, access_level);
         Ok(user)
+    }
+
+    /// Gives the top-level group `top_group` a custom status lifecycle (as its owner would in
+    /// the group's settings); its items use it instead of the system-defined one.
+    pub fn set_lifecycle(&self, top_group: &str, statuses: Vec<SimStatus>) {
+        lock(&self.inner.state)
+            .lifecycles
+            .insert(top_group.to_string(), statuses);
     }
 
     /// Adds a project label with a colour and description (as an admin would, no hooks).

@@ -1,0 +1,182 @@
+//! Work item statuses and types end to end: people change statuses and open tasks and
+//! incidents in the simulated GitLab, which fires `issue` / `work_item` webhooks (with
+//! `changes.status`) at the real service; the service re-reads the item through GraphQL and
+//! sets statuses with `workItemUpdate`, through the same retry policy as REST.
+
+mod common;
+
+use common::{Harness, repo_path};
+use labelflow::sim::{FaultKind, FaultRule, IssueStatus};
+
+const DEV: &str = "dana-dev";
+
+async fn harness() -> Harness {
+    let h = Harness::start(&repo_path("tests/configs/statuses/labelflow.yml")).await;
+    h.add_person(DEV);
+    h
+}
+
+/// Bodies of the status-carrying webhooks the simulator delivered (first deliveries only).
+fn status_changes(h: &Harness) -> Vec<serde_json::Value> {
+    h.sim
+        .deliveries()
+        .into_iter()
+        .filter(|d| !d.redelivery)
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(&d.body).ok())
+        .filter(|b| b["changes"]["status"].is_object())
+        .collect()
+}
+
+fn graphql_answers(h: &Harness) -> Vec<u16> {
+    h.sim
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/graphql")
+        .map(|r| r.status)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_status_change_runs_a_rule() {
+    let mut h = harness().await;
+    let p = h.project("delivery");
+    let iid = h
+        .sim
+        .as_user(DEV)
+        .create_issue(p, "Ship the importer", "", &[])
+        .unwrap();
+    h.settle().await;
+    assert_eq!(
+        h.sim.issue(p, iid).unwrap().status.map(|s| s.name),
+        Some("To do".to_string()),
+        "new issues get the lifecycle's first open status"
+    );
+
+    h.sim
+        .as_user(DEV)
+        .set_status(p, iid, "In progress")
+        .unwrap();
+    h.settle().await;
+    h.expect_comment(
+        p,
+        iid,
+        "Work started: the status moved to \"In progress\" (in_progress).",
+    );
+
+    // To "Done": the `started` rule waits for "In progress" only; the issue closes.
+    h.sim.as_user(DEV).set_status(p, iid, "Done").unwrap();
+    h.settle().await;
+    assert_eq!(h.sim.issue(p, iid).unwrap().state, IssueStatus::Closed);
+    assert_eq!(h.bot_notes(p, iid).len(), 1);
+    // The re-read went through GraphQL (REST has no status).
+    assert!(graphql_answers(&h).iter().any(|s| *s == 200));
+    h.finish();
+}
+
+#[tokio::test]
+async fn a_rule_sets_the_status_through_graphql_exactly_once_under_429_and_5xx() {
+    let mut h = harness().await;
+    let p = h.project("delivery");
+    let iid = h
+        .sim
+        .as_user(DEV)
+        .create_issue(p, "Ship the exporter", "", &[])
+        .unwrap();
+    h.settle().await;
+    h.sim.clear_requests();
+
+    // The worker's GraphQL re-read is rate limited once; then the status mutation (the fourth
+    // GraphQL request: re-read, check before set, lifecycle, mutation) is applied by GitLab
+    // but answered 500, so the client retries an already applied `workItemUpdate`.
+    h.sim.add_fault(
+        FaultRule::new(FaultKind::TooManyRequests {
+            retry_after: Some(1),
+            rate_limit_headers: true,
+        })
+        .path_contains("/api/graphql"),
+    );
+    h.sim.add_fault(
+        FaultRule::new(FaultKind::StatusAfterApply(500))
+            .path_contains("/api/graphql")
+            .after(3),
+    );
+
+    h.sim.as_user(DEV).add_labels(p, iid, &["ready"]).unwrap();
+    h.settle().await;
+
+    // Re-read: 429, then 200; check before set and lifecycle: 200, 200; the mutation: applied
+    // but 500; its retry: 200 (the status is already set, so GitLab changes nothing).
+    assert_eq!(graphql_answers(&h), [429, 200, 200, 200, 500, 200]);
+    let issue = h.sim.issue(p, iid).unwrap();
+    assert_eq!(issue.status.map(|s| s.name), Some("In progress".into()));
+    let changes = status_changes(&h);
+    assert_eq!(
+        changes.len(),
+        1,
+        "the status was set once (one webhook with changes.status): {changes:#?}"
+    );
+    assert_eq!(changes[0]["user"]["username"], "labelflow");
+    assert_eq!(changes[0]["changes"]["status"]["previous"]["name"], "To do");
+    assert_eq!(
+        changes[0]["changes"]["status"]["current"]["name"],
+        "In progress"
+    );
+    h.expect_comment(
+        p,
+        iid,
+        "dana-dev marked this ready, so labelflow set the status to \"In progress\".",
+    );
+
+    // Replaying every delivery changes nothing: no second status change, no second comment.
+    for d in h.sim.deliveries() {
+        assert!(h.sim.redeliver(d.id));
+    }
+    h.settle().await;
+    assert_eq!(status_changes(&h).len(), 1);
+    h.finish();
+}
+
+#[tokio::test]
+async fn tasks_and_incidents_arrive_as_work_items_and_run_their_own_workflows() {
+    let mut h = harness().await;
+    let p = h.project("delivery");
+    let task = h
+        .sim
+        .as_user(DEV)
+        .create_work_item(p, "Task", "Write the migration", "")
+        .unwrap();
+    let incident = h
+        .sim
+        .as_user(DEV)
+        .create_work_item(p, "Incident", "Importer down", "")
+        .unwrap();
+    h.settle().await;
+
+    let kinds: Vec<String> = h
+        .sim
+        .deliveries()
+        .iter()
+        .filter_map(|d| serde_json::from_str::<serde_json::Value>(&d.body).ok())
+        .filter(|b| b["object_attributes"]["action"] == "open")
+        .map(|b| format!("{}/{}", b["object_kind"], b["object_attributes"]["type"]))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["\"work_item\"/\"Task\"", "\"work_item\"/\"Incident\""],
+        "GitLab sends other types as `work_item`"
+    );
+
+    h.expect_comment(p, task, "Task opened: this Task follows the task workflow.");
+    h.expect_comment(p, incident, "Incident opened: this Incident is in triage.");
+    assert!(h.sim.issue(p, incident).unwrap().labels == ["incident::triage"]);
+    assert!(h.sim.issue(p, task).unwrap().labels.is_empty());
+
+    // The task's own status rule: done closes it and runs `task-done`.
+    h.sim.as_user(DEV).set_status(p, task, "Done").unwrap();
+    h.settle().await;
+    h.expect_comment(p, task, "Task finished: \"Done\".");
+    assert_eq!(h.sim.issue(p, task).unwrap().state, IssueStatus::Closed);
+    // Incidents have no status widget.
+    assert!(h.sim.issue(p, incident).unwrap().status.is_none());
+    h.finish();
+}
