@@ -63,7 +63,12 @@ async fn a_status_change_runs_a_rule() {
         "Work started: the status moved to \"In progress\" (in_progress).",
     );
 
-    // To "Done": the `started` rule waits for "In progress" only; the issue closes.
+    // To "Done" (reviewed, so its guard passes): the `started` rule waits for "In progress"
+    // only; the issue closes.
+    h.sim
+        .as_user(DEV)
+        .add_labels(p, iid, &["reviewed"])
+        .unwrap();
     h.sim.as_user(DEV).set_status(p, iid, "Done").unwrap();
     h.settle().await;
     assert_eq!(h.sim.issue(p, iid).unwrap().state, IssueStatus::Closed);
@@ -178,5 +183,85 @@ async fn tasks_and_incidents_arrive_as_work_items_and_run_their_own_workflows() 
     assert_eq!(h.sim.issue(p, task).unwrap().state, IssueStatus::Closed);
     // Incidents have no status widget.
     assert!(h.sim.issue(p, incident).unwrap().status.is_none());
+    h.finish();
+}
+
+#[tokio::test]
+async fn a_guard_reverts_a_premature_status_to_the_previous_one_and_says_why() {
+    let mut h = harness().await;
+    let p = h.project("delivery");
+    let iid = h
+        .sim
+        .as_user(DEV)
+        .create_issue(p, "Ship the scheduler", "", &[])
+        .unwrap();
+    h.sim
+        .as_user(DEV)
+        .set_status(p, iid, "In progress")
+        .unwrap();
+    h.settle().await;
+    h.expect_comment(p, iid, "Work started");
+
+    // Done before the review: back to "In progress" (which reopens it), with the reason.
+    h.sim.as_user(DEV).set_status(p, iid, "Done").unwrap();
+    h.settle().await;
+    let issue = h.sim.issue(p, iid).unwrap();
+    assert_eq!(issue.status.map(|s| s.name), Some("In progress".into()));
+    assert_eq!(issue.state, IssueStatus::Opened);
+    let body = h.expect_comment(
+        p,
+        iid,
+        "the status \"Done\" was set before its prerequisites were met, so I moved the item back to \"In progress\".",
+    );
+    assert!(body.contains("- a review (the ~reviewed label)"), "{body}");
+    // The bot's revert is no new "started" (its own change triggers nothing).
+    assert_eq!(h.bot_notes(p, iid).len(), 2);
+
+    // With the review, Done stays.
+    h.sim
+        .as_user(DEV)
+        .add_labels(p, iid, &["reviewed"])
+        .unwrap();
+    h.sim.as_user(DEV).set_status(p, iid, "Done").unwrap();
+    h.settle().await;
+    let issue = h.sim.issue(p, iid).unwrap();
+    assert_eq!(issue.status.map(|s| s.name), Some("Done".into()));
+    assert_eq!(issue.state, IssueStatus::Closed);
+    assert_eq!(h.bot_notes(p, iid).len(), 2);
+    h.finish();
+}
+
+#[tokio::test]
+async fn a_restricted_status_set_by_the_wrong_role_is_reverted() {
+    let mut h = harness().await;
+    let p = h.project("delivery");
+    let iid = h
+        .sim
+        .as_user(DEV)
+        .create_issue(p, "Drop the legacy API", "", &[])
+        .unwrap();
+    h.settle().await;
+
+    h.sim.as_user(DEV).set_status(p, iid, "Won't do").unwrap();
+    h.settle().await;
+    let issue = h.sim.issue(p, iid).unwrap();
+    assert_eq!(issue.status.map(|s| s.name), Some("To do".into()));
+    assert_eq!(issue.state, IssueStatus::Opened);
+    h.expect_comment(
+        p,
+        iid,
+        "the status \"Won't do\" can only be set by the leads role (`lead`), so I moved the item back to \"To do\".",
+    );
+
+    // The lead may.
+    h.sim
+        .as_user("lead")
+        .set_status(p, iid, "Won't do")
+        .unwrap();
+    h.settle().await;
+    let issue = h.sim.issue(p, iid).unwrap();
+    assert_eq!(issue.status.map(|s| s.name), Some("Won't do".into()));
+    assert_eq!(issue.state, IssueStatus::Closed);
+    assert_eq!(h.bot_notes(p, iid).len(), 1);
     h.finish();
 }

@@ -145,6 +145,12 @@ pub struct Workflow {
     /// Stage labels that need prerequisites; premature ones are reverted.
     #[serde(default)]
     pub guards: Vec<Guard>,
+    /// Statuses only some roles may set; others' changes are reverted.
+    #[serde(default)]
+    pub restricted_statuses: Vec<super::statuses::RestrictedStatuses>,
+    /// Statuses that need prerequisites; premature ones are reverted.
+    #[serde(default)]
+    pub status_guards: Vec<super::statuses::StatusGuard>,
     /// Description fields an issue must fill once it carries a label.
     #[serde(default)]
     pub required_fields: Vec<RequiredFields>,

@@ -61,6 +61,14 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../../templates/builtin/guard.md.hbs"),
     ),
     (
+        "builtin/status_guard.md.hbs",
+        include_str!("../../../../templates/builtin/status_guard.md.hbs"),
+    ),
+    (
+        "builtin/status_restricted.md.hbs",
+        include_str!("../../../../templates/builtin/status_restricted.md.hbs"),
+    ),
+    (
         "builtin/required_fields.md.hbs",
         include_str!("../../../../templates/builtin/required_fields.md.hbs"),
     ),
@@ -161,6 +169,7 @@ impl Engine {
             known_fields.insert(wf_name.clone(), known_fields::workflow_fields(wf));
             v.check_workflow(&config, wf_name, wf, &templates_dir, &mut renderer);
             v.check_stale(&config, wf_name, wf);
+            v.check_statuses(&config, wf_name, wf);
             v.check_durations(wf_name, wf);
         }
         for (at, message) in super::label_section::problems(&config) {
@@ -192,6 +201,7 @@ impl Engine {
 mod durations;
 mod sample_render;
 mod stale_policies;
+mod statuses;
 
 pub use durations::MAX_DAYS;
 

@@ -12,6 +12,7 @@ mod commands;
 mod describe;
 mod explain_command;
 mod rules;
+mod status_checks;
 
 use super::command::{CommandLine, parse_commands};
 use super::command_args::{self, ArgValues};
@@ -164,6 +165,7 @@ pub fn plan_with_history(
         }
         p.restricted_labels(&added, &mut reverted)?;
         p.guards(&added, &mut reverted)?;
+        p.status_checks(&mut reverted)?;
         p.required_fields(&added, &reverted)?;
         p.rules(&added, &reverted, &commands, &mut outcomes)?;
         p.stale()?;

@@ -3,7 +3,7 @@
 //! like stage labels, but GitLab reads and writes them only through GraphQL, so the planner sees
 //! them as the worker re-read them and the executor sets them through the forge.
 
-use super::config::{ActionSpec, Condition, ConfigFile, Trigger};
+use super::config::{ActionSpec, Condition, ConfigFile, Requirement, Sp, Trigger};
 use crate::domain::{Event, IssueState, WorkItemStatus};
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +37,35 @@ impl StatusCategory {
     pub fn holds_for(self, status: &WorkItemStatus) -> bool {
         status.category.eq_ignore_ascii_case(self.as_str())
     }
+}
+
+/// A status that needs prerequisites: set before they hold, the item goes back to the status
+/// it came from, with a comment naming what is missing.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusGuard {
+    /// The guarded status (by name).
+    #[schemars(with = "String")]
+    pub status: Sp,
+    /// All must hold when the status is set.
+    pub requires: Vec<Requirement>,
+}
+
+/// Statuses only some people may set (in the UI too); others' changes are reverted to the
+/// previous status and explained (GitLab cannot restrict them itself: gitlab issue 23974).
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictedStatuses {
+    /// Status names (compared case-insensitively).
+    #[schemars(with = "Vec<String>")]
+    pub statuses: Vec<Sp>,
+    /// Roles allowed to set them.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub roles: Vec<Sp>,
+    /// The product managers of the issue's `group::…` label may set them too.
+    #[serde(default)]
+    pub product_pms: bool,
 }
 
 /// `status_changed`: the item's status moved, optionally to / from a status (by name, compared
@@ -146,6 +175,8 @@ pub fn config_uses_work_items(config: &ConfigFile) -> bool {
     }
     config.workflows.values().any(|wf| {
         !wf.work_item_types.is_empty()
+            || !wf.status_guards.is_empty()
+            || !wf.restricted_statuses.is_empty()
             || wf.rules.iter().any(|r| {
                 matches!(r.on, Trigger::StatusChanged(_))
                     || r.conditions.iter().any(condition)
@@ -157,6 +188,7 @@ pub fn config_uses_work_items(config: &ConfigFile) -> bool {
                 .guards
                 .iter()
                 .flat_map(|g| &g.requires)
+                .chain(wf.status_guards.iter().flat_map(|g| &g.requires))
                 .chain(wf.required_fields.iter().flat_map(|r| &r.requires))
                 .any(|req| condition(&req.condition))
     })

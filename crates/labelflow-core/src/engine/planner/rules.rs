@@ -95,7 +95,16 @@ impl WorkflowPlanner<'_, '_> {
             Trigger::FieldsCompleted(ls) => self.fields_completed(ls.all(), added, reverted),
             Trigger::Command(_) => false,
             Trigger::StatusChanged(t) => {
-                crate::engine::statuses::status_change_triggers(t, self.event, self.issue)
+                let reverted_status = self
+                    .event
+                    .status_change
+                    .as_ref()
+                    .and_then(|c| c.to.as_ref())
+                    .is_some_and(|to| {
+                        reverted.contains(&super::status_checks::reverted_key(&to.name))
+                    });
+                !reverted_status
+                    && crate::engine::statuses::status_change_triggers(t, self.event, self.issue)
             }
         }
     }
