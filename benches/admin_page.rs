@@ -35,6 +35,7 @@ fn sample_body(engine: &Engine) -> String {
         updated_at: now,
         status: None,
         work_item_type: "Issue".to_string(),
+        custom_fields: Default::default(),
     };
     let event = Event {
         issue: IssueKey {

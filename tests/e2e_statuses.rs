@@ -79,9 +79,16 @@ async fn a_status_change_runs_a_rule() {
 }
 
 #[tokio::test]
-async fn a_rule_sets_the_status_through_graphql_exactly_once_under_429_and_5xx() {
+async fn a_rule_sets_a_status_and_a_custom_field_through_graphql_exactly_once_under_429_and_5xx() {
     let mut h = harness().await;
     let p = h.project("delivery");
+    let stage = h.sim.add_custom_field(
+        "acme",
+        "Stage",
+        "SINGLE_SELECT",
+        &["New", "Accepted"],
+        &["Issue"],
+    );
     let iid = h
         .sim
         .as_user(DEV)
@@ -105,13 +112,31 @@ async fn a_rule_sets_the_status_through_graphql_exactly_once_under_429_and_5xx()
             .path_contains("/api/graphql")
             .after(3),
     );
+    // And the custom field mutation (after the status retry and the field's check before
+    // set), the same way.
+    h.sim.add_fault(
+        FaultRule::new(FaultKind::StatusAfterApply(500))
+            .path_contains("/api/graphql")
+            .after(5),
+    );
 
     h.sim.as_user(DEV).add_labels(p, iid, &["ready"]).unwrap();
     h.settle().await;
 
     // Re-read: 429, then 200; check before set and lifecycle: 200, 200; the mutation: applied
-    // but 500; its retry: 200 (the status is already set, so GitLab changes nothing).
-    assert_eq!(graphql_answers(&h), [429, 200, 200, 200, 500, 200]);
+    // but 500; its retry: 200 (the status is already set, so GitLab changes nothing). Then the
+    // field: check before set 200, mutation applied but 500, retry 200.
+    assert_eq!(
+        graphql_answers(&h),
+        [429, 200, 200, 200, 500, 200, 200, 500, 200]
+    );
+    let field_changes = h.sim.field_changes();
+    assert_eq!(field_changes.len(), 1, "{field_changes:#?}");
+    assert_eq!(field_changes[0].field, stage.gid);
+    assert_eq!(
+        field_changes[0].value,
+        serde_json::json!([stage.options[1].0.clone()])
+    );
     let issue = h.sim.issue(p, iid).unwrap();
     assert_eq!(issue.status.map(|s| s.name), Some("In progress".into()));
     let changes = status_changes(&h);
@@ -138,6 +163,7 @@ async fn a_rule_sets_the_status_through_graphql_exactly_once_under_429_and_5xx()
     }
     h.settle().await;
     assert_eq!(status_changes(&h).len(), 1);
+    assert_eq!(h.sim.field_changes().len(), 1);
     h.finish();
 }
 
@@ -263,5 +289,81 @@ async fn a_restricted_status_set_by_the_wrong_role_is_reverted() {
     assert_eq!(issue.status.map(|s| s.name), Some("Won't do".into()));
     assert_eq!(issue.state, IssueStatus::Closed);
     assert_eq!(h.bot_notes(p, iid).len(), 1);
+    h.finish();
+}
+
+#[tokio::test]
+async fn fields_read_from_custom_fields_pass_a_required_fields_check_the_description_fails() {
+    let mut h = harness().await;
+    let p = h.project("delivery");
+    h.sim
+        .add_custom_field("acme", "Budget", "NUMBER", &[], &["Issue"]);
+    h.sim.add_custom_field(
+        "acme",
+        "Region",
+        "SINGLE_SELECT",
+        &["EMEA", "AMER"],
+        &["Issue"],
+    );
+    // The description names the customer but leaves the budget empty.
+    let description = "Customer: Acme Corp\nBudget: \n";
+
+    let with_fields = h
+        .sim
+        .as_user(DEV)
+        .create_issue(p, "Acme rollout", description, &[])
+        .unwrap();
+    // Settled first: an `opened` event planned after the label arrived would count as
+    // "opened with the label" (`fields_completed` counts an `opened` event as its arrival).
+    h.settle().await;
+    h.sim
+        .as_user(DEV)
+        .set_custom_field(p, with_fields, "Budget", "25000")
+        .unwrap();
+    h.sim
+        .as_user(DEV)
+        .set_custom_field(p, with_fields, "Region", "EMEA")
+        .unwrap();
+    h.sim
+        .as_user(DEV)
+        .add_labels(p, with_fields, &["request::new"])
+        .unwrap();
+
+    let description_only = h
+        .sim
+        .as_user(DEV)
+        .create_issue(p, "Globex rollout", description, &[])
+        .unwrap();
+    h.settle().await;
+    h.sim
+        .as_user(DEV)
+        .add_labels(p, description_only, &["request::new"])
+        .unwrap();
+    h.settle().await;
+
+    h.expect_comment(
+        p,
+        with_fields,
+        "Request complete: Acme Corp, budget 25000 (EMEA).",
+    );
+    assert!(
+        !h.sim
+            .issue(p, with_fields)
+            .unwrap()
+            .labels
+            .contains(&"needs-info".to_string())
+    );
+
+    let body = h.expect_comment(p, description_only, "missing information");
+    assert!(body.contains("- **Budget**"), "{body}");
+    assert!(body.contains("- **a budget above zero**"), "{body}");
+    assert!(!body.contains("**Customer**"), "{body}");
+    assert!(
+        h.sim
+            .issue(p, description_only)
+            .unwrap()
+            .labels
+            .contains(&"needs-info".to_string())
+    );
     h.finish();
 }

@@ -48,6 +48,7 @@ fn report(labels: &[&str], description: &str) -> IssueState {
         updated_at: now(),
         status: None,
         work_item_type: "Issue".to_string(),
+        custom_fields: Default::default(),
     }
 }
 

@@ -62,6 +62,7 @@ fn blank_issue() -> IssueState {
         updated_at: chrono::DateTime::UNIX_EPOCH,
         status: None,
         work_item_type: "Issue".to_string(),
+        custom_fields: Default::default(),
     }
 }
 

@@ -79,6 +79,7 @@ impl ApiIssue {
             updated_at: self.updated_at,
             status: None,
             work_item_type: "Issue".to_string(),
+            custom_fields: Default::default(),
         }
     }
 }

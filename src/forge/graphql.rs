@@ -7,7 +7,12 @@
 //! answers are read into typed structs below. Shapes follow GitLab's GraphQL reference:
 //! `WorkItem.widgets` / `WorkItemWidgetStatus.status` (`WorkItemStatus`: `id`, `name`,
 //! `category`), `WorkItemWidgetDefinitionStatus.allowedStatuses`, and
-//! `workItemUpdate(input: {id, statusWidget: {status}})`.
+//! `workItemUpdate(input: {id, statusWidget: {status}})`; custom fields through
+//! `WorkItemWidgetCustomFields.customFieldValues` (`customField { id name fieldType
+//! selectOptions }`, and the value by type: `WorkItemTextFieldValue.value`,
+//! `WorkItemNumberFieldValue.value`, `WorkItemSelectFieldValue.selectedOptions`) and
+//! `workItemUpdate(input: {id, customFieldsWidget: [{customFieldId, textValue | numberValue |
+//! selectedOptionIds}]})`.
 
 use super::error::ForgeError;
 use super::gitlab::GitlabForge;
@@ -25,6 +30,90 @@ pub struct WorkItemFacts {
     pub gid: String,
     pub work_item_type: String,
     pub status: Option<WorkItemStatus>,
+    /// The custom fields the item's type has, with their values.
+    pub custom_fields: Vec<CustomFieldValue>,
+}
+
+/// One custom field of a work item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomFieldValue {
+    /// `gid://gitlab/Issuables::CustomField/N`.
+    pub id: String,
+    pub name: String,
+    /// `TEXT`, `NUMBER`, `SINGLE_SELECT`, `MULTI_SELECT`.
+    pub field_type: String,
+    /// (option id, option name) of select fields.
+    pub options: Vec<(String, String)>,
+    /// The value as text (`None`: unset); select options joined with `, `.
+    pub value: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GqlCustomField {
+    id: String,
+    name: String,
+    field_type: String,
+    #[serde(default)]
+    select_options: Option<Vec<GqlOption>>,
+}
+
+#[derive(Debug, Deserialize)]
+struct GqlOption {
+    id: String,
+    value: String,
+}
+
+/// A `CustomFieldValueInterface`; the query aliases each type's `value` (a float, a string)
+/// so the two never share a response name.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct GqlFieldValue {
+    custom_field: GqlCustomField,
+    #[serde(default)]
+    number_value: Option<f64>,
+    #[serde(default)]
+    text_value: Option<String>,
+    #[serde(default)]
+    selected_options: Option<Vec<GqlOption>>,
+}
+
+impl GqlFieldValue {
+    fn into_value(self) -> CustomFieldValue {
+        let value = match (self.number_value, self.text_value, self.selected_options) {
+            (Some(n), _, _) => Some(number_text(n)),
+            (_, Some(t), _) => Some(t),
+            (_, _, Some(opts)) if !opts.is_empty() => Some(
+                opts.iter()
+                    .map(|o| o.value.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            _ => None,
+        };
+        CustomFieldValue {
+            id: self.custom_field.id,
+            name: self.custom_field.name,
+            field_type: self.custom_field.field_type,
+            options: self
+                .custom_field
+                .select_options
+                .unwrap_or_default()
+                .into_iter()
+                .map(|o| (o.id, o.value))
+                .collect(),
+            value,
+        }
+    }
+}
+
+/// A number as people write it: `12`, not `12.0`.
+fn number_text(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string()
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -52,6 +141,8 @@ impl GqlStatus {
 struct GqlWidget {
     #[serde(default)]
     status: Option<GqlStatus>,
+    #[serde(default)]
+    custom_field_values: Option<Vec<GqlFieldValue>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -70,14 +161,22 @@ struct GqlWorkItem {
 
 impl GqlWorkItem {
     fn into_facts(self) -> WorkItemFacts {
+        let mut status = None;
+        let mut custom_fields = Vec::new();
+        for w in self.widgets {
+            status = status.or(w.status.map(GqlStatus::into_domain));
+            custom_fields.extend(
+                w.custom_field_values
+                    .into_iter()
+                    .flatten()
+                    .map(GqlFieldValue::into_value),
+            );
+        }
         WorkItemFacts {
             gid: self.id,
             work_item_type: self.work_item_type.name,
-            status: self
-                .widgets
-                .into_iter()
-                .find_map(|w| w.status)
-                .map(GqlStatus::into_domain),
+            status,
+            custom_fields,
         }
     }
 }
@@ -144,8 +243,18 @@ struct UpdatePayload {
 const WORK_ITEM_QUERY: &str = "query labelflowWorkItem($fullPath: ID!, $iid: String!) { \
      project(fullPath: $fullPath) { workItems(iid: $iid) { nodes { \
      id workItemType { name } \
-     widgets { type ... on WorkItemWidgetStatus { status { id name category } } } \
+     widgets { type \
+     ... on WorkItemWidgetStatus { status { id name category } } \
+     ... on WorkItemWidgetCustomFields { customFieldValues { \
+     customField { id name fieldType selectOptions { id value } } \
+     ... on WorkItemNumberFieldValue { numberValue: value } \
+     ... on WorkItemTextFieldValue { textValue: value } \
+     ... on WorkItemSelectFieldValue { selectedOptions { id value } } } } } \
      } } } }";
+
+const SET_FIELD_MUTATION: &str = "mutation labelflowSetField($id: WorkItemID!, \
+     $values: [WorkItemWidgetCustomFieldValueInputType!]) { \
+     workItemUpdate(input: { id: $id, customFieldsWidget: $values }) { errors } }";
 
 const ALLOWED_STATUSES_QUERY: &str = "query labelflowStatuses($fullPath: ID!) { \
      project(fullPath: $fullPath) { workItemTypes { nodes { name \
@@ -172,6 +281,11 @@ impl GitlabForge {
             let facts = self.work_item(&issue.project_path, iid).await?;
             issue.status = facts.status;
             issue.work_item_type = facts.work_item_type;
+            issue.custom_fields = facts
+                .custom_fields
+                .into_iter()
+                .filter_map(|f| Some((f.name, f.value?)))
+                .collect();
         }
         Ok(issue)
     }
@@ -344,5 +458,79 @@ impl GitlabForge {
             .work_item
             .map(GqlWorkItem::into_facts)
             .unwrap_or(item))
+    }
+
+    /// Sets the custom field named `name` (case-insensitively) to `value`: text as is, a
+    /// number parsed, a select field by option name (a multi-select: names separated by
+    /// commas). Check before set: a field that has the value already is not sent.
+    pub async fn set_custom_field(
+        &self,
+        project_path: &str,
+        iid: u64,
+        name: &str,
+        value: &str,
+    ) -> Result<(), ForgeError> {
+        let item = self.work_item(project_path, iid).await?;
+        let refuse = |message: String| ForgeError::Permanent { status: 0, message };
+        let field = item
+            .custom_fields
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
+            .ok_or_else(|| {
+                refuse(format!(
+                    "{}s in `{project_path}` have no custom field \"{name}\"",
+                    item.work_item_type
+                ))
+            })?;
+        if field.value.as_deref().map(str::trim) == Some(value.trim()) {
+            return Ok(());
+        }
+        let input = match field.field_type.as_str() {
+            "NUMBER" => {
+                let n: f64 = value.trim().parse().map_err(|_| {
+                    refuse(format!(
+                        "the custom field \"{}\" takes a number, not \"{value}\"",
+                        field.name
+                    ))
+                })?;
+                json!({ "customFieldId": field.id, "numberValue": n })
+            }
+            "SINGLE_SELECT" | "MULTI_SELECT" => {
+                let mut ids = Vec::new();
+                for wanted in value.split(',').map(str::trim).filter(|w| !w.is_empty()) {
+                    let (id, _) = field
+                        .options
+                        .iter()
+                        .find(|(_, o)| o.eq_ignore_ascii_case(wanted))
+                        .ok_or_else(|| {
+                            refuse(format!(
+                                "the custom field \"{}\" has no option \"{wanted}\"",
+                                field.name
+                            ))
+                        })?;
+                    ids.push(id.clone());
+                }
+                json!({ "customFieldId": field.id, "selectedOptionIds": ids })
+            }
+            _ => json!({ "customFieldId": field.id, "textValue": value }),
+        };
+        let data: UpdateData = self
+            .graphql(
+                "labelflowSetField",
+                SET_FIELD_MUTATION,
+                json!({ "id": item.gid, "values": [input] }),
+            )
+            .await?;
+        match data.work_item_update {
+            Some(p) if p.errors.is_empty() => Ok(()),
+            Some(p) => Err(ForgeError::Permanent {
+                status: 200,
+                message: format!("GitLab did not set the field: {}", p.errors.join("; ")),
+            }),
+            None => Err(ForgeError::Permanent {
+                status: 200,
+                message: "GraphQL `workItemUpdate` returned nothing".to_string(),
+            }),
+        }
     }
 }

@@ -70,5 +70,7 @@ pub fn issue_from_payload(body: &[u8], event: &Event) -> Result<IssueState, serd
             .as_str()
             .unwrap_or(crate::domain::ISSUE_TYPE)
             .to_string(),
+        // Webhooks carry no custom field values; the live path reads them through GraphQL.
+        custom_fields: Default::default(),
     })
 }

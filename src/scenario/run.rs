@@ -422,5 +422,6 @@ fn to_state(v: &IssueView) -> crate::domain::IssueState {
         updated_at: v.updated_at,
         status: None,
         work_item_type: "Issue".to_string(),
+        custom_fields: Default::default(),
     }
 }

@@ -43,6 +43,7 @@ pub fn issue(project: &str, labels: &[&str], description: &str) -> IssueState {
         updated_at: now(),
         status: None,
         work_item_type: "Issue".to_string(),
+        custom_fields: Default::default(),
     }
 }
 

@@ -377,6 +377,7 @@ fn plans_without_panicking(engine: &Engine) -> Result<(), String> {
                 updated_at: now,
                 status: None,
                 work_item_type: "Issue".to_string(),
+                custom_fields: Default::default(),
             };
             let event = Event {
                 issue: issue.key(),

@@ -136,6 +136,7 @@ pub fn issue(rng: &mut StdRng) -> IssueState {
         updated_at: now() - chrono::Duration::days(rng.random_range(0..40)),
         status: None,
         work_item_type: "Issue".to_string(),
+        custom_fields: Default::default(),
     }
 }
 

@@ -191,6 +191,10 @@ pub struct IssueState {
     /// The work item type (`Issue`, `Task`, `Incident`, …).
     #[serde(default = "issue_type")]
     pub work_item_type: String,
+    /// Custom field values by field name (GitLab 18.0+), as text: a number as written, a
+    /// multi-select's options joined with `, `. Only fields with a value are listed.
+    #[serde(default)]
+    pub custom_fields: std::collections::BTreeMap<String, String>,
 }
 
 impl IssueState {

@@ -96,6 +96,41 @@ impl Actor<'_> {
         })
     }
 
+    /// Sets a custom field by name, as the work item's sidebar would: text as is, a number
+    /// parsed, select options by name (comma-separated). No webhook (none is documented).
+    pub fn set_custom_field(
+        &self,
+        project: u64,
+        iid: u64,
+        name: &str,
+        value: &str,
+    ) -> Result<(), SimError> {
+        self.act(|s, user| {
+            let issue = s.visible_issue(project, iid, user)?.clone();
+            let field = s
+                .fields_for(project, &issue.work_item_type)
+                .into_iter()
+                .find(|f| f.name.eq_ignore_ascii_case(name))
+                .ok_or_else(|| SimError::BadRequest(format!("no custom field {name}")))?;
+            let input = match field.field_type.as_str() {
+                "NUMBER" => serde_json::json!({
+                    "customFieldId": field.gid,
+                    "numberValue": value.parse::<f64>().map_err(|_| SimError::BadRequest("not a number".into()))?,
+                }),
+                "TEXT" => serde_json::json!({ "customFieldId": field.gid, "textValue": value }),
+                _ => serde_json::json!({
+                    "customFieldId": field.gid,
+                    "selectedOptionIds": value
+                        .split(',')
+                        .filter_map(|v| field.options.iter().find(|(_, o)| o.eq_ignore_ascii_case(v.trim())).map(|(id, _)| id.clone()))
+                        .collect::<Vec<_>>(),
+                }),
+            };
+            s.set_custom_value(user, &issue, &input)?;
+            Ok(((), Vec::new()))
+        })
+    }
+
     /// Any update, as `PUT /projects/:id/issues/:iid` would make it.
     pub fn update(&self, project: u64, iid: u64, upd: IssueUpdate) -> Result<SimIssue, SimError> {
         self.act(|s, user| s.update_issue(user, project, iid, upd))

@@ -81,6 +81,7 @@ impl SimState {
                 .clone()
                 .unwrap_or_else(|| crate::work_items::ISSUE.to_string()),
             status: None,
+            custom_values: Default::default(),
         };
         let issue = SimIssue {
             status: self.default_status(&issue, IssueStatus::Opened),

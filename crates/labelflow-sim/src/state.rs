@@ -58,6 +58,10 @@ pub struct SimState {
     iid_index: HashMap<(u64, u64), u64>,
     /// Custom status lifecycles by top-level group path (absent: the system-defined one).
     pub lifecycles: BTreeMap<String, Vec<super::model::SimStatus>>,
+    /// Custom fields by top-level group path.
+    pub custom_fields: BTreeMap<String, Vec<super::model::SimCustomField>>,
+    /// Every custom field value change, in order.
+    pub field_changes: Vec<super::model::SimFieldChange>,
 }
 
 impl SimState {
@@ -77,6 +81,8 @@ impl SimState {
             hooks: BTreeMap::new(),
             iid_index: HashMap::new(),
             lifecycles: BTreeMap::new(),
+            custom_fields: BTreeMap::new(),
+            field_changes: Vec::new(),
         }
     }
 

@@ -73,6 +73,11 @@ pub enum Action {
     SetStatus {
         status: String,
     },
+    /// Set a custom field (by name) to a value, through GraphQL.
+    SetField {
+        field: String,
+        value: String,
+    },
 }
 
 /// The marker id of the one explain comment each issue has.
@@ -94,6 +99,7 @@ impl Action {
             Action::ClaCheck(_) => "cla_check",
             Action::ExplainComment { .. } => "explain_comment",
             Action::SetStatus { .. } => "set_status",
+            Action::SetField { .. } => "set_field",
         }
     }
 }
@@ -149,6 +155,9 @@ impl std::fmt::Display for Action {
                 write!(f, "answer `explain` (one comment, kept up to date)")
             }
             Action::SetStatus { status } => write!(f, "set the status to \"{status}\""),
+            Action::SetField { field, value } => {
+                write!(f, "set the field \"{field}\" to \"{value}\"")
+            }
         }
     }
 }

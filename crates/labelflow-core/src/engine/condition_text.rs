@@ -40,6 +40,7 @@ pub fn describe(c: &Condition) -> String {
             format!("field_not_matches {field} /{}/", pattern.value)
         }
         Condition::FieldAbove { field, value } => format!("field_above {field} {value}"),
+        Condition::FieldEquals { field, value } => format!("field_equals {field} \"{value}\""),
         Condition::Actor(a) => format!("actor {}", describe_allow_spec(a)),
         Condition::NotActor(a) => format!("not_actor {}", describe_allow_spec(a)),
         Condition::State(s) => format!("state {}", state_word(*s)),
@@ -174,7 +175,8 @@ fn seen(c: &Condition, facts: &Facts) -> String {
         }
         Condition::FieldMatches { field, .. }
         | Condition::FieldNotMatches { field, .. }
-        | Condition::FieldAbove { field, .. } => field_seen(facts, field),
+        | Condition::FieldAbove { field, .. }
+        | Condition::FieldEquals { field, .. } => field_seen(facts, field),
         Condition::Actor(a) | Condition::NotActor(a) => {
             let verdict = if facts.permits(a) { "is" } else { "is not" };
             format!(

@@ -76,6 +76,9 @@ impl Facts<'_> {
                 let v = self.field(field);
                 v.is_empty() || !self.patterns.regex_matches(&pattern.value, v)
             }
+            Condition::FieldEquals { field, value } => {
+                self.field(field).trim().eq_ignore_ascii_case(value.trim())
+            }
             Condition::FieldAbove { field, value } => {
                 parse_number(self.field(field)).is_some_and(|n| n > *value)
             }

@@ -136,6 +136,10 @@ pub struct Workflow {
     /// Only work items of these types (`Issue`, `Task`, `Incident`, …); empty = every type.
     #[serde(default)]
     pub work_item_types: Vec<String>,
+    /// Where `fields.*` come from: the description (default), GitLab custom fields, or custom
+    /// fields first with the description as the fallback.
+    #[serde(default)]
+    pub fields_from: super::custom_fields::FieldSource,
     /// Outgoing chat webhook (Slack-compatible JSON); off when absent.
     #[serde(default)]
     pub chat: Option<ChatConfig>,
@@ -455,6 +459,11 @@ pub enum Condition {
         #[schemars(with = "String")]
         pattern: Sp,
     },
+    /// A field equals a value (compared case-insensitively, surrounding spaces ignored).
+    FieldEquals {
+        field: String,
+        value: String,
+    },
     /// A description field, read as a number, is above / at most a value.
     FieldAbove {
         field: String,
@@ -552,6 +561,8 @@ pub enum ActionSpec {
     ClaCheck(crate::cla::config::ClaCheckSpec),
     /// Set the work item's status (by name), through GraphQL.
     SetStatus(String),
+    /// Set a custom field (by name) to a value, through GraphQL.
+    SetField(super::custom_fields::SetFieldSpec),
 }
 
 /// `{}` in YAML, for actions without options.

@@ -539,9 +539,14 @@ impl Validator {
                         Some(&rule.name),
                         format!("{what}: `set_status` needs a status name"),
                     ),
+                    ActionSpec::SetField(f) if f.field.trim().is_empty() => self.err(
+                        Some(&rule.name),
+                        format!("{what}: `set_field` needs a field name"),
+                    ),
                     ActionSpec::AssignActor(_)
                     | ActionSpec::SetConfidential(_)
-                    | ActionSpec::SetStatus(_) => {}
+                    | ActionSpec::SetStatus(_)
+                    | ActionSpec::SetField(_) => {}
                     ActionSpec::ClaCheck(_) if config.cla.is_none() => self.err(
                         Some(&rule.name),
                         format!(

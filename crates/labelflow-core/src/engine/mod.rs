@@ -8,6 +8,7 @@ pub mod condition_text;
 pub mod conditions;
 pub mod config;
 pub mod context;
+pub mod custom_fields;
 pub mod explain;
 pub mod fields;
 pub mod label_section;

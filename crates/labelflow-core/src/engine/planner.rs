@@ -147,13 +147,19 @@ pub fn plan_with_history(
         if !applies {
             continue;
         }
+        // Each workflow reads its fields from its own source (description or custom fields).
+        let wf_fields = super::custom_fields::workflow_fields(wf, issue);
+        let wf_facts = Facts {
+            fields: &wf_fields,
+            ..facts
+        };
         let mut p = WorkflowPlanner {
             engine,
             wf_name,
             wf,
             event,
             issue,
-            facts: &facts,
+            facts: &wf_facts,
             now,
             out: &mut out,
         };
@@ -511,6 +517,11 @@ impl WorkflowPlanner<'_, '_> {
                 ActionSpec::SetStatus(name) => super::statuses::needs_status(self.issue, name)
                     .then(|| Action::SetStatus {
                         status: name.clone(),
+                    }),
+                ActionSpec::SetField(spec) => super::custom_fields::needs_value(self.issue, spec)
+                    .then(|| Action::SetField {
+                        field: spec.field.clone(),
+                        value: spec.value.clone(),
                     }),
                 ActionSpec::SetConfidential(b) => (self.issue.confidential != *b)
                     .then_some(Action::SetConfidential { confidential: *b }),

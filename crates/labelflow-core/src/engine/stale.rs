@@ -341,6 +341,7 @@ workflows:
             updated_at: now - Duration::days(idle),
             status: None,
             work_item_type: "Issue".to_string(),
+            custom_fields: Default::default(),
         }
     }
 

@@ -6,7 +6,11 @@
 //!   `position`);
 //! - `project(fullPath)` → `workItemTypes` → `nodes` of `WorkItemType` (`name`,
 //!   `widgetDefinitions`; `WorkItemWidgetDefinitionStatus.allowedStatuses`);
-//! - `workItemUpdate(input: {id, statusWidget: {status}})` → `{workItem, errors}`.
+//! - `WorkItemWidgetCustomFields.customFieldValues`: `customField { id name fieldType
+//!   selectOptions { id value } }` and, by type, `WorkItemTextFieldValue.value`,
+//!   `WorkItemNumberFieldValue.value`, `WorkItemSelectFieldValue.selectedOptions`;
+//! - `workItemUpdate(input: {id, statusWidget: {status}, customFieldsWidget: [{customFieldId,
+//!   textValue | numberValue | selectedOptionIds}]})` → `{workItem, errors}`.
 //!
 //! A real (small) executor: the query is parsed, variables substituted, and only the selected
 //! fields are answered; inline fragments (`... on WorkItemWidgetStatus`) apply by type. Errors
@@ -24,7 +28,7 @@ use serde_json::{Map, Value, json};
 
 use super::{App, AuthUser, lock};
 use crate::hook_payload::HookEvent;
-use crate::model::{SimIssue, SimStatus};
+use crate::model::{SimCustomField, SimIssue, SimStatus};
 use crate::state::SimState;
 use crate::work_items::has_status_widget;
 
@@ -62,6 +66,15 @@ enum Obj {
         kind: &'static str,
     },
     Status(SimStatus),
+    FieldValue {
+        issue: u64,
+        field: SimCustomField,
+    },
+    CustomField(SimCustomField),
+    SelectOption {
+        id: String,
+        value: String,
+    },
     UpdatePayload {
         item: Option<u64>,
         errors: Vec<String>,
@@ -85,10 +98,13 @@ const TYPES: &[&str] = &[
 ];
 
 /// The widgets the simulator shows, with their `WorkItemWidgetType` names.
-fn widget_kinds(work_item_type: &str) -> Vec<&'static str> {
+fn widget_kinds(state: &SimState, project: u64, work_item_type: &str) -> Vec<&'static str> {
     let mut kinds = vec!["DESCRIPTION", "LABELS"];
     if has_status_widget(work_item_type) {
         kinds.push("STATUS");
+    }
+    if !state.fields_for(project, work_item_type).is_empty() {
+        kinds.push("CUSTOM_FIELDS");
     }
     kinds
 }
@@ -258,6 +274,16 @@ fn work_item_update(ctx: &mut Ctx, args: &Map<String, Value>) -> Out {
             Err(e) => errors.push(e.to_string()),
         }
     }
+    for value in input["customFieldsWidget"].as_array().into_iter().flatten() {
+        match ctx.state.set_custom_value(ctx.user, &issue, value) {
+            Ok(()) => {}
+            Err(crate::state::SimError::Forbidden) => {
+                ctx.errors.push(json!({ "message": NOT_FOUND }));
+                return Out::Leaf(Value::Null);
+            }
+            Err(e) => errors.push(e.to_string()),
+        }
+    }
     Out::Obj(Obj::UpdatePayload {
         item: Some(issue.id),
         errors,
@@ -327,10 +353,21 @@ fn typename(obj: &Obj) -> String {
         Obj::Types { .. } => "WorkItemTypeConnection",
         Obj::Widget { kind: "STATUS", .. } => "WorkItemWidgetStatus",
         Obj::Widget { kind: "LABELS", .. } => "WorkItemWidgetLabels",
+        Obj::Widget {
+            kind: "CUSTOM_FIELDS",
+            ..
+        } => "WorkItemWidgetCustomFields",
         Obj::Widget { .. } => "WorkItemWidgetDescription",
         Obj::Definition { kind: "STATUS", .. } => "WorkItemWidgetDefinitionStatus",
         Obj::Definition { .. } => "WorkItemWidgetDefinitionGeneric",
         Obj::Status(_) => "WorkItemStatus",
+        Obj::FieldValue { field, .. } => match field.field_type.as_str() {
+            "NUMBER" => "WorkItemNumberFieldValue",
+            "TEXT" => "WorkItemTextFieldValue",
+            _ => "WorkItemSelectFieldValue",
+        },
+        Obj::CustomField(_) => "CustomField",
+        Obj::SelectOption { .. } => "CustomFieldSelectOption",
         Obj::UpdatePayload { .. } => "WorkItemUpdatePayload",
     }
     .to_string()
@@ -439,7 +476,7 @@ fn field(
                     name: i.work_item_type.clone(),
                 }))),
                 "widgets" => Ok(Some(Out::List(
-                    widget_kinds(&i.work_item_type)
+                    widget_kinds(ctx.state, i.project_id, &i.work_item_type)
                         .into_iter()
                         .map(|kind| Out::Obj(Obj::Widget { issue: i.id, kind }))
                         .collect(),
@@ -454,7 +491,7 @@ fn field(
             ))),
             "name" => leaf(json!(t)),
             "widgetDefinitions" => Ok(Some(Out::List(
-                widget_kinds(t)
+                widget_kinds(ctx.state, *project, t)
                     .into_iter()
                     .map(|kind| {
                         Out::Obj(Obj::Definition {
@@ -473,6 +510,13 @@ fn field(
                 ("type", k) => leaf(json!(k)),
                 ("status", "STATUS") => Ok(i.status.clone().map(|s| Out::Obj(Obj::Status(s)))),
                 ("description", "DESCRIPTION") => leaf(json!(i.description)),
+                ("customFieldValues", "CUSTOM_FIELDS") => Ok(Some(Out::List(
+                    ctx.state
+                        .fields_for(i.project_id, &i.work_item_type)
+                        .into_iter()
+                        .map(|field| Out::Obj(Obj::FieldValue { issue: i.id, field }))
+                        .collect(),
+                ))),
                 _ => unknown(),
             }
         }
@@ -502,6 +546,56 @@ fn field(
             "description" => leaf(json!(s.description)),
             "iconName" => leaf(json!(format!("status-{}", s.category.replace('_', "-")))),
             "position" => leaf(json!(0)),
+            _ => unknown(),
+        },
+        Obj::FieldValue { issue: id, field } => {
+            let value = issue(ctx, *id)?
+                .custom_values
+                .get(&field.gid)
+                .cloned()
+                .unwrap_or(Value::Null);
+            match (name, field.field_type.as_str()) {
+                ("customField", _) => Ok(Some(Out::Obj(Obj::CustomField(field.clone())))),
+                ("value", "NUMBER" | "TEXT") => leaf(value),
+                ("selectedOptions", "SINGLE_SELECT" | "MULTI_SELECT") => Ok(Some(Out::List(
+                    value
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                        .filter_map(|oid| field.options.iter().find(|(o, _)| o == oid))
+                        .map(|(id, v)| {
+                            Out::Obj(Obj::SelectOption {
+                                id: id.clone(),
+                                value: v.clone(),
+                            })
+                        })
+                        .collect(),
+                ))),
+                _ => unknown(),
+            }
+        }
+        Obj::CustomField(f) => match name {
+            "id" => leaf(json!(f.gid)),
+            "name" => leaf(json!(f.name)),
+            "fieldType" => leaf(json!(f.field_type)),
+            "active" => leaf(json!(true)),
+            "selectOptions" => Ok(Some(Out::List(
+                f.options
+                    .iter()
+                    .map(|(id, v)| {
+                        Out::Obj(Obj::SelectOption {
+                            id: id.clone(),
+                            value: v.clone(),
+                        })
+                    })
+                    .collect(),
+            ))),
+            _ => unknown(),
+        },
+        Obj::SelectOption { id, value } => match name {
+            "id" => leaf(json!(id)),
+            "value" => leaf(json!(value)),
             _ => unknown(),
         },
         Obj::UpdatePayload { item, errors } => match name {

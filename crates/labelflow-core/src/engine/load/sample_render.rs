@@ -146,5 +146,6 @@ pub(super) fn sample_issue() -> IssueState {
         updated_at: now,
         status: None,
         work_item_type: "Issue".to_string(),
+        custom_fields: Default::default(),
     }
 }
