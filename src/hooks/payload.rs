@@ -78,9 +78,10 @@ pub struct IssueChanges {
     pub title: Option<IgnoredAny>,
     #[serde(default)]
     pub description: Option<IgnoredAny>,
-    /// Work item status (GitLab 18.2+ captures): `{previous, current}` status objects.
+    /// Work item status (GitLab 18.2+ captures): `{previous, current}` status objects (boxed:
+    /// most deliveries have none, and the hook enum stays small).
     #[serde(default)]
-    pub status: Option<Change<HookStatus>>,
+    pub status: Option<Box<Change<HookStatus>>>,
 }
 
 /// A work item status as work item webhooks carry it (`id` is a global ID).
@@ -153,7 +154,7 @@ pub struct IssueAttributes {
     pub work_item_type: Option<String>,
     /// The current work item status (GitLab 18.2+ captures).
     #[serde(default)]
-    pub status: Option<HookStatus>,
+    pub status: Option<Box<HookStatus>>,
 }
 
 /// A Note Hook body for a comment on an issue (`noteable_type: Issue`).
