@@ -231,6 +231,27 @@ struct UpdateData {
     work_item_update: Option<UpdatePayload>,
 }
 
+impl UpdateData {
+    /// The mutation's payload, or why GitLab did not make the change (`what`: "the status").
+    fn accepted(self, what: &str) -> Result<UpdatePayload, ForgeError> {
+        let refused = |message: String| ForgeError::Permanent {
+            status: 200,
+            message,
+        };
+        let payload = self
+            .work_item_update
+            .ok_or_else(|| refused("GraphQL `workItemUpdate` returned nothing".to_string()))?;
+        if payload.errors.is_empty() {
+            Ok(payload)
+        } else {
+            Err(refused(format!(
+                "GitLab did not set {what}: {}",
+                payload.errors.join("; ")
+            )))
+        }
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct UpdatePayload {
@@ -441,19 +462,7 @@ impl GitlabForge {
                 json!({ "id": item.gid, "status": target }),
             )
             .await?;
-        let payload = data.work_item_update.ok_or_else(|| ForgeError::Permanent {
-            status: 200,
-            message: "GraphQL `workItemUpdate` returned nothing".to_string(),
-        })?;
-        if !payload.errors.is_empty() {
-            return Err(ForgeError::Permanent {
-                status: 200,
-                message: format!(
-                    "GitLab did not set the status: {}",
-                    payload.errors.join("; ")
-                ),
-            });
-        }
+        let payload = data.accepted("the status")?;
         Ok(payload
             .work_item
             .map(GqlWorkItem::into_facts)
@@ -521,16 +530,6 @@ impl GitlabForge {
                 json!({ "id": item.gid, "values": [input] }),
             )
             .await?;
-        match data.work_item_update {
-            Some(p) if p.errors.is_empty() => Ok(()),
-            Some(p) => Err(ForgeError::Permanent {
-                status: 200,
-                message: format!("GitLab did not set the field: {}", p.errors.join("; ")),
-            }),
-            None => Err(ForgeError::Permanent {
-                status: 200,
-                message: "GraphQL `workItemUpdate` returned nothing".to_string(),
-            }),
-        }
+        data.accepted("the field").map(|_| ())
     }
 }

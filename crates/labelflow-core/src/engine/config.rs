@@ -2,6 +2,10 @@
 //! source lines kept on the values that later validation may need to point at.
 //!
 //! A missing optional section means the feature is off, as in triagebot.
+//!
+//! Over 600 lines on purpose: the whole file format in one place, in the order
+//! docs/configuration.md reads it (the status and custom-field shapes are in
+//! `work_item_config`).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -119,6 +123,35 @@ pub struct ProductGroup {
     pub pms: Vec<String>,
 }
 
+/// A status that needs prerequisites: set before they hold, the item goes back to the status
+/// it came from, with a comment naming what is missing.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusGuard {
+    /// The guarded status (by name).
+    #[schemars(with = "String")]
+    pub status: Sp,
+    /// All must hold when the status is set.
+    pub requires: Vec<Requirement>,
+}
+
+/// Statuses only some people may set (in the UI too); others' changes are reverted to the
+/// previous status and explained (GitLab cannot restrict them itself: gitlab issue 23974).
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictedStatuses {
+    /// Status names (compared case-insensitively).
+    #[schemars(with = "Vec<String>")]
+    pub statuses: Vec<Sp>,
+    /// Roles allowed to set them.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub roles: Vec<Sp>,
+    /// The product managers of the issue's `group::…` label may set them too.
+    #[serde(default)]
+    pub product_pms: bool,
+}
+
 /// One business process: its rules plus the workflow-wide checks.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -139,7 +172,7 @@ pub struct Workflow {
     /// Where `fields.*` come from: the description (default), GitLab custom fields, or custom
     /// fields first with the description as the fallback.
     #[serde(default)]
-    pub fields_from: super::custom_fields::FieldSource,
+    pub fields_from: super::work_item_config::FieldSource,
     /// Outgoing chat webhook (Slack-compatible JSON); off when absent.
     #[serde(default)]
     pub chat: Option<ChatConfig>,
@@ -151,10 +184,10 @@ pub struct Workflow {
     pub guards: Vec<Guard>,
     /// Statuses only some roles may set; others' changes are reverted.
     #[serde(default)]
-    pub restricted_statuses: Vec<super::statuses::RestrictedStatuses>,
+    pub restricted_statuses: Vec<RestrictedStatuses>,
     /// Statuses that need prerequisites; premature ones are reverted.
     #[serde(default)]
-    pub status_guards: Vec<super::statuses::StatusGuard>,
+    pub status_guards: Vec<StatusGuard>,
     /// Description fields an issue must fill once it carries a label.
     #[serde(default)]
     pub required_fields: Vec<RequiredFields>,
@@ -357,7 +390,7 @@ pub enum Trigger {
     /// A sweep visited the issue.
     Tick,
     /// The work item's status changed (GitLab 18.2+ statuses).
-    StatusChanged(super::statuses::StatusChangeTrigger),
+    StatusChanged(super::work_item_config::StatusChangeTrigger),
 }
 
 /// One label, or a list of labels.
@@ -478,7 +511,7 @@ pub enum Condition {
     /// The work item's status is this one (by name, compared case-insensitively).
     Status(String),
     /// The work item's status is in this category.
-    StatusCategory(super::statuses::StatusCategory),
+    StatusCategory(super::work_item_config::StatusCategory),
     /// The work item is of one of these types (`Issue`, `Task`, `Incident`, …).
     WorkItemType(Vec<String>),
     /// Every condition holds.
@@ -562,7 +595,7 @@ pub enum ActionSpec {
     /// Set the work item's status (by name), through GraphQL.
     SetStatus(String),
     /// Set a custom field (by name) to a value, through GraphQL.
-    SetField(super::custom_fields::SetFieldSpec),
+    SetField(super::work_item_config::SetFieldSpec),
 }
 
 /// `{}` in YAML, for actions without options.

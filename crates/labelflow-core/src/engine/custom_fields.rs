@@ -5,34 +5,9 @@
 
 use super::config::{ActionSpec, ConfigFile, Workflow};
 use super::fields::{field_key, parse_fields};
+pub use super::work_item_config::{FieldSource, SetFieldSpec};
 use crate::domain::IssueState;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-
-/// Where a workflow's `fields.*` come from.
-#[derive(
-    Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum FieldSource {
-    /// `Field: value` lines and `## Field` sections of the description.
-    #[default]
-    Description,
-    /// GitLab custom fields only.
-    CustomFields,
-    /// Custom fields; a field without a value falls back to the description.
-    CustomFieldsThenDescription,
-}
-
-/// `set_field: { field, value }`.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetFieldSpec {
-    /// The custom field's name, as GitLab shows it.
-    pub field: String,
-    /// The value: text, a number, or a select option's name.
-    pub value: String,
-}
 
 /// The `fields.*` of `issue` for workflow `wf` (keys normalised like description fields).
 pub fn workflow_fields(wf: &Workflow, issue: &IssueState) -> BTreeMap<String, String> {

@@ -19,6 +19,7 @@ pub mod schema;
 pub mod stale;
 pub mod statuses;
 pub mod trace;
+pub mod work_item_config;
 
 pub use compiled::Engine;
 pub use load::{ConfigError, ConfigErrors};

@@ -3,89 +3,9 @@
 //! like stage labels, but GitLab reads and writes them only through GraphQL, so the planner sees
 //! them as the worker re-read them and the executor sets them through the forge.
 
-use super::config::{ActionSpec, Condition, ConfigFile, Requirement, Sp, Trigger};
+use super::config::{ActionSpec, Condition, ConfigFile, Trigger};
+pub use super::work_item_config::{StatusCategory, StatusChangeTrigger};
 use crate::domain::{Event, IssueState, WorkItemStatus};
-use serde::{Deserialize, Serialize};
-
-/// GitLab's five status categories; `done` and `canceled` close the item.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Deserialize, Serialize, schemars::JsonSchema,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum StatusCategory {
-    Triage,
-    ToDo,
-    InProgress,
-    Done,
-    Canceled,
-}
-
-impl StatusCategory {
-    /// The category's name as webhooks write it (`in_progress`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StatusCategory::Triage => "triage",
-            StatusCategory::ToDo => "to_do",
-            StatusCategory::InProgress => "in_progress",
-            StatusCategory::Done => "done",
-            StatusCategory::Canceled => "canceled",
-        }
-    }
-
-    /// Whether `status` is in this category (GraphQL writes categories upper case, webhooks
-    /// lower case).
-    pub fn holds_for(self, status: &WorkItemStatus) -> bool {
-        status.category.eq_ignore_ascii_case(self.as_str())
-    }
-}
-
-/// A status that needs prerequisites: set before they hold, the item goes back to the status
-/// it came from, with a comment naming what is missing.
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StatusGuard {
-    /// The guarded status (by name).
-    #[schemars(with = "String")]
-    pub status: Sp,
-    /// All must hold when the status is set.
-    pub requires: Vec<Requirement>,
-}
-
-/// Statuses only some people may set (in the UI too); others' changes are reverted to the
-/// previous status and explained (GitLab cannot restrict them itself: gitlab issue 23974).
-#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RestrictedStatuses {
-    /// Status names (compared case-insensitively).
-    #[schemars(with = "Vec<String>")]
-    pub statuses: Vec<Sp>,
-    /// Roles allowed to set them.
-    #[serde(default)]
-    #[schemars(with = "Vec<String>")]
-    pub roles: Vec<Sp>,
-    /// The product managers of the issue's `group::…` label may set them too.
-    #[serde(default)]
-    pub product_pms: bool,
-}
-
-/// `status_changed`: the item's status moved, optionally to / from a status (by name, compared
-/// case-insensitively) or a category.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize, schemars::JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StatusChangeTrigger {
-    /// The status it moved to (`In progress`).
-    #[serde(default)]
-    pub to: Option<String>,
-    /// The status it moved from.
-    #[serde(default)]
-    pub from: Option<String>,
-    /// The category it moved to (`done`).
-    #[serde(default)]
-    pub to_category: Option<StatusCategory>,
-    /// The category it moved from.
-    #[serde(default)]
-    pub from_category: Option<StatusCategory>,
-}
 
 fn side_matches(
     status: Option<&WorkItemStatus>,
