@@ -191,7 +191,6 @@ fn issue_attributes(state: &dyn HookSource, issue: &SimIssue, action: &str) -> V
         "weight": null,
         "health_status": null,
         "type": issue.work_item_type,
-        "status": issue.status.as_ref().map(crate::work_items::status_json),
         "iid": issue.iid,
         "url": state.issue_web_url(issue),
         "state": state_name(issue.state),
@@ -229,10 +228,15 @@ pub fn issue_hook(
     );
     body.insert("user".into(), user(state, actor));
     body.insert("project".into(), project(state, p));
-    body.insert(
-        "object_attributes".into(),
-        issue_attributes(state, issue, action),
-    );
+    let mut attributes = issue_attributes(state, issue, action);
+    // `object_attributes.status` as the 2026 captures of `work_item` hooks show it; GitLab's
+    // documented Issue example has none, so plain issues carry a status only in `changes`.
+    if kind == "work_item"
+        && let Some(status) = &issue.status
+    {
+        attributes["status"] = crate::work_items::status_json(status);
+    }
+    body.insert("object_attributes".into(), attributes);
     body.insert("repository".into(), repository(state, p));
     let assignees: Vec<Value> = issue
         .assignee_ids
