@@ -270,6 +270,44 @@ fn work_item_is_an_issue_hook() {
 }
 
 #[test]
+fn a_work_item_status_change_carries_the_statuses_moved_between() {
+    let body = fixture("derived/work_item_status_changed.json");
+    let hook = parse_some(Some("Issue Hook"), &body);
+    let event = hooks::normalise(&hook);
+    assert_eq!(event.kind, EventKind::Updated);
+    assert!(event.labels_added.is_empty() && event.labels_removed.is_empty());
+    let change = event.status_change.clone().expect("a status change");
+    let from = change.from.expect("previous status");
+    let to = change.to.expect("current status");
+    assert_eq!((from.name.as_str(), from.category.as_str()), ("To do", "to_do"));
+    assert_eq!(
+        (to.name.as_str(), to.category.as_str()),
+        ("In progress", "in_progress")
+    );
+    assert_eq!(
+        to.id.as_deref(),
+        Some("gid://gitlab/WorkItems::Statuses::SystemDefined::Status/2")
+    );
+    // Offline planning (`labelflow plan`) reads the status and the type from the payload.
+    let issue = hooks::issue_from_payload(&body, &event).expect("issue");
+    assert_eq!(issue.work_item_type, "Task");
+    assert_eq!(issue.status.map(|s| s.name), Some("In progress".to_string()));
+}
+
+#[test]
+fn a_status_change_without_a_previous_status_has_none() {
+    let body = edited(
+        "derived/work_item_status_changed.json",
+        "/changes/status/previous",
+        Some(Value::Null),
+    );
+    let event = hooks::normalise(&parse_some(None, &body));
+    let change = event.status_change.expect("a status change");
+    assert!(change.from.is_none());
+    assert_eq!(change.to.map(|s| s.name), Some("In progress".to_string()));
+}
+
+#[test]
 fn group_level_work_item_without_project_is_ignored() {
     let mut json = fixture_json("derived/work_item_task.json");
     json["object_attributes"]
