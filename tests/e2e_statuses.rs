@@ -367,3 +367,65 @@ async fn fields_read_from_custom_fields_pass_a_required_fields_check_the_descrip
     );
     h.finish();
 }
+
+#[tokio::test]
+async fn setup_reports_the_statuses_the_lifecycle_lacks_and_creates_none() {
+    use labelflow::forge::{GitlabForge, RetryPolicy};
+    use labelflow::setup::{self, SetupOptions};
+    use labelflow::sim::{SimGitlab, SimOptions, SimStatus, access, system_defined_statuses};
+
+    let sim = SimGitlab::start(SimOptions::default()).await.unwrap();
+    let project = sim.add_project("acme/delivery");
+    let admin = sim
+        .add_member(project, "admin", access::MAINTAINER)
+        .unwrap();
+    let forge = GitlabForge::connect(
+        &sim.base_url(),
+        &admin.token,
+        RetryPolicy::default(),
+        labelflow::metrics::Metrics::new(),
+    )
+    .await
+    .unwrap();
+    let engine =
+        labelflow::engine::Engine::load(&repo_path("tests/configs/statuses/labelflow.yml"))
+            .unwrap();
+    let options = SetupOptions {
+        project: "acme/delivery".to_string(),
+        dry_run: true,
+        ..SetupOptions::default()
+    };
+
+    // The system-defined lifecycle has every status the configuration names.
+    let report = setup::run(forge.client(), &engine, &options).await.unwrap();
+    let about_statuses = |r: &setup::SetupReport| -> Vec<String> {
+        r.warnings
+            .iter()
+            .filter(|w| w.contains("status lifecycle"))
+            .cloned()
+            .collect()
+    };
+    assert!(about_statuses(&report).is_empty(), "{:?}", report.warnings);
+
+    // A custom lifecycle without "Won't do": named, and nothing is created.
+    let without: Vec<SimStatus> = system_defined_statuses()
+        .into_iter()
+        .filter(|s| s.name != "Won't do")
+        .collect();
+    sim.set_lifecycle("acme", without);
+    sim.clear_requests();
+    let report = setup::run(forge.client(), &engine, &options).await.unwrap();
+    assert_eq!(
+        about_statuses(&report),
+        [
+            "the status \"Won't do\" is used by the configuration but not in the status lifecycle \
+          of acme/delivery; statuses belong to the top-level group's settings, so setup does \
+          not create them (add it there)"
+        ]
+    );
+    assert!(
+        sim.requests()
+            .iter()
+            .all(|r| r.method == "GET" || r.path == "/api/graphql")
+    );
+}

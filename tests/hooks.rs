@@ -279,7 +279,10 @@ fn a_work_item_status_change_carries_the_statuses_moved_between() {
     let change = event.status_change.clone().expect("a status change");
     let from = change.from.expect("previous status");
     let to = change.to.expect("current status");
-    assert_eq!((from.name.as_str(), from.category.as_str()), ("To do", "to_do"));
+    assert_eq!(
+        (from.name.as_str(), from.category.as_str()),
+        ("To do", "to_do")
+    );
     assert_eq!(
         (to.name.as_str(), to.category.as_str()),
         ("In progress", "in_progress")
@@ -291,7 +294,10 @@ fn a_work_item_status_change_carries_the_statuses_moved_between() {
     // Offline planning (`labelflow plan`) reads the status and the type from the payload.
     let issue = hooks::issue_from_payload(&body, &event).expect("issue");
     assert_eq!(issue.work_item_type, "Task");
-    assert_eq!(issue.status.map(|s| s.name), Some("In progress".to_string()));
+    assert_eq!(
+        issue.status.map(|s| s.name),
+        Some("In progress".to_string())
+    );
 }
 
 #[test]

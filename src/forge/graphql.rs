@@ -16,6 +16,7 @@
 
 use super::error::ForgeError;
 use super::gitlab::GitlabForge;
+use super::retry::RetryingClient;
 use crate::domain::{IssueState, WorkItemStatus};
 use gitlab::api::{AsyncClient, RestClient};
 use graphql_client::{QueryBody, Response};
@@ -311,71 +312,19 @@ impl GitlabForge {
         Ok(issue)
     }
 
-    /// Sends one GraphQL operation through the retrying client and reads its `data`.
-    async fn graphql<T: DeserializeOwned>(
-        &self,
-        operation: &'static str,
-        query: &'static str,
-        variables: serde_json::Value,
-    ) -> Result<T, ForgeError> {
-        let client = self.client();
-        let url = client
-            .instance_endpoint("api/graphql")
-            .map_err(ForgeError::from)?;
-        let body = serde_json::to_vec(&QueryBody {
-            variables,
-            query,
-            operation_name: operation,
-        })
-        .map_err(|e| ForgeError::Transient(format!("cannot encode a GraphQL request: {e}")))?;
-        let request = http::Request::builder()
-            .method(http::Method::POST)
-            .uri(url.as_str())
-            .header(http::header::CONTENT_TYPE, "application/json");
-        let rsp = client.rest_async(request, body).await?;
-        let status = rsp.status();
-        if !status.is_success() {
-            let message = super::body_excerpt(rsp.body());
-            return Err(match status.as_u16() {
-                s if s >= 500 => ForgeError::Transient(format!("{status}: {message}")),
-                s => ForgeError::Permanent { status: s, message },
-            });
-        }
-        let parsed: Response<T> = serde_json::from_slice(rsp.body()).map_err(|_| {
-            ForgeError::Transient(format!(
-                "GitLab's GraphQL answer to `{operation}` did not have the expected shape"
-            ))
-        })?;
-        if let Some(errors) = parsed.errors.filter(|e| !e.is_empty()) {
-            let message = errors
-                .iter()
-                .map(|e| e.message.as_str())
-                .collect::<Vec<_>>()
-                .join("; ");
-            return Err(ForgeError::Permanent {
-                status: 200,
-                message: format!("GraphQL `{operation}` failed: {message}"),
-            });
-        }
-        parsed.data.ok_or_else(|| ForgeError::Permanent {
-            status: 200,
-            message: format!("GraphQL `{operation}` returned no data"),
-        })
-    }
-
     /// The work item's global ID, type and status.
     pub async fn work_item(
         &self,
         project_path: &str,
         iid: u64,
     ) -> Result<WorkItemFacts, ForgeError> {
-        let data: ProjectWorkItems = self
-            .graphql(
-                "labelflowWorkItem",
-                WORK_ITEM_QUERY,
-                json!({ "fullPath": project_path, "iid": iid.to_string() }),
-            )
-            .await?;
+        let data: ProjectWorkItems = graphql(
+            self.client(),
+            "labelflowWorkItem",
+            WORK_ITEM_QUERY,
+            json!({ "fullPath": project_path, "iid": iid.to_string() }),
+        )
+        .await?;
         data.project
             .and_then(|p| p.work_items)
             .and_then(|w| w.nodes.into_iter().next())
@@ -388,31 +337,7 @@ impl GitlabForge {
         &self,
         project_path: &str,
     ) -> Result<Vec<(String, Vec<WorkItemStatus>)>, ForgeError> {
-        let data: ProjectTypes = self
-            .graphql(
-                "labelflowStatuses",
-                ALLOWED_STATUSES_QUERY,
-                json!({ "fullPath": project_path }),
-            )
-            .await?;
-        let project = data
-            .project
-            .ok_or_else(|| ForgeError::NotFound(format!("project {project_path}")))?;
-        Ok(project
-            .work_item_types
-            .nodes
-            .into_iter()
-            .map(|t| {
-                let statuses = t
-                    .widget_definitions
-                    .into_iter()
-                    .filter_map(|d| d.allowed_statuses)
-                    .flatten()
-                    .map(GqlStatus::into_domain)
-                    .collect();
-                (t.name, statuses)
-            })
-            .collect())
+        allowed_statuses(self.client(), project_path).await
     }
 
     /// Sets the work item's status to the one named `name` (case-insensitively, as GitLab
@@ -455,13 +380,13 @@ impl GitlabForge {
                 ),
             });
         };
-        let data: UpdateData = self
-            .graphql(
-                "labelflowSetStatus",
-                SET_STATUS_MUTATION,
-                json!({ "id": item.gid, "status": target }),
-            )
-            .await?;
+        let data: UpdateData = graphql(
+            self.client(),
+            "labelflowSetStatus",
+            SET_STATUS_MUTATION,
+            json!({ "id": item.gid, "status": target }),
+        )
+        .await?;
         let payload = data.accepted("the status")?;
         Ok(payload
             .work_item
@@ -523,13 +448,96 @@ impl GitlabForge {
             }
             _ => json!({ "customFieldId": field.id, "textValue": value }),
         };
-        let data: UpdateData = self
-            .graphql(
-                "labelflowSetField",
-                SET_FIELD_MUTATION,
-                json!({ "id": item.gid, "values": [input] }),
-            )
-            .await?;
+        let data: UpdateData = graphql(
+            self.client(),
+            "labelflowSetField",
+            SET_FIELD_MUTATION,
+            json!({ "id": item.gid, "values": [input] }),
+        )
+        .await?;
         data.accepted("the field").map(|_| ())
     }
+}
+
+/// Sends one GraphQL operation through the retrying client and reads its `data`.
+async fn graphql<T: DeserializeOwned>(
+    client: &RetryingClient,
+    operation: &'static str,
+    query: &'static str,
+    variables: serde_json::Value,
+) -> Result<T, ForgeError> {
+    let url = client
+        .instance_endpoint("api/graphql")
+        .map_err(ForgeError::from)?;
+    let body = serde_json::to_vec(&QueryBody {
+        variables,
+        query,
+        operation_name: operation,
+    })
+    .map_err(|e| ForgeError::Transient(format!("cannot encode a GraphQL request: {e}")))?;
+    let request = http::Request::builder()
+        .method(http::Method::POST)
+        .uri(url.as_str())
+        .header(http::header::CONTENT_TYPE, "application/json");
+    let rsp = client.rest_async(request, body).await?;
+    let status = rsp.status();
+    if !status.is_success() {
+        let message = super::body_excerpt(rsp.body());
+        return Err(match status.as_u16() {
+            s if s >= 500 => ForgeError::Transient(format!("{status}: {message}")),
+            s => ForgeError::Permanent { status: s, message },
+        });
+    }
+    let parsed: Response<T> = serde_json::from_slice(rsp.body()).map_err(|_| {
+        ForgeError::Transient(format!(
+            "GitLab's GraphQL answer to `{operation}` did not have the expected shape"
+        ))
+    })?;
+    if let Some(errors) = parsed.errors.filter(|e| !e.is_empty()) {
+        let message = errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect::<Vec<_>>()
+            .join("; ");
+        return Err(ForgeError::Permanent {
+            status: 200,
+            message: format!("GraphQL `{operation}` failed: {message}"),
+        });
+    }
+    parsed.data.ok_or_else(|| ForgeError::Permanent {
+        status: 200,
+        message: format!("GraphQL `{operation}` returned no data"),
+    })
+}
+
+/// The statuses each work item type of the project allows (its lifecycle), by type name.
+pub async fn allowed_statuses(
+    client: &RetryingClient,
+    project_path: &str,
+) -> Result<Vec<(String, Vec<WorkItemStatus>)>, ForgeError> {
+    let data: ProjectTypes = graphql(
+        client,
+        "labelflowStatuses",
+        ALLOWED_STATUSES_QUERY,
+        json!({ "fullPath": project_path }),
+    )
+    .await?;
+    let project = data
+        .project
+        .ok_or_else(|| ForgeError::NotFound(format!("project {project_path}")))?;
+    Ok(project
+        .work_item_types
+        .nodes
+        .into_iter()
+        .map(|t| {
+            let statuses = t
+                .widget_definitions
+                .into_iter()
+                .filter_map(|d| d.allowed_statuses)
+                .flatten()
+                .map(GqlStatus::into_domain)
+                .collect();
+            (t.name, statuses)
+        })
+        .collect())
 }

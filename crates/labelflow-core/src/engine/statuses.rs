@@ -114,6 +114,57 @@ pub fn config_uses_work_items(config: &ConfigFile) -> bool {
     })
 }
 
+/// Every status name the configuration uses (triggers, conditions, `set_status`, guards,
+/// restricted statuses), once each whatever its case, in first-use order: what `labelflow
+/// setup` checks against the project's lifecycle.
+pub fn used_statuses(config: &ConfigFile) -> Vec<String> {
+    fn condition(c: &Condition, out: &mut Vec<String>) {
+        match c {
+            Condition::Status(s) => out.push(s.clone()),
+            Condition::All(cs) | Condition::Any(cs) => cs.iter().for_each(|c| condition(c, out)),
+            Condition::Not(c) => condition(c, out),
+            _ => {}
+        }
+    }
+    let mut out: Vec<String> = Vec::new();
+    for wf in config.workflows.values() {
+        for r in &wf.restricted_statuses {
+            out.extend(r.statuses.iter().map(|s| s.value.clone()));
+        }
+        for g in &wf.status_guards {
+            out.push(g.status.value.clone());
+        }
+        let requirements = wf
+            .guards
+            .iter()
+            .flat_map(|g| &g.requires)
+            .chain(wf.status_guards.iter().flat_map(|g| &g.requires))
+            .chain(wf.required_fields.iter().flat_map(|r| &r.requires));
+        for req in requirements {
+            condition(&req.condition, &mut out);
+        }
+        for rule in &wf.rules {
+            if let Trigger::StatusChanged(t) = &rule.on {
+                out.extend(t.to.iter().chain(&t.from).cloned());
+            }
+            rule.conditions.iter().for_each(|c| condition(c, &mut out));
+            for a in &rule.actions {
+                if let ActionSpec::SetStatus(s) = a {
+                    out.push(s.clone());
+                }
+            }
+        }
+    }
+    let mut seen: Vec<String> = Vec::new();
+    out.retain(|s| {
+        let key = s.to_lowercase();
+        let new = !seen.contains(&key);
+        seen.push(key);
+        new
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
