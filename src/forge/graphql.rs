@@ -300,16 +300,22 @@ impl GitlabForge {
     ) -> Result<IssueState, ForgeError> {
         let mut issue = self.get_issue(project_id, iid).await?;
         if work_item {
-            let facts = self.work_item(&issue.project_path, iid).await?;
-            issue.status = facts.status;
-            issue.work_item_type = facts.work_item_type;
-            issue.custom_fields = facts
-                .custom_fields
-                .into_iter()
-                .filter_map(|f| Some((f.name, f.value?)))
-                .collect();
+            self.add_work_item_facts(&mut issue).await?;
         }
         Ok(issue)
+    }
+
+    /// Fills in what only GraphQL has: the status, the type and the custom field values.
+    pub async fn add_work_item_facts(&self, issue: &mut IssueState) -> Result<(), ForgeError> {
+        let facts = self.work_item(&issue.project_path, issue.iid).await?;
+        issue.status = facts.status;
+        issue.work_item_type = facts.work_item_type;
+        issue.custom_fields = facts
+            .custom_fields
+            .into_iter()
+            .filter_map(|f| Some((f.name, f.value?)))
+            .collect();
+        Ok(())
     }
 
     /// The work item's global ID, type and status.

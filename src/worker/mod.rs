@@ -343,8 +343,7 @@ impl Worker {
             .get_item(
                 event.issue.project_id,
                 event.issue.iid,
-                engine::statuses::config_uses_work_items(&engine.config)
-                    || engine::custom_fields::config_uses_custom_fields(&engine.config),
+                engine::statuses::reads_work_items(&engine.config),
             )
             .await
         {

@@ -114,6 +114,12 @@ pub fn config_uses_work_items(config: &ConfigFile) -> bool {
     })
 }
 
+/// Whether planning needs each item's GraphQL facts (status, type, custom fields): the
+/// worker and sweeps then read them beside the REST issue.
+pub fn reads_work_items(config: &ConfigFile) -> bool {
+    config_uses_work_items(config) || super::custom_fields::config_uses_custom_fields(config)
+}
+
 /// Every status name the configuration uses (triggers, conditions, `set_status`, guards,
 /// restricted statuses), once each whatever its case, in first-use order: what `labelflow
 /// setup` checks against the project's lifecycle.
