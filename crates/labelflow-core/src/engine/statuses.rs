@@ -213,6 +213,31 @@ mod tests {
     }
 
     #[test]
+    fn setup_checks_every_status_the_configuration_names_once() {
+        let config: ConfigFile = serde_saphyr::from_str(
+            r#"
+bot: { username: bot }
+directory: { roles: { leads: [lead] } }
+workflows:
+  w:
+    restricted_statuses: [{ statuses: ["Won't do"], roles: [leads] }]
+    status_guards: [{ status: Done, requires: [{ if: { status: "In review" }, missing: review }] }]
+    rules:
+      - name: r
+        on: { status_changed: { to: "in progress", from: "To do" } }
+        if: [ { not: { status: "done" } } ]
+        do: [ { set_status: "In progress" } ]
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            used_statuses(&config),
+            ["Won't do", "Done", "In review", "in progress", "To do"]
+        );
+        assert!(config_uses_work_items(&config));
+    }
+
+    #[test]
     fn describes_both_sides() {
         let t = trigger("from: To do\nto_category: done");
         assert_eq!(
