@@ -33,6 +33,9 @@ fn sample_body(engine: &Engine) -> String {
         web_url: String::new(),
         created_at: now,
         updated_at: now,
+        status: None,
+        work_item_type: "Issue".to_string(),
+        custom_fields: Default::default(),
     };
     let event = Event {
         issue: IssueKey {
@@ -54,6 +57,7 @@ fn sample_body(engine: &Engine) -> String {
         occurred_at: None,
         changes_unknown: false,
         labels_now: None,
+        status_change: None,
     };
     let plan = labelflow::engine::plan(engine, &event, &issue, now).expect("plan");
     serde_json::json!({

@@ -79,6 +79,7 @@ fn issue_open_event() -> Event {
         changes_unknown: false,
         // `changes.labels.current`: the labels after the change.
         labels_now: Some(strings(&["Platform"])),
+        status_change: None,
     }
 }
 
@@ -140,6 +141,7 @@ fn documented_note_becomes_a_comment_on_5_17() {
         occurred_at: Some(Utc.with_ymd_and_hms(2015, 5, 17, 17, 6, 40).unwrap()),
         changes_unknown: false,
         labels_now: None,
+        status_change: None,
     };
     assert_eq!(hooks::normalise(&hook), expected);
 }
@@ -186,6 +188,7 @@ fn update_with_label_title_and_description_changes() {
         change_id: "update@2013-12-04T09:00:00Z".to_string(),
         occurred_at: Some(utc("2013-12-04T09:00:00Z")),
         labels_now: Some(strings(&["Platform", "cocreate::identified"])),
+        status_change: None,
         ..issue_open_event()
     };
     assert_eq!(hooks::normalise(&hook), expected);
@@ -199,6 +202,7 @@ fn close_without_label_changes() {
         labels_added: vec![],
         labels_removed: vec![],
         labels_now: Some(strings(&["API"])),
+        status_change: None,
         change_id: "close@2013-12-05T10:00:00Z".to_string(),
         occurred_at: Some(utc("2013-12-05T10:00:00Z")),
         ..issue_open_event()
@@ -214,6 +218,7 @@ fn reopen_without_label_changes() {
         labels_added: vec![],
         labels_removed: vec![],
         labels_now: Some(strings(&["API"])),
+        status_change: None,
         change_id: "reopen@2013-12-06T11:30:00Z".to_string(),
         occurred_at: Some(utc("2013-12-06T11:30:00Z")),
         ..issue_open_event()
@@ -262,6 +267,50 @@ fn work_item_is_an_issue_hook() {
     assert_eq!(hook.kind_name(), "Issue Hook");
     assert_eq!(hook.issue_key().to_string(), "14#23");
     assert_eq!(hooks::normalise(&hook), issue_open_event());
+}
+
+#[test]
+fn a_work_item_status_change_carries_the_statuses_moved_between() {
+    let body = fixture("derived/work_item_status_changed.json");
+    let hook = parse_some(Some("Issue Hook"), &body);
+    let event = hooks::normalise(&hook);
+    assert_eq!(event.kind, EventKind::Updated);
+    assert!(event.labels_added.is_empty() && event.labels_removed.is_empty());
+    let change = event.status_change.clone().expect("a status change");
+    let from = change.from.expect("previous status");
+    let to = change.to.expect("current status");
+    assert_eq!(
+        (from.name.as_str(), from.category.as_str()),
+        ("To do", "to_do")
+    );
+    assert_eq!(
+        (to.name.as_str(), to.category.as_str()),
+        ("In progress", "in_progress")
+    );
+    assert_eq!(
+        to.id.as_deref(),
+        Some("gid://gitlab/WorkItems::Statuses::SystemDefined::Status/2")
+    );
+    // Offline planning (`labelflow plan`) reads the status and the type from the payload.
+    let issue = hooks::issue_from_payload(&body, &event).expect("issue");
+    assert_eq!(issue.work_item_type, "Task");
+    assert_eq!(
+        issue.status.map(|s| s.name),
+        Some("In progress".to_string())
+    );
+}
+
+#[test]
+fn a_status_change_without_a_previous_status_has_none() {
+    let body = edited(
+        "derived/work_item_status_changed.json",
+        "/changes/status/previous",
+        Some(Value::Null),
+    );
+    let event = hooks::normalise(&parse_some(None, &body));
+    let change = event.status_change.expect("a status change");
+    assert!(change.from.is_none());
+    assert_eq!(change.to.map(|s| s.name), Some("In progress".to_string()));
 }
 
 #[test]

@@ -46,6 +46,9 @@ fn report(labels: &[&str], description: &str) -> IssueState {
         web_url: format!("https://gitlab.example.com/{REPORTS}/-/issues/4"),
         created_at: now(),
         updated_at: now(),
+        status: None,
+        work_item_type: "Issue".to_string(),
+        custom_fields: Default::default(),
     }
 }
 

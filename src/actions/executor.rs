@@ -347,6 +347,22 @@ impl Executor {
                     .await?;
                 Ok("{}".to_string())
             }
+            Action::SetStatus { status } => {
+                // Check before set inside: a status the item already has is not sent again.
+                let item = self
+                    .forge
+                    .set_status(&issue.project_path, issue.iid, status)
+                    .await?;
+                let now = item.status.map(|s| s.name).unwrap_or_default();
+                Ok(json!({ "status": now }).to_string())
+            }
+            Action::SetField { field, value } => {
+                // Check before set inside: a value the field has already is not sent again.
+                self.forge
+                    .set_custom_field(&issue.project_path, issue.iid, field, value)
+                    .await?;
+                Ok("{}".to_string())
+            }
             Action::ScheduleFollowup { name, due_at } => {
                 let payload = FollowupPayload {
                     followup: name.clone(),

@@ -93,6 +93,7 @@ mod tests {
             occurred_at: None,
             changes_unknown: false,
             labels_now: None,
+            status_change: None,
         }
     }
 

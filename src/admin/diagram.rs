@@ -60,6 +60,9 @@ fn blank_issue() -> IssueState {
         web_url: String::new(),
         created_at: chrono::DateTime::UNIX_EPOCH,
         updated_at: chrono::DateTime::UNIX_EPOCH,
+        status: None,
+        work_item_type: "Issue".to_string(),
+        custom_fields: Default::default(),
     }
 }
 

@@ -77,6 +77,9 @@ impl ApiIssue {
             web_url: self.web_url,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            status: None,
+            work_item_type: "Issue".to_string(),
+            custom_fields: Default::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ mod error;
 mod excerpt;
 pub mod files;
 pub mod gitlab;
+pub mod graphql;
 pub mod retry;
 
 pub use excerpt::{body_excerpt, plain_duration};

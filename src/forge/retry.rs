@@ -6,6 +6,8 @@
 //! - 5xx and timeouts: exponential backoff with full jitter, for idempotent methods only. A POST
 //!   that failed may still have been applied, so it is not blindly re-sent: the error goes up
 //!   and the executor's check-before-create decides on the next attempt;
+//! - GraphQL (`POST /api/graphql`) is retried like a PUT: labelflow only reads through it or
+//!   sets a widget to a value, which is idempotent;
 //! - `RateLimit-Remaining` under a floor: slow down (sleep a little before returning) so a bulk
 //!   run does not hit the wall;
 //! - missing or garbled headers fall back to defaults.
@@ -120,12 +122,17 @@ impl RestClient for RetryingClient {
     }
 }
 
-fn is_idempotent(m: &Method) -> bool {
+fn is_idempotent(m: &Method, path: &str) -> bool {
     matches!(
         *m,
         Method::GET | Method::HEAD | Method::PUT | Method::DELETE | Method::OPTIONS
-    )
+    ) || (*m == Method::POST && path.ends_with(GRAPHQL_PATH))
 }
+
+/// GraphQL goes over POST, but every operation labelflow sends is a query (a read) or a
+/// `workItemUpdate` that sets a widget to a value: sending it twice leaves the item as sending
+/// it once does, so a 5xx or timeout may be retried like a PUT.
+const GRAPHQL_PATH: &str = "/api/graphql";
 
 fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {
     h.get(name)?.to_str().ok()?.trim().parse().ok()
@@ -198,6 +205,7 @@ impl AsyncClient for RetryingClient {
             .ok_or_else(|| ApiError::client(TransportError::Request("no URI".into())))?;
         let headers = request.headers_ref().cloned().unwrap_or_default();
         let endpoint = endpoint_label(uri.path());
+        let idempotent = is_idempotent(&method, uri.path());
         let p = &self.policy;
         let mut attempt: u32 = 0;
         let mut waited = Duration::ZERO;
@@ -249,7 +257,7 @@ impl AsyncClient for RetryingClient {
                 }
                 Ok(resp) if resp.status().is_server_error() => {
                     attempt += 1;
-                    if is_idempotent(&method) && attempt < p.max_attempts {
+                    if idempotent && attempt < p.max_attempts {
                         let d = backoff(p, attempt);
                         tracing::warn!(%endpoint, status = resp.status().as_u16(), attempt, delay_ms = d.as_millis() as u64, "GitLab server error; retrying");
                         tokio::time::sleep(d).await;
@@ -257,7 +265,7 @@ impl AsyncClient for RetryingClient {
                     }
                     return Ok(resp);
                 }
-                Ok(resp) if is_idempotent(&method) && excerpt_is_garbled(&resp) => {
+                Ok(resp) if idempotent && excerpt_is_garbled(&resp) => {
                     attempt += 1;
                     if attempt < p.max_attempts {
                         let d = backoff(p, attempt);
@@ -288,7 +296,7 @@ impl AsyncClient for RetryingClient {
                             source: TransportError::Timeout(_) | TransportError::Gitlab(_)
                         }
                     );
-                    if transient && is_idempotent(&method) && attempt < p.max_attempts {
+                    if transient && idempotent && attempt < p.max_attempts {
                         let d = backoff(p, attempt);
                         tracing::warn!(%endpoint, error = %e, attempt, "GitLab request failed; retrying");
                         tokio::time::sleep(d).await;

@@ -5,8 +5,8 @@
 //! whose `/label` quick action applied a stage label must trigger that stage.
 
 use super::hook::{Hook, IssueHook, NoteHook};
-use super::payload::{HookLabel, HookProject, HookUser, IssuePayload, NotePayload};
-use crate::domain::{Actor, Event, EventKind};
+use super::payload::{HookLabel, HookProject, HookStatus, HookUser, IssuePayload, NotePayload};
+use crate::domain::{Actor, Event, EventKind, StatusChange};
 use chrono::SecondsFormat;
 use std::collections::HashSet;
 
@@ -74,6 +74,10 @@ fn normalise_issue(hook: &IssueHook) -> Event {
         occurred_at: Some(updated_at),
         changes_unknown,
         labels_now,
+        status_change: changes.status.as_ref().map(|c| StatusChange {
+            from: c.previous.as_ref().map(HookStatus::to_domain),
+            to: c.current.as_ref().map(HookStatus::to_domain),
+        }),
     }
 }
 
@@ -100,6 +104,7 @@ fn normalise_note(hook: &NoteHook) -> Event {
         occurred_at: attrs.updated_at.or(attrs.created_at).map(|d| *d.as_ref()),
         changes_unknown: false,
         labels_now: None,
+        status_change: None,
     }
 }
 

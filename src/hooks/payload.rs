@@ -78,6 +78,30 @@ pub struct IssueChanges {
     pub title: Option<IgnoredAny>,
     #[serde(default)]
     pub description: Option<IgnoredAny>,
+    /// Work item status (GitLab 18.2+ captures): `{previous, current}` status objects (boxed:
+    /// most deliveries have none, and the hook enum stays small).
+    #[serde(default)]
+    pub status: Option<Box<Change<HookStatus>>>,
+}
+
+/// A work item status as work item webhooks carry it (`id` is a global ID).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HookStatus {
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub category: Option<String>,
+}
+
+impl HookStatus {
+    pub fn to_domain(&self) -> crate::domain::WorkItemStatus {
+        crate::domain::WorkItemStatus {
+            id: self.id.clone(),
+            name: self.name.clone(),
+            category: self.category.clone().unwrap_or_default().to_lowercase(),
+        }
+    }
 }
 
 /// An Issue Hook body (`object_kind` `issue` or `work_item`).
@@ -128,6 +152,9 @@ pub struct IssueAttributes {
     /// Work item type (`Issue`, `Task`, `Incident`, …); GitLab 17.2+.
     #[serde(default, rename = "type")]
     pub work_item_type: Option<String>,
+    /// The current work item status (GitLab 18.2+ captures).
+    #[serde(default)]
+    pub status: Option<Box<HookStatus>>,
 }
 
 /// A Note Hook body for a comment on an issue (`noteable_type: Issue`).

@@ -63,5 +63,14 @@ pub fn issue_from_payload(body: &[u8], event: &Event) -> Result<IssueState, serd
         web_url: attrs["url"].as_str().unwrap_or("").to_string(),
         created_at: date("created_at"),
         updated_at: date("updated_at"),
+        status: serde_json::from_value::<super::payload::HookStatus>(attrs["status"].clone())
+            .ok()
+            .map(|s| s.to_domain()),
+        work_item_type: attrs["type"]
+            .as_str()
+            .unwrap_or(crate::domain::ISSUE_TYPE)
+            .to_string(),
+        // Webhooks carry no custom field values; the live path reads them through GraphQL.
+        custom_fields: Default::default(),
     })
 }

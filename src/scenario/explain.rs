@@ -115,6 +115,7 @@ pub fn tick_event(issue: &IssueState, followup: Option<String>, now: DateTime<Ut
             occurred_at: Some(now),
             changes_unknown: false,
             labels_now: None,
+            status_change: None,
         },
     }
 }

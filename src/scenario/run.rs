@@ -186,6 +186,7 @@ fn open_issue(world: &World, i: &StartIssue) -> Result<(u64, u64), String> {
                 labels: i.labels.clone(),
                 assignee_ids,
                 confidential: i.confidential,
+                work_item_type: None,
             },
         )
         .map_err(|e| format!("the simulated GitLab refused it: {e}"))?;
@@ -419,5 +420,8 @@ fn to_state(v: &IssueView) -> crate::domain::IssueState {
         web_url: v.web_url.clone(),
         created_at: v.created_at,
         updated_at: v.updated_at,
+        status: None,
+        work_item_type: "Issue".to_string(),
+        custom_fields: Default::default(),
     }
 }

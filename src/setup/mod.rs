@@ -18,6 +18,7 @@ pub mod labels;
 pub mod plan;
 pub mod report;
 pub mod roles;
+pub mod statuses;
 pub mod templates;
 
 use crate::engine::Engine;
@@ -104,6 +105,15 @@ pub async fn run(
             engine.path.display(),
             facts.project.path_with_namespace
         ));
+    }
+    // Statuses belong to the top-level group's lifecycle: reported, never created. A lifecycle
+    // that cannot be read (GitLab before 18.2, a tier without statuses) is said, not fatal.
+    match statuses::missing_statuses(client, engine, &facts.project.path_with_namespace).await {
+        Ok(missing) => warnings.extend(missing),
+        Err(e) => warnings.push(format!(
+            "could not read the status lifecycle of {} to check the configuration's statuses: {e}",
+            facts.project.path_with_namespace
+        )),
     }
     if all_templates.is_empty() {
         warnings.push(format!("no issue templates (*.md) in {}", dir.display()));

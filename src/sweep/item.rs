@@ -25,7 +25,7 @@ impl Sweeper {
         on_item: &mut (dyn FnMut(ItemPlan<'_>) + Send),
     ) -> Result<(), Abort> {
         let milestone = value["milestone"]["title"].as_str().map(str::to_string);
-        let issue = match issue_from_value(value) {
+        let mut issue = match issue_from_value(value) {
             Ok(i) => i,
             Err(e) => {
                 run.report
@@ -34,6 +34,16 @@ impl Sweeper {
                 return Ok(());
             }
         };
+        // Listings are REST: statuses, types and custom fields come from GraphQL.
+        if engine::statuses::reads_work_items(&self.engine.config)
+            && let Err(e) = self.executor.forge().add_work_item_facts(&mut issue).await
+        {
+            run.report.failures.push(format!(
+                "{}: its status and fields could not be read: {e}",
+                reference(&issue)
+            ));
+            return Ok(());
+        }
         run.report.items_seen += 1;
         if p.is_some_and(|p| exempt_by_milestone(p, milestone.as_deref())) {
             run.report.items_exempt += 1;

@@ -342,6 +342,7 @@ pub fn tick_event(issue: &IssueState, day: &str, now: DateTime<Utc>) -> Event {
         occurred_at: Some(now),
         changes_unknown: false,
         labels_now: None,
+        status_change: None,
     }
 }
 

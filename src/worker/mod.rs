@@ -340,7 +340,11 @@ impl Worker {
         let issue = match self
             .executor
             .forge()
-            .get_issue(event.issue.project_id, event.issue.iid)
+            .get_item(
+                event.issue.project_id,
+                event.issue.iid,
+                engine::statuses::reads_work_items(&engine.config),
+            )
             .await
         {
             Ok(i) => i,
@@ -557,6 +561,7 @@ fn may_matter(e: &Event, engine: &Engine) -> bool {
                 || !e.labels_removed.is_empty()
                 || e.description_changed
                 || e.title_changed
+                || e.status_change.is_some()
         }
         EventKind::Comment { body, .. } => {
             !engine::command::parse_commands(body, bot).is_empty()
@@ -605,6 +610,7 @@ fn followup_event(p: &FollowupPayload, at: DateTime<Utc>) -> Event {
         occurred_at: Some(at),
         changes_unknown: false,
         labels_now: None,
+        status_change: None,
     }
 }
 

@@ -41,6 +41,9 @@ pub fn issue(project: &str, labels: &[&str], description: &str) -> IssueState {
         web_url: format!("https://gitlab.example.com/{project}/-/issues/7"),
         created_at: now() - Duration::days(10),
         updated_at: now(),
+        status: None,
+        work_item_type: "Issue".to_string(),
+        custom_fields: Default::default(),
     }
 }
 
@@ -65,6 +68,7 @@ pub fn event(issue: &IssueState, actor: &str, kind: EventKind) -> Event {
         occurred_at: Some(now()),
         changes_unknown: false,
         labels_now: None,
+        status_change: None,
     }
 }
 

@@ -375,6 +375,9 @@ fn plans_without_panicking(engine: &Engine) -> Result<(), String> {
                 web_url: "https://gitlab.example.com/g/p/-/issues/1".to_string(),
                 created_at: now,
                 updated_at: now,
+                status: None,
+                work_item_type: "Issue".to_string(),
+                custom_fields: Default::default(),
             };
             let event = Event {
                 issue: issue.key(),
@@ -393,6 +396,7 @@ fn plans_without_panicking(engine: &Engine) -> Result<(), String> {
                 occurred_at: Some(now),
                 changes_unknown: false,
                 labels_now: None,
+                status_change: None,
             };
             let _ = plan(engine, &event, &issue, now);
         }

@@ -134,6 +134,9 @@ pub fn issue(rng: &mut StdRng) -> IssueState {
         web_url: format!("https://gitlab.example.com/{project}/-/issues/7"),
         created_at: now() - chrono::Duration::days(30),
         updated_at: now() - chrono::Duration::days(rng.random_range(0..40)),
+        status: None,
+        work_item_type: "Issue".to_string(),
+        custom_fields: Default::default(),
     }
 }
 
@@ -171,6 +174,7 @@ pub fn event(issue: &IssueState, actor: &str, kind: EventKind, added: Vec<String
         occurred_at: Some(now()),
         changes_unknown: false,
         labels_now: None,
+        status_change: None,
     }
 }
 

@@ -122,6 +122,41 @@ pub struct Event {
     /// The labels the payload lists as the issue's after the change (`None`: it lists none).
     #[serde(default)]
     pub labels_now: Option<Vec<String>>,
+    /// The work item status this change moved from and to (`changes.status`), if it did.
+    #[serde(default)]
+    pub status_change: Option<StatusChange>,
+}
+
+/// A configurable work item status (GitLab 18.2+), as webhooks and GraphQL report it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkItemStatus {
+    /// Global ID (`gid://gitlab/WorkItems::Statuses::SystemDefined::Status/3`), when known.
+    #[serde(default)]
+    pub id: Option<String>,
+    pub name: String,
+    /// `triage`, `to_do`, `in_progress`, `done` or `canceled` (lower case, as webhooks send it).
+    pub category: String,
+}
+
+impl WorkItemStatus {
+    /// Status names compare case-insensitively, as GitLab resolves them.
+    pub fn is(&self, name: &str) -> bool {
+        self.name.eq_ignore_ascii_case(name)
+    }
+}
+
+/// `changes.status` of a work item webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub from: Option<WorkItemStatus>,
+    pub to: Option<WorkItemStatus>,
+}
+
+/// The work item type issues have (`object_kind: issue`).
+pub const ISSUE_TYPE: &str = "Issue";
+
+fn issue_type() -> String {
+    ISSUE_TYPE.to_string()
 }
 
 /// Open or closed, as GitLab reports it.
@@ -150,6 +185,16 @@ pub struct IssueState {
     pub web_url: String,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The work item status, when GitLab has statuses for this item and it was read.
+    #[serde(default)]
+    pub status: Option<WorkItemStatus>,
+    /// The work item type (`Issue`, `Task`, `Incident`, …).
+    #[serde(default = "issue_type")]
+    pub work_item_type: String,
+    /// Custom field values by field name (GitLab 18.0+), as text: a number as written, a
+    /// multi-select's options joined with `, `. Only fields with a value are listed.
+    #[serde(default)]
+    pub custom_fields: std::collections::BTreeMap<String, String>,
 }
 
 impl IssueState {

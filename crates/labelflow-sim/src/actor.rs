@@ -63,6 +63,74 @@ impl Actor<'_> {
         })
     }
 
+    /// Opens a work item of another type (`Task`, `Incident`, …); returns its iid.
+    pub fn create_work_item(
+        &self,
+        project: u64,
+        work_item_type: &str,
+        title: &str,
+        description: &str,
+    ) -> Result<u64, SimError> {
+        self.create_issue_with(
+            project,
+            NewIssue {
+                title: title.to_string(),
+                description: description.to_string(),
+                work_item_type: Some(work_item_type.to_string()),
+                ..NewIssue::default()
+            },
+        )
+    }
+
+    /// Sets the status named `name` (case-insensitively, from the item's lifecycle), as the
+    /// status dropdown or `/status` would.
+    pub fn set_status(&self, project: u64, iid: u64, name: &str) -> Result<SimIssue, SimError> {
+        self.act(|s, user| {
+            let gid = s
+                .lifecycle(project)
+                .into_iter()
+                .find(|st| st.name.eq_ignore_ascii_case(name))
+                .map(|st| st.gid)
+                .ok_or_else(|| SimError::BadRequest(format!("no status named {name}")))?;
+            s.set_status(user, project, iid, &gid)
+        })
+    }
+
+    /// Sets a custom field by name, as the work item's sidebar would: text as is, a number
+    /// parsed, select options by name (comma-separated). No webhook (none is documented).
+    pub fn set_custom_field(
+        &self,
+        project: u64,
+        iid: u64,
+        name: &str,
+        value: &str,
+    ) -> Result<(), SimError> {
+        self.act(|s, user| {
+            let issue = s.visible_issue(project, iid, user)?.clone();
+            let field = s
+                .fields_for(project, &issue.work_item_type)
+                .into_iter()
+                .find(|f| f.name.eq_ignore_ascii_case(name))
+                .ok_or_else(|| SimError::BadRequest(format!("no custom field {name}")))?;
+            let input = match field.field_type.as_str() {
+                "NUMBER" => serde_json::json!({
+                    "customFieldId": field.gid,
+                    "numberValue": value.parse::<f64>().map_err(|_| SimError::BadRequest("not a number".into()))?,
+                }),
+                "TEXT" => serde_json::json!({ "customFieldId": field.gid, "textValue": value }),
+                _ => serde_json::json!({
+                    "customFieldId": field.gid,
+                    "selectedOptionIds": value
+                        .split(',')
+                        .filter_map(|v| field.options.iter().find(|(_, o)| o.eq_ignore_ascii_case(v.trim())).map(|(id, _)| id.clone()))
+                        .collect::<Vec<_>>(),
+                }),
+            };
+            s.set_custom_value(user, &issue, &input)?;
+            Ok(((), Vec::new()))
+        })
+    }
+
     /// Any update, as `PUT /projects/:id/issues/:iid` would make it.
     pub fn update(&self, project: u64, iid: u64, upd: IssueUpdate) -> Result<SimIssue, SimError> {
         self.act(|s, user| s.update_issue(user, project, iid, upd))

@@ -190,7 +190,7 @@ fn issue_attributes(state: &dyn HookSource, issue: &SimIssue, action: &str) -> V
         "human_time_change": null,
         "weight": null,
         "health_status": null,
-        "type": "Issue",
+        "type": issue.work_item_type,
         "iid": issue.iid,
         "url": state.issue_web_url(issue),
         "state": state_name(issue.state),
@@ -210,23 +210,33 @@ pub fn issue_hook(
     changes: Map<String, Value>,
 ) -> Option<HookEvent> {
     let p = state.project(&issue.project_id)?;
-    let kind = "issue";
+    // "For all other work items, the `object_kind` field is `work_item`" (webhook_events.md).
+    let kind = if issue.work_item_type == crate::work_items::ISSUE {
+        "issue"
+    } else {
+        "work_item"
+    };
     let mut body = Map::new();
     body.insert("object_kind".into(), json!(kind));
     body.insert(
         "event_type".into(),
         json!(if issue.confidential {
-            "confidential_issue"
+            format!("confidential_{kind}")
         } else {
-            kind
+            kind.to_string()
         }),
     );
     body.insert("user".into(), user(state, actor));
     body.insert("project".into(), project(state, p));
-    body.insert(
-        "object_attributes".into(),
-        issue_attributes(state, issue, action),
-    );
+    let mut attributes = issue_attributes(state, issue, action);
+    // `object_attributes.status` as the 2026 captures of `work_item` hooks show it; GitLab's
+    // documented Issue example has none, so plain issues carry a status only in `changes`.
+    if kind == "work_item"
+        && let Some(status) = &issue.status
+    {
+        attributes["status"] = crate::work_items::status_json(status);
+    }
+    body.insert("object_attributes".into(), attributes);
     body.insert("repository".into(), repository(state, p));
     let assignees: Vec<Value> = issue
         .assignee_ids

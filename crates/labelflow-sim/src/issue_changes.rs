@@ -12,6 +12,8 @@ pub struct NewIssue {
     pub labels: Vec<String>,
     pub assignee_ids: Vec<u64>,
     pub confidential: bool,
+    /// Work item type (`Task`, `Incident`, …); `None` = `Issue`.
+    pub work_item_type: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -76,6 +76,16 @@ impl SimState {
             last_edited_at: None,
             last_edited_by_id: None,
             milestone: None,
+            work_item_type: new
+                .work_item_type
+                .clone()
+                .unwrap_or_else(|| crate::work_items::ISSUE.to_string()),
+            status: None,
+            custom_values: Default::default(),
+        };
+        let issue = SimIssue {
+            status: self.default_status(&issue, IssueStatus::Opened),
+            ..issue
         };
         self.issues.insert(id, issue.clone());
         self.index_issue(project_id, iid, id);
@@ -202,6 +212,7 @@ impl SimState {
             after.last_edited_by_id = Some(actor_id);
         }
         if let Some(s) = state_change {
+            after.status = self.status_for_state(&after, s);
             after.state = s;
             match s {
                 IssueStatus::Closed => {
@@ -239,6 +250,17 @@ impl SimState {
                 "state_id".into(),
                 change(json!(state_id(before.state)), json!(state_id(s))),
             );
+            if after.status != before.status {
+                let json_of = |s: &Option<crate::model::SimStatus>| {
+                    s.as_ref()
+                        .map(crate::work_items::status_json)
+                        .unwrap_or(Value::Null)
+                };
+                changes.insert(
+                    "status".into(),
+                    change(json_of(&before.status), json_of(&after.status)),
+                );
+            }
             changes.insert(
                 "closed_at".into(),
                 change(

@@ -149,7 +149,7 @@ pub fn issue_with_notes_count(state: &SimState, i: &SimIssue, notes: usize) -> V
         })),
         "assignees": assignees,
         "author": user_basic_by_id(state, i.author_id),
-        "type": "ISSUE",
+        "type": crate::work_items::type_enum(&i.work_item_type),
         "assignee": assignees.first(),
         "user_notes_count": notes,
         "merge_requests_count": 0,
@@ -158,7 +158,7 @@ pub fn issue_with_notes_count(state: &SimState, i: &SimIssue, notes: usize) -> V
         "due_date": null,
         "confidential": i.confidential,
         "discussion_locked": null,
-        "issue_type": "issue",
+        "issue_type": crate::work_items::type_enum(&i.work_item_type).to_lowercase(),
         "web_url": state.issue_web_url(i),
         "time_stats": {
             "time_estimate": 0,

@@ -8,6 +8,7 @@
 
 mod actor;
 mod clock;
+mod custom_fields;
 mod faults;
 mod groups;
 mod hook_payload;
@@ -23,6 +24,7 @@ mod pagination;
 mod quick_actions;
 mod state;
 mod timefmt;
+mod work_items;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -39,12 +41,14 @@ pub use hook_sender::{DeliveryRecord, GITLAB_VERSION, new_signing_token, sign};
 pub use http::RequestRecord;
 pub use issue_changes::{IssueUpdate, NewIssue, StateEvent};
 pub use model::{
-    HookConfig, IssueStatus, IssueView, LabelAction, SimFile, SimGroup, SimHook, SimIssue,
-    SimIssueLink, SimLabel, SimLabelEvent, SimMilestone, SimNote, SimProject, SimUser, access,
+    HookConfig, IssueStatus, IssueView, LabelAction, SimCustomField, SimFieldChange, SimFile,
+    SimGroup, SimHook, SimIssue, SimIssueLink, SimLabel, SimLabelEvent, SimMilestone, SimNote,
+    SimProject, SimStatus, SimUser, access,
 };
 pub use note_ops::NoteOutcome;
 pub use quick_actions::{Extracted, QuickAction, extract as extract_quick_actions};
 pub use state::SimError;
+pub use work_items::system_defined as system_defined_statuses;
 
 pub use clock::Clock;
 use faults::{Faults, RateLimiter};
@@ -193,6 +197,38 @@ impl SimGitlab {
             .members
             .insert(user.id, access_level);
         Ok(user)
+    }
+
+    /// Gives the top-level group `top_group` a custom status lifecycle (as its owner would in
+    /// the group's settings); its items use it instead of the system-defined one.
+    pub fn set_lifecycle(&self, top_group: &str, statuses: Vec<SimStatus>) {
+        lock(&self.inner.state)
+            .lifecycles
+            .insert(top_group.to_string(), statuses);
+    }
+
+    /// Adds a custom field to the top-level group `top_group` (as its owner would): `field_type`
+    /// `TEXT`, `NUMBER`, `SINGLE_SELECT` or `MULTI_SELECT`, for these work item types.
+    pub fn add_custom_field(
+        &self,
+        top_group: &str,
+        name: &str,
+        field_type: &str,
+        options: &[&str],
+        work_item_types: &[&str],
+    ) -> SimCustomField {
+        lock(&self.inner.state).add_custom_field(
+            top_group,
+            name,
+            field_type,
+            options,
+            work_item_types,
+        )
+    }
+
+    /// Every custom field value change so far.
+    pub fn field_changes(&self) -> Vec<SimFieldChange> {
+        lock(&self.inner.state).field_changes.clone()
     }
 
     /// Adds a project label with a colour and description (as an admin would, no hooks).

@@ -180,6 +180,56 @@ pub struct SimIssue {
     pub last_edited_at: Option<DateTime<Utc>>,
     pub last_edited_by_id: Option<u64>,
     pub milestone: Option<SimMilestone>,
+    /// Work item type: `Issue`, `Task`, `Incident`, …
+    pub work_item_type: String,
+    /// Configurable status (GitLab 18.2+; issues and tasks only).
+    pub status: Option<SimStatus>,
+    /// Custom field values by field global ID: a string (text), a number, or an array of
+    /// option global IDs (select fields).
+    pub custom_values: BTreeMap<String, serde_json::Value>,
+}
+
+/// A custom field of a top-level group (GitLab 18.0+).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimCustomField {
+    /// `gid://gitlab/Issuables::CustomField/N`.
+    pub gid: String,
+    pub name: String,
+    /// `TEXT`, `NUMBER`, `SINGLE_SELECT`, `MULTI_SELECT` (`CustomFieldTypeEnum`).
+    pub field_type: String,
+    /// (`gid://gitlab/Issuables::CustomFieldSelectOption/N`, value) of select fields.
+    pub options: Vec<(String, String)>,
+    /// The work item types that have the field.
+    pub work_item_types: Vec<String>,
+}
+
+/// One change of a custom field value, as the simulator recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimFieldChange {
+    pub issue_id: u64,
+    pub field: String,
+    pub user_id: u64,
+    pub value: serde_json::Value,
+}
+
+/// One status of a lifecycle, as GraphQL's `WorkItemStatus` and work item webhooks show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SimStatus {
+    /// Global ID: `gid://gitlab/WorkItems::Statuses::SystemDefined::Status/3` (system-defined)
+    /// or `gid://gitlab/WorkItems::Statuses::Custom::Status/N`.
+    pub gid: String,
+    pub name: String,
+    /// `triage`, `to_do`, `in_progress`, `done`, `canceled`.
+    pub category: String,
+    pub color: String,
+    pub description: Option<String>,
+}
+
+impl SimStatus {
+    /// Done and canceled statuses close the item; the others keep it open.
+    pub fn closes(&self) -> bool {
+        matches!(self.category.as_str(), "done" | "canceled")
+    }
 }
 
 /// A project milestone an issue is in (only what issue listings show and filter on).

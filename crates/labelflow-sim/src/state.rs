@@ -56,6 +56,12 @@ pub struct SimState {
     pub hooks: BTreeMap<u64, SimHook>,
     /// (project id, iid) → issue id, so lookups stay fast with 100,000 issues.
     iid_index: HashMap<(u64, u64), u64>,
+    /// Custom status lifecycles by top-level group path (absent: the system-defined one).
+    pub lifecycles: BTreeMap<String, Vec<super::model::SimStatus>>,
+    /// Custom fields by top-level group path.
+    pub custom_fields: BTreeMap<String, Vec<super::model::SimCustomField>>,
+    /// Every custom field value change, in order.
+    pub field_changes: Vec<super::model::SimFieldChange>,
 }
 
 impl SimState {
@@ -74,6 +80,9 @@ impl SimState {
             links: Vec::new(),
             hooks: BTreeMap::new(),
             iid_index: HashMap::new(),
+            lifecycles: BTreeMap::new(),
+            custom_fields: BTreeMap::new(),
+            field_changes: Vec::new(),
         }
     }
 

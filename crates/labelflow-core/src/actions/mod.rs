@@ -69,6 +69,15 @@ pub enum Action {
     ExplainComment {
         body: String,
     },
+    /// Set the work item's status (by name), through GraphQL.
+    SetStatus {
+        status: String,
+    },
+    /// Set a custom field (by name) to a value, through GraphQL.
+    SetField {
+        field: String,
+        value: String,
+    },
 }
 
 /// The marker id of the one explain comment each issue has.
@@ -89,6 +98,8 @@ impl Action {
             Action::Chat { .. } => "chat",
             Action::ClaCheck(_) => "cla_check",
             Action::ExplainComment { .. } => "explain_comment",
+            Action::SetStatus { .. } => "set_status",
+            Action::SetField { .. } => "set_field",
         }
     }
 }
@@ -142,6 +153,10 @@ impl std::fmt::Display for Action {
             Action::ClaCheck(_) => write!(f, "check the contributor agreement registry"),
             Action::ExplainComment { .. } => {
                 write!(f, "answer `explain` (one comment, kept up to date)")
+            }
+            Action::SetStatus { status } => write!(f, "set the status to \"{status}\""),
+            Action::SetField { field, value } => {
+                write!(f, "set the field \"{field}\" to \"{value}\"")
             }
         }
     }

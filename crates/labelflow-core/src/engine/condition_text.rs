@@ -40,10 +40,19 @@ pub fn describe(c: &Condition) -> String {
             format!("field_not_matches {field} /{}/", pattern.value)
         }
         Condition::FieldAbove { field, value } => format!("field_above {field} {value}"),
+        Condition::FieldEquals { field, value } => format!("field_equals {field} \"{value}\""),
         Condition::Actor(a) => format!("actor {}", describe_allow_spec(a)),
         Condition::NotActor(a) => format!("not_actor {}", describe_allow_spec(a)),
         Condition::State(s) => format!("state {}", state_word(*s)),
         Condition::Confidential(b) => format!("confidential {b}"),
+        Condition::Status(s) => format!("status \"{s}\""),
+        Condition::StatusCategory(c) => format!("status_category {}", c.as_str()),
+        Condition::WorkItemType(ts) => {
+            format!(
+                "work_item_type [{}]",
+                list(&mut ts.iter().map(String::as_str))
+            )
+        }
         Condition::All(cs) => format!("all [{}]", join(cs)),
         Condition::Any(cs) => format!("any [{}]", join(cs)),
         Condition::Not(c) => format!("not {}", describe(c)),
@@ -166,7 +175,8 @@ fn seen(c: &Condition, facts: &Facts) -> String {
         }
         Condition::FieldMatches { field, .. }
         | Condition::FieldNotMatches { field, .. }
-        | Condition::FieldAbove { field, .. } => field_seen(facts, field),
+        | Condition::FieldAbove { field, .. }
+        | Condition::FieldEquals { field, .. } => field_seen(facts, field),
         Condition::Actor(a) | Condition::NotActor(a) => {
             let verdict = if facts.permits(a) { "is" } else { "is not" };
             format!(
@@ -183,6 +193,15 @@ fn seen(c: &Condition, facts: &Facts) -> String {
                 "the issue is not confidential".to_string()
             }
         }
+        Condition::Status(_) | Condition::StatusCategory(_) => match &facts.issue.status {
+            Some(s) => format!(
+                "the status is \"{}\" ({})",
+                s.name,
+                s.category.to_lowercase()
+            ),
+            None => "the item has no status".to_string(),
+        },
+        Condition::WorkItemType(_) => format!("the item is a {}", facts.issue.work_item_type),
         Condition::All(cs) | Condition::Any(cs) => cs
             .iter()
             .map(|c| {

@@ -76,6 +76,9 @@ impl Facts<'_> {
                 let v = self.field(field);
                 v.is_empty() || !self.patterns.regex_matches(&pattern.value, v)
             }
+            Condition::FieldEquals { field, value } => {
+                self.field(field).trim().eq_ignore_ascii_case(value.trim())
+            }
             Condition::FieldAbove { field, value } => {
                 parse_number(self.field(field)).is_some_and(|n| n > *value)
             }
@@ -83,6 +86,11 @@ impl Facts<'_> {
             Condition::NotActor(allow) => !self.permits(allow),
             Condition::State(s) => self.issue.state == *s,
             Condition::Confidential(b) => self.issue.confidential == *b,
+            Condition::Status(name) => self.issue.status.as_ref().is_some_and(|s| s.is(name)),
+            Condition::StatusCategory(c) => {
+                self.issue.status.as_ref().is_some_and(|s| c.holds_for(s))
+            }
+            Condition::WorkItemType(types) => super::statuses::type_is_one_of(self.issue, types),
             Condition::All(cs) => cs.iter().all(|c| self.holds(c)),
             Condition::Any(cs) => cs.iter().any(|c| self.holds(c)),
             Condition::Not(c) => !self.holds(c),

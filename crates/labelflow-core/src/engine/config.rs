@@ -2,6 +2,10 @@
 //! source lines kept on the values that later validation may need to point at.
 //!
 //! A missing optional section means the feature is off, as in triagebot.
+//!
+//! Over 600 lines on purpose: the whole file format in one place, in the order
+//! docs/configuration.md reads it (the status and custom-field shapes are in
+//! `work_item_config`).
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -119,6 +123,35 @@ pub struct ProductGroup {
     pub pms: Vec<String>,
 }
 
+/// A status that needs prerequisites: set before they hold, the item goes back to the status
+/// it came from, with a comment naming what is missing.
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusGuard {
+    /// The guarded status (by name).
+    #[schemars(with = "String")]
+    pub status: Sp,
+    /// All must hold when the status is set.
+    pub requires: Vec<Requirement>,
+}
+
+/// Statuses only some people may set (in the UI too); others' changes are reverted to the
+/// previous status and explained (GitLab cannot restrict them itself: gitlab issue 23974).
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestrictedStatuses {
+    /// Status names (compared case-insensitively).
+    #[schemars(with = "Vec<String>")]
+    pub statuses: Vec<Sp>,
+    /// Roles allowed to set them.
+    #[serde(default)]
+    #[schemars(with = "Vec<String>")]
+    pub roles: Vec<Sp>,
+    /// The product managers of the issue's `group::…` label may set them too.
+    #[serde(default)]
+    pub product_pms: bool,
+}
+
 /// One business process: its rules plus the workflow-wide checks.
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -133,6 +166,13 @@ pub struct Workflow {
     #[serde(default)]
     #[schemars(with = "Vec<String>")]
     pub projects: Vec<Sp>,
+    /// Only work items of these types (`Issue`, `Task`, `Incident`, …); empty = every type.
+    #[serde(default)]
+    pub work_item_types: Vec<String>,
+    /// Where `fields.*` come from: the description (default), GitLab custom fields, or custom
+    /// fields first with the description as the fallback.
+    #[serde(default)]
+    pub fields_from: super::work_item_config::FieldSource,
     /// Outgoing chat webhook (Slack-compatible JSON); off when absent.
     #[serde(default)]
     pub chat: Option<ChatConfig>,
@@ -142,6 +182,12 @@ pub struct Workflow {
     /// Stage labels that need prerequisites; premature ones are reverted.
     #[serde(default)]
     pub guards: Vec<Guard>,
+    /// Statuses only some roles may set; others' changes are reverted.
+    #[serde(default)]
+    pub restricted_statuses: Vec<RestrictedStatuses>,
+    /// Statuses that need prerequisites; premature ones are reverted.
+    #[serde(default)]
+    pub status_guards: Vec<StatusGuard>,
     /// Description fields an issue must fill once it carries a label.
     #[serde(default)]
     pub required_fields: Vec<RequiredFields>,
@@ -343,6 +389,8 @@ pub enum Trigger {
     Followup(String),
     /// A sweep visited the issue.
     Tick,
+    /// The work item's status changed (GitLab 18.2+ statuses).
+    StatusChanged(super::work_item_config::StatusChangeTrigger),
 }
 
 /// One label, or a list of labels.
@@ -444,6 +492,11 @@ pub enum Condition {
         #[schemars(with = "String")]
         pattern: Sp,
     },
+    /// A field equals a value (compared case-insensitively, surrounding spaces ignored).
+    FieldEquals {
+        field: String,
+        value: String,
+    },
     /// A description field, read as a number, is above / at most a value.
     FieldAbove {
         field: String,
@@ -455,6 +508,12 @@ pub enum Condition {
     NotActor(Allow),
     State(crate::domain::IssueStatus),
     Confidential(bool),
+    /// The work item's status is this one (by name, compared case-insensitively).
+    Status(String),
+    /// The work item's status is in this category.
+    StatusCategory(super::work_item_config::StatusCategory),
+    /// The work item is of one of these types (`Issue`, `Task`, `Incident`, …).
+    WorkItemType(Vec<String>),
     /// Every condition holds.
     All(Vec<Condition>),
     /// At least one holds.
@@ -533,6 +592,10 @@ pub enum ActionSpec {
     Chat(TemplateRef),
     /// Check the CLA registry for the issue's company / people (needs the `cla:` section).
     ClaCheck(crate::cla::config::ClaCheckSpec),
+    /// Set the work item's status (by name), through GraphQL.
+    SetStatus(String),
+    /// Set a custom field (by name) to a value, through GraphQL.
+    SetField(super::work_item_config::SetFieldSpec),
 }
 
 /// `{}` in YAML, for actions without options.

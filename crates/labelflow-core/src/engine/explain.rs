@@ -12,7 +12,6 @@ mod model;
 use super::compiled::Engine;
 use super::conditions::{Facts, describe_allow};
 use super::config::{Allow, Guard, RequiredFields, Trigger, Workflow};
-use super::fields::parse_fields;
 use crate::domain::{IssueState, split_scoped};
 
 pub use markdown::render;
@@ -167,7 +166,7 @@ pub fn readiness(
     label: &str,
 ) -> Readiness {
     let (after, removed) = applied(issue, label);
-    let fields = parse_fields(&after.description);
+    let fields = super::custom_fields::workflow_fields(wf, &after);
     let facts = Facts {
         issue: &after,
         fields: &fields,

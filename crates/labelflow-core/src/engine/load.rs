@@ -61,6 +61,14 @@ pub const BUILTIN_TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../../templates/builtin/guard.md.hbs"),
     ),
     (
+        "builtin/status_guard.md.hbs",
+        include_str!("../../../../templates/builtin/status_guard.md.hbs"),
+    ),
+    (
+        "builtin/status_restricted.md.hbs",
+        include_str!("../../../../templates/builtin/status_restricted.md.hbs"),
+    ),
+    (
         "builtin/required_fields.md.hbs",
         include_str!("../../../../templates/builtin/required_fields.md.hbs"),
     ),
@@ -161,6 +169,7 @@ impl Engine {
             known_fields.insert(wf_name.clone(), known_fields::workflow_fields(wf));
             v.check_workflow(&config, wf_name, wf, &templates_dir, &mut renderer);
             v.check_stale(&config, wf_name, wf);
+            v.check_statuses(&config, wf_name, wf);
             v.check_durations(wf_name, wf);
         }
         for (at, message) in super::label_section::problems(&config) {
@@ -192,6 +201,7 @@ impl Engine {
 mod durations;
 mod sample_render;
 mod stale_policies;
+mod statuses;
 
 pub use durations::MAX_DAYS;
 
@@ -525,7 +535,18 @@ impl Validator {
                             );
                         }
                     }
-                    ActionSpec::AssignActor(_) | ActionSpec::SetConfidential(_) => {}
+                    ActionSpec::SetStatus(name) if name.trim().is_empty() => self.err(
+                        Some(&rule.name),
+                        format!("{what}: `set_status` needs a status name"),
+                    ),
+                    ActionSpec::SetField(f) if f.field.trim().is_empty() => self.err(
+                        Some(&rule.name),
+                        format!("{what}: `set_field` needs a field name"),
+                    ),
+                    ActionSpec::AssignActor(_)
+                    | ActionSpec::SetConfidential(_)
+                    | ActionSpec::SetStatus(_)
+                    | ActionSpec::SetField(_) => {}
                     ActionSpec::ClaCheck(_) if config.cla.is_none() => self.err(
                         Some(&rule.name),
                         format!(

@@ -8,6 +8,7 @@ pub mod condition_text;
 pub mod conditions;
 pub mod config;
 pub mod context;
+pub mod custom_fields;
 pub mod explain;
 pub mod fields;
 pub mod label_section;
@@ -16,7 +17,9 @@ pub mod patterns;
 pub mod planner;
 pub mod schema;
 pub mod stale;
+pub mod statuses;
 pub mod trace;
+pub mod work_item_config;
 
 pub use compiled::Engine;
 pub use load::{ConfigError, ConfigErrors};

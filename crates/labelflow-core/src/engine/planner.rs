@@ -12,6 +12,7 @@ mod commands;
 mod describe;
 mod explain_command;
 mod rules;
+mod status_checks;
 
 use super::command::{CommandLine, parse_commands};
 use super::command_args::{self, ArgValues};
@@ -132,23 +133,33 @@ pub fn plan_with_history(
     };
 
     for (wf_name, wf) in &engine.config.workflows {
-        let applies = engine.workflow_applies(wf, &issue.project_path);
+        let in_project = engine.workflow_applies(wf, &issue.project_path);
+        let applies = in_project && super::statuses::type_is_one_of(issue, &wf.work_item_types);
         out.trace.workflows.push(WorkflowTrace {
             workflow: wf_name.clone(),
             applies,
-            why_not: (!applies).then(|| describe::not_applying(engine, wf, &issue.project_path)),
+            why_not: (!applies).then(|| match in_project {
+                false => describe::not_applying(engine, wf, &issue.project_path),
+                true => describe::other_type(wf, issue),
+            }),
             ..WorkflowTrace::default()
         });
         if !applies {
             continue;
         }
+        // Each workflow reads its fields from its own source (description or custom fields).
+        let wf_fields = super::custom_fields::workflow_fields(wf, issue);
+        let wf_facts = Facts {
+            fields: &wf_fields,
+            ..facts
+        };
         let mut p = WorkflowPlanner {
             engine,
             wf_name,
             wf,
             event,
             issue,
-            facts: &facts,
+            facts: &wf_facts,
             now,
             out: &mut out,
         };
@@ -160,6 +171,7 @@ pub fn plan_with_history(
         }
         p.restricted_labels(&added, &mut reverted)?;
         p.guards(&added, &mut reverted)?;
+        p.status_checks(&mut reverted)?;
         p.required_fields(&added, &reverted)?;
         p.rules(&added, &reverted, &commands, &mut outcomes)?;
         p.stale()?;
@@ -502,6 +514,15 @@ impl WorkflowPlanner<'_, '_> {
                         usernames: vec![actor],
                     })
                 }
+                ActionSpec::SetStatus(name) => super::statuses::needs_status(self.issue, name)
+                    .then(|| Action::SetStatus {
+                        status: name.clone(),
+                    }),
+                ActionSpec::SetField(spec) => super::custom_fields::needs_value(self.issue, spec)
+                    .then(|| Action::SetField {
+                        field: spec.field.clone(),
+                        value: spec.value.clone(),
+                    }),
                 ActionSpec::SetConfidential(b) => (self.issue.confidential != *b)
                     .then_some(Action::SetConfidential { confidential: *b }),
                 ActionSpec::ClaCheck(spec) => super::cla_plan::cla_action(

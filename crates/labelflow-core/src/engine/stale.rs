@@ -339,6 +339,9 @@ workflows:
             web_url: "http://gitlab/co-create/opportunities/-/issues/7".into(),
             created_at: now - Duration::days(100),
             updated_at: now - Duration::days(idle),
+            status: None,
+            work_item_type: "Issue".to_string(),
+            custom_fields: Default::default(),
         }
     }
 
@@ -363,6 +366,7 @@ workflows:
             occurred_at: None,
             changes_unknown: false,
             labels_now: None,
+            status_change: None,
         }
     }
 

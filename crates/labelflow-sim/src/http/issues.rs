@@ -424,6 +424,8 @@ pub(crate) async fn create_issue(
         labels: p.list("labels").unwrap_or_default(),
         assignee_ids: assignees(&p)?.unwrap_or_default(),
         confidential: p.bool("confidential")?.unwrap_or(false),
+        // REST's `issue_type` (`issue`, `incident`, `test_case`, `task`) names the type.
+        work_item_type: p.get("issue_type").map(crate::work_items::type_from_rest),
     };
     let (body, events) = {
         let mut state = lock(&app.state);

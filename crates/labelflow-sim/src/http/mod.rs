@@ -3,6 +3,7 @@
 
 mod branches;
 mod files;
+mod graphql;
 mod groups;
 mod hooks;
 mod issues;
@@ -90,6 +91,7 @@ pub(crate) struct AuthUser(pub u64);
 
 pub(crate) fn router(app: App) -> Router {
     Router::new()
+        .route("/api/graphql", axum::routing::post(graphql::graphql))
         .route("/api/v4/user", get(users::current_user))
         .route("/api/v4/users", get(users::list_users))
         .route("/api/v4/users/{user_id}", get(users::get_user))

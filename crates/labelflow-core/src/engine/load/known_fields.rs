@@ -18,7 +18,8 @@ pub(super) fn workflow_fields(wf: &Workflow) -> BTreeSet<String> {
             }
             Condition::FieldMatches { field, .. }
             | Condition::FieldNotMatches { field, .. }
-            | Condition::FieldAbove { field, .. } => {
+            | Condition::FieldAbove { field, .. }
+            | Condition::FieldEquals { field, .. } => {
                 out.insert(field_key(field));
             }
             Condition::All(cs) | Condition::Any(cs) => cs.iter().for_each(|c| walk(c, out)),

@@ -144,5 +144,8 @@ pub(super) fn sample_issue() -> IssueState {
         web_url: "https://gitlab.example.com/group/project/-/issues/1".to_string(),
         created_at: now,
         updated_at: now,
+        status: None,
+        work_item_type: "Issue".to_string(),
+        custom_fields: Default::default(),
     }
 }

@@ -68,7 +68,7 @@ impl WorkflowPlanner<'_, '_> {
         Ok(())
     }
 
-    fn trace_check(
+    pub(super) fn trace_check(
         &mut self,
         check: CheckKind,
         label: &str,

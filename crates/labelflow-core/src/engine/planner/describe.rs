@@ -41,7 +41,17 @@ pub fn trigger(t: &Trigger) -> String {
         Trigger::Command(c) => format!("the command `{}`", c.name),
         Trigger::Followup(n) => format!("the follow-up `{n}`"),
         Trigger::Tick => "a sweep visit (`tick`)".to_string(),
+        Trigger::StatusChanged(t) => crate::engine::statuses::describe_trigger(t),
     }
+}
+
+/// Why `wf` does not cover the item's type.
+pub fn other_type(wf: &Workflow, issue: &crate::domain::IssueState) -> String {
+    format!(
+        "the item is a {}; this workflow covers {}",
+        issue.work_item_type,
+        wf.work_item_types.join(", ")
+    )
 }
 
 /// Why `wf` does not cover the issue's project.

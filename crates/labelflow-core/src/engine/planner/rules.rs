@@ -94,6 +94,18 @@ impl WorkflowPlanner<'_, '_> {
             Trigger::Tick => matches!(self.event.kind, EventKind::Tick { followup: None }),
             Trigger::FieldsCompleted(ls) => self.fields_completed(ls.all(), added, reverted),
             Trigger::Command(_) => false,
+            Trigger::StatusChanged(t) => {
+                let reverted_status = self
+                    .event
+                    .status_change
+                    .as_ref()
+                    .and_then(|c| c.to.as_ref())
+                    .is_some_and(|to| {
+                        reverted.contains(&super::status_checks::reverted_key(&to.name))
+                    });
+                !reverted_status
+                    && crate::engine::statuses::status_change_triggers(t, self.event, self.issue)
+            }
         }
     }
 
