@@ -1,0 +1,481 @@
+//! Paces GitLab calls so a busy process uses GitLab's rate limits to the full without a 429.
+//!
+//! One [`Pacer`] per process, shared by every worker through the [`super::retry::RetryingClient`]
+//! clones:
+//! - API calls by the `RateLimit-*` headers: the first half of a window's budget may go at
+//!   once (a short burst is not slowed down); below that, what remains is spread evenly over
+//!   the time until `RateLimit-Reset`, so a long run never meets the wall.
+//! - Issue and note creations by the application limits we are configured with, because
+//!   GitLab does not announce those in headers: at most `limit` creations in any stretch of
+//!   `window` (a sliding window), which no fixed window on GitLab's side can exceed, while a
+//!   burst up to the limit still goes at once.
+//!
+//! Written by hand: `governor` (GCRA) allows a burst *and* a refill inside one window, which
+//! overruns GitLab's fixed windows, and its waiting runs on its own clock, which tokio's
+//! paused test clock cannot drive. The state here is a queue of send times and a few numbers.
+
+use http::HeaderMap;
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Application limits on creations: at most `per_window` in any stretch of `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreationLimit {
+    pub per_window: u32,
+    pub window: Duration,
+}
+
+impl CreationLimit {
+    /// `per_minute` scaled to `window` (GitLab's window is a minute), at least one; `None`
+    /// for 0 (no limit).
+    pub fn per_minute(per_minute: u32, window: Duration) -> Option<CreationLimit> {
+        if per_minute == 0 {
+            return None;
+        }
+        let scaled = (f64::from(per_minute) * window.as_secs_f64() / 60.0).floor() as u32;
+        Some(CreationLimit {
+            per_window: scaled.max(1),
+            window,
+        })
+    }
+}
+
+/// What the pacer is configured with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pacing {
+    /// Issue creations (GitLab.com: 200 a minute per user); `None`: not paced.
+    pub issue_creations: Option<CreationLimit>,
+    /// Note creations (GitLab.com: 60 a minute per user); `None`: not paced.
+    pub note_creations: Option<CreationLimit>,
+    /// Pace API calls by the `RateLimit-*` headers.
+    pub by_headers: bool,
+    /// Added to each creation window: a request that was slow on the way must not land in
+    /// the same GitLab window as one sent a window later that went fast.
+    pub margin: Duration,
+}
+
+impl Default for Pacing {
+    /// GitLab.com's limits.
+    fn default() -> Self {
+        Pacing::per_minute(200, 60, Duration::from_secs(60))
+    }
+}
+
+impl Pacing {
+    /// Creation limits per minute (0: none), enforced in windows of `window`.
+    pub fn per_minute(issues: u32, notes: u32, window: Duration) -> Pacing {
+        Pacing {
+            issue_creations: CreationLimit::per_minute(issues, window),
+            note_creations: CreationLimit::per_minute(notes, window),
+            by_headers: true,
+            margin: (window / 50).clamp(Duration::from_millis(20), Duration::from_secs(1)),
+        }
+    }
+
+    /// No pacing at all (the simulator runs without limits).
+    pub fn off() -> Pacing {
+        Pacing {
+            issue_creations: None,
+            note_creations: None,
+            by_headers: false,
+            margin: Duration::ZERO,
+        }
+    }
+}
+
+/// Which application limit a request counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Creation {
+    Issue,
+    Note,
+}
+
+impl Creation {
+    /// `POST projects/:id/issues` and `POST projects/:id/issues/:id/notes` (metrics labels).
+    pub fn of(method: &http::Method, endpoint: &str) -> Option<Creation> {
+        if method != http::Method::POST {
+            return None;
+        }
+        match endpoint {
+            "projects/:id/issues" => Some(Creation::Issue),
+            "projects/:id/issues/:id/notes" => Some(Creation::Note),
+            _ => None,
+        }
+    }
+}
+
+/// Sliding-window slots for one application limit.
+#[derive(Debug)]
+struct Slots {
+    limit: CreationLimit,
+    margin: Duration,
+    /// Send times (some in the future: reserved) of the last `per_window` creations.
+    sent: VecDeque<Instant>,
+    /// Nothing before this (GitLab answered 429 and said how long to wait).
+    blocked_until: Option<Instant>,
+}
+
+impl Slots {
+    fn new(limit: CreationLimit, margin: Duration) -> Self {
+        Slots {
+            limit,
+            margin,
+            sent: VecDeque::with_capacity(limit.per_window as usize),
+            blocked_until: None,
+        }
+    }
+
+    /// Reserves the next slot; returns when it is.
+    fn reserve(&mut self, now: Instant) -> Instant {
+        let mut at = now.max(self.blocked_until.unwrap_or(now));
+        if self.sent.len() >= self.limit.per_window as usize
+            && let Some(oldest) = self.sent.pop_front()
+        {
+            at = at.max(oldest + self.limit.window + self.margin);
+        }
+        if let Some(last) = self.sent.back() {
+            at = at.max(*last);
+        }
+        self.sent.push_back(at);
+        at
+    }
+}
+
+/// The last `RateLimit-*` headers seen.
+#[derive(Debug, Default)]
+struct Budget {
+    limit: u64,
+    remaining: u64,
+    reset_at: Option<Instant>,
+    /// Requests sent whose answer has not come back (not counted in `remaining` yet).
+    in_flight: u64,
+    next_slot: Option<Instant>,
+}
+
+impl Budget {
+    fn observe(&mut self, h: &HeaderMap, now: Instant, unix_now_ms: i64) {
+        let (Some(limit), Some(remaining), Some(reset)) = (
+            header_u64(h, "ratelimit-limit"),
+            header_u64(h, "ratelimit-remaining"),
+            header_u64(h, "ratelimit-reset"),
+        ) else {
+            return;
+        };
+        let until = (reset as i64 * 1000 - unix_now_ms).max(0) as u64;
+        let reset_at = now + Duration::from_millis(until);
+        let new_window = self
+            .reset_at
+            .is_none_or(|old| reset_at > old + Duration::from_millis(999));
+        if new_window {
+            self.limit = limit;
+            self.remaining = remaining;
+            self.reset_at = Some(reset_at);
+            self.next_slot = None;
+        } else {
+            // Answers arrive out of order: the lowest count is the latest.
+            self.remaining = self.remaining.min(remaining);
+        }
+    }
+
+    /// When the next API call may go (and counts it as in flight).
+    fn reserve(&mut self, now: Instant) -> Instant {
+        self.in_flight += 1;
+        let Some(reset_at) = self.reset_at.filter(|r| *r > now) else {
+            return now;
+        };
+        let left = self.remaining.saturating_sub(self.in_flight - 1);
+        if left > self.limit / 2 {
+            return now;
+        }
+        if left == 0 {
+            return reset_at;
+        }
+        let spacing = (reset_at - now) / (left as u32).max(1);
+        let at = self.next_slot.map_or(now, |s| s.max(now));
+        self.next_slot = Some(at + spacing);
+        at
+    }
+}
+
+fn header_u64(h: &HeaderMap, name: &str) -> Option<u64> {
+    h.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+#[derive(Debug)]
+struct State {
+    api: Budget,
+    issues: Option<Slots>,
+    notes: Option<Slots>,
+}
+
+/// The process-wide pacer; cheap to clone (shared state).
+#[derive(Debug, Clone)]
+pub struct Pacer {
+    pacing: Pacing,
+    state: Arc<Mutex<State>>,
+}
+
+/// A request under way: its API slot is released when the answer is seen or it is dropped.
+pub struct Permit {
+    state: Arc<Mutex<State>>,
+    done: bool,
+}
+
+impl Permit {
+    fn release(&mut self) {
+        if !self.done {
+            self.done = true;
+            let mut s = lock(&self.state);
+            s.api.in_flight = s.api.in_flight.saturating_sub(1);
+        }
+    }
+}
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        self.release();
+    }
+}
+
+fn lock(m: &Mutex<State>) -> MutexGuard<'_, State> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Pacer {
+    pub fn new(pacing: Pacing) -> Pacer {
+        let state = State {
+            api: Budget::default(),
+            issues: pacing.issue_creations.map(|l| Slots::new(l, pacing.margin)),
+            notes: pacing.note_creations.map(|l| Slots::new(l, pacing.margin)),
+        };
+        Pacer {
+            pacing,
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    pub fn pacing(&self) -> &Pacing {
+        &self.pacing
+    }
+
+    /// Waits for this request's turn; returns how long it waited and the permit to hand
+    /// back with the answer.
+    pub async fn acquire(&self, creation: Option<Creation>) -> (Duration, Permit) {
+        let now = Instant::now();
+        let at = {
+            let mut s = lock(&self.state);
+            let mut at = now;
+            let slots = match creation {
+                Some(Creation::Issue) => s.issues.as_mut(),
+                Some(Creation::Note) => s.notes.as_mut(),
+                None => None,
+            };
+            if let Some(slots) = slots {
+                at = at.max(slots.reserve(now));
+            }
+            if self.pacing.by_headers {
+                at = at.max(s.api.reserve(at));
+            } else {
+                s.api.in_flight += 1;
+            }
+            at
+        };
+        let permit = Permit {
+            state: self.state.clone(),
+            done: false,
+        };
+        if at > now {
+            tokio::time::sleep_until(at).await;
+        }
+        (at - now, permit)
+    }
+
+    /// Reads the answer's headers: the API budget, and for a 429 without them (an
+    /// application limit) blocks that kind of creation for `retry_after`.
+    pub fn observe(
+        &self,
+        mut permit: Permit,
+        creation: Option<Creation>,
+        status: u16,
+        headers: &HeaderMap,
+        retry_after: Duration,
+    ) {
+        permit.release();
+        let now = Instant::now();
+        let mut s = lock(&self.state);
+        if self.pacing.by_headers {
+            s.api
+                .observe(headers, now, chrono::Utc::now().timestamp_millis());
+        }
+        let app_limited = status == 429 && header_u64(headers, "ratelimit-remaining").is_none();
+        if app_limited {
+            let slots = match creation {
+                Some(Creation::Issue) => s.issues.as_mut(),
+                Some(Creation::Note) => s.notes.as_mut(),
+                None => None,
+            };
+            if let Some(slots) = slots {
+                let until = now + retry_after;
+                slots.blocked_until = Some(slots.blocked_until.map_or(until, |b| b.max(until)));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(limit: u64, remaining: u64, reset_in_s: i64) -> (HeaderMap, i64) {
+        let now_ms = 1_700_000_000_000;
+        let mut h = HeaderMap::new();
+        h.insert("ratelimit-limit", limit.to_string().parse().unwrap());
+        h.insert(
+            "ratelimit-remaining",
+            remaining.to_string().parse().unwrap(),
+        );
+        h.insert(
+            "ratelimit-reset",
+            (now_ms / 1000 + reset_in_s).to_string().parse().unwrap(),
+        );
+        (h, now_ms)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn creations_burst_to_the_limit_then_wait_a_window() {
+        let pacer = Pacer::new(Pacing {
+            note_creations: Some(CreationLimit {
+                per_window: 3,
+                window: Duration::from_secs(10),
+            }),
+            margin: Duration::from_millis(100),
+            ..Pacing::off()
+        });
+        let start = Instant::now();
+        let mut sent = Vec::new();
+        for _ in 0..7 {
+            let (_, permit) = pacer.acquire(Some(Creation::Note)).await;
+            sent.push(start.elapsed());
+            drop(permit);
+        }
+        let ms: Vec<u128> = sent.iter().map(|d| d.as_millis()).collect();
+        assert_eq!(ms, vec![0, 0, 0, 10_100, 10_100, 10_100, 20_200]);
+        // Other calls are not held by the note limit.
+        let (waited, _) = pacer.acquire(None).await;
+        assert_eq!(waited, Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn no_stretch_of_a_window_holds_more_than_the_limit() {
+        let limit = CreationLimit {
+            per_window: 5,
+            window: Duration::from_secs(3),
+        };
+        let pacer = Pacer::new(Pacing {
+            issue_creations: Some(limit),
+            margin: Duration::from_millis(60),
+            ..Pacing::off()
+        });
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for k in 0..40u64 {
+            let p = pacer.clone();
+            tasks.push(tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_millis(k * 37)).await;
+                let _ = p.acquire(Some(Creation::Issue)).await;
+                start.elapsed()
+            }));
+        }
+        let mut times = Vec::new();
+        for t in tasks {
+            times.push(t.await.unwrap());
+        }
+        times.sort();
+        for (i, t) in times.iter().enumerate().skip(5) {
+            assert!(*t >= times[i - 5] + limit.window, "{times:?}");
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_application_429_blocks_that_kind_of_creation() {
+        let pacer = Pacer::new(Pacing::default());
+        let (_, permit) = pacer.acquire(Some(Creation::Note)).await;
+        pacer.observe(
+            permit,
+            Some(Creation::Note),
+            429,
+            &HeaderMap::new(),
+            Duration::from_secs(7),
+        );
+        let (waited, _) = pacer.acquire(Some(Creation::Issue)).await;
+        assert_eq!(waited, Duration::ZERO);
+        let (waited, _) = pacer.acquire(Some(Creation::Note)).await;
+        assert_eq!(waited, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn budget_bursts_half_then_spreads_the_rest_to_the_reset() {
+        let now = Instant::now();
+        let mut b = Budget::default();
+        let (h, unix) = headers(100, 80, 10);
+        b.observe(&h, now, unix);
+        // 80 left, more than half the limit: no wait.
+        assert_eq!(b.reserve(now), now);
+        b.in_flight = 0;
+        let (h, unix) = headers(100, 40, 10);
+        b.observe(&h, now, unix);
+        // 40 left for 10 s: one every 250 ms.
+        let first = b.reserve(now);
+        let second = b.reserve(now);
+        assert_eq!(first, now);
+        assert!(
+            second >= now + Duration::from_millis(250),
+            "{:?}",
+            second - now
+        );
+        // Nothing left: wait for the reset.
+        b.in_flight = 0;
+        let (h, unix) = headers(100, 0, 10);
+        b.observe(&h, now, unix);
+        assert_eq!(b.reserve(now), now + Duration::from_secs(10));
+        // A new window (later reset) starts over.
+        b.in_flight = 0;
+        let (h, unix) = headers(100, 99, 20);
+        b.observe(&h, now, unix);
+        assert_eq!(b.reserve(now), now);
+    }
+
+    #[test]
+    fn out_of_order_answers_keep_the_lowest_count() {
+        let now = Instant::now();
+        let mut b = Budget::default();
+        let (h, unix) = headers(100, 30, 10);
+        b.observe(&h, now, unix);
+        let (h, unix) = headers(100, 35, 10);
+        b.observe(&h, now, unix);
+        assert_eq!(b.remaining, 30);
+    }
+
+    #[test]
+    fn per_minute_limits_scale_to_the_window() {
+        let l = CreationLimit::per_minute(1000, Duration::from_secs(3)).unwrap();
+        assert_eq!(l.per_window, 50);
+        assert_eq!(CreationLimit::per_minute(0, Duration::from_secs(60)), None);
+        assert_eq!(
+            CreationLimit::per_minute(1, Duration::from_secs(3))
+                .unwrap()
+                .per_window,
+            1
+        );
+        assert_eq!(
+            Creation::of(&http::Method::POST, "projects/:id/issues/:id/notes"),
+            Some(Creation::Note)
+        );
+        assert_eq!(
+            Creation::of(&http::Method::GET, "projects/:id/issues"),
+            None
+        );
+    }
+}
