@@ -1,6 +1,7 @@
 //! What a bench run measured, as one serialisable record (written as JSON and rendered as the
 //! markdown for `BENCHMARKS.md`).
 
+use crate::burst::BurstResult;
 use crate::e2e::E2eResult;
 use crate::load::LoadResult;
 use crate::procs::Memory;
@@ -70,4 +71,6 @@ pub struct Results {
     pub settings: Settings,
     pub labelflow: ServiceResults,
     pub peer: Option<ServiceResults>,
+    /// The rate-limit phase (labelflow only).
+    pub rate_limits: Option<BurstResult>,
 }
