@@ -165,9 +165,16 @@ impl Budget {
         };
         let until = (reset as i64 * 1000 - unix_now_ms).max(0) as u64;
         let reset_at = now + Duration::from_millis(until);
-        let new_window = self
-            .reset_at
-            .is_none_or(|old| reset_at > old + Duration::from_millis(999));
+        // Answers of one window agree on the reset to the second; any other reset is news
+        // (a new window, or a 429 saying when this one really ends).
+        let new_window = self.reset_at.is_none_or(|old| {
+            let gap = if reset_at > old {
+                reset_at - old
+            } else {
+                old - reset_at
+            };
+            gap > Duration::from_millis(1500)
+        });
         if new_window {
             self.limit = limit;
             self.remaining = remaining;
@@ -440,6 +447,11 @@ mod tests {
         let (h, unix) = headers(100, 0, 10);
         b.observe(&h, now, unix);
         assert_eq!(b.reserve(now), now + Duration::from_secs(10));
+        // A 429 whose reset is sooner says when the window really ends.
+        b.in_flight = 0;
+        let (h, unix) = headers(100, 0, 2);
+        b.observe(&h, now, unix);
+        assert_eq!(b.reserve(now), now + Duration::from_secs(2));
         // A new window (later reset) starts over.
         b.in_flight = 0;
         let (h, unix) = headers(100, 99, 20);
