@@ -285,8 +285,11 @@ async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Response 
                 add_headers(&mut rsp, &[("retry-after", secs.to_string())]);
             }
             if rate_limit_headers {
-                let reset =
-                    Utc::now() + chrono::Duration::seconds(retry_after.unwrap_or(60) as i64);
+                // On a whole second, so the reset is not later than `Retry-After` says.
+                let now = Utc::now();
+                let whole =
+                    now - chrono::Duration::nanoseconds(i64::from(now.timestamp_subsec_nanos()));
+                let reset = whole + chrono::Duration::seconds(retry_after.unwrap_or(60) as i64);
                 let decision = RateDecision {
                     allowed: false,
                     limit: 2000,
