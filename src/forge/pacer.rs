@@ -111,7 +111,7 @@ impl Creation {
 struct Slots {
     limit: CreationLimit,
     margin: Duration,
-    /// Send times (some in the future: reserved) of the last `per_window` creations.
+    /// Send times of the last `per_window` creations.
     sent: VecDeque<Instant>,
     /// Nothing before this (GitLab answered 429 and said how long to wait).
     blocked_until: Option<Instant>,
@@ -127,19 +127,29 @@ impl Slots {
         }
     }
 
-    /// Reserves the next slot; returns when it is.
-    fn reserve(&mut self, now: Instant) -> Instant {
-        let mut at = now.max(self.blocked_until.unwrap_or(now));
+    /// Whether a slot is free now, else when to look again. Nothing is reserved ahead: a
+    /// caller cut off while waiting (the worker's lease budget) wastes no slot.
+    fn check(&self, now: Instant) -> Result<(), Instant> {
+        if let Some(until) = self.blocked_until.filter(|b| *b > now) {
+            return Err(until);
+        }
         if self.sent.len() >= self.limit.per_window as usize
-            && let Some(oldest) = self.sent.pop_front()
+            && let Some(oldest) = self.sent.front()
         {
-            at = at.max(oldest + self.limit.window + self.margin);
+            let free_at = *oldest + self.limit.window + self.margin;
+            if free_at > now {
+                return Err(free_at);
+            }
         }
-        if let Some(last) = self.sent.back() {
-            at = at.max(*last);
+        Ok(())
+    }
+
+    /// Takes the slot [`Slots::check`] found free.
+    fn take(&mut self, now: Instant) {
+        if self.sent.len() >= self.limit.per_window as usize {
+            self.sent.pop_front();
         }
-        self.sent.push_back(at);
-        at
+        self.sent.push_back(now);
     }
 }
 
@@ -186,23 +196,26 @@ impl Budget {
         }
     }
 
-    /// When the next API call may go (and counts it as in flight).
-    fn reserve(&mut self, now: Instant) -> Instant {
-        self.in_flight += 1;
+    /// Lets an API call go now (counted as in flight), or says when to look again.
+    fn try_take(&mut self, now: Instant) -> Result<(), Instant> {
         let Some(reset_at) = self.reset_at.filter(|r| *r > now) else {
-            return now;
+            self.in_flight += 1;
+            return Ok(());
         };
-        let left = self.remaining.saturating_sub(self.in_flight - 1);
+        let left = self.remaining.saturating_sub(self.in_flight);
         if left > self.limit / 2 {
-            return now;
+            self.in_flight += 1;
+            return Ok(());
         }
         if left == 0 {
-            return reset_at;
+            return Err(reset_at);
         }
-        let spacing = (reset_at - now) / (left as u32).max(1);
-        let at = self.next_slot.map_or(now, |s| s.max(now));
-        self.next_slot = Some(at + spacing);
-        at
+        if let Some(next) = self.next_slot.filter(|n| *n > now) {
+            return Err(next);
+        }
+        self.next_slot = Some(now + (reset_at - now) / (left as u32).max(1));
+        self.in_flight += 1;
+        Ok(())
     }
 }
 
@@ -215,6 +228,16 @@ struct State {
     api: Budget,
     issues: Option<Slots>,
     notes: Option<Slots>,
+}
+
+impl State {
+    fn slots(&mut self, creation: Option<Creation>) -> Option<&mut Slots> {
+        match creation {
+            Some(Creation::Issue) => self.issues.as_mut(),
+            Some(Creation::Note) => self.notes.as_mut(),
+            None => None,
+        }
+    }
 }
 
 /// The process-wide pacer; cheap to clone (shared state).
@@ -270,33 +293,39 @@ impl Pacer {
     /// Waits for this request's turn; returns how long it waited and the permit to hand
     /// back with the answer.
     pub async fn acquire(&self, creation: Option<Creation>) -> (Duration, Permit) {
-        let now = Instant::now();
-        let at = {
-            let mut s = lock(&self.state);
-            let mut at = now;
-            let slots = match creation {
-                Some(Creation::Issue) => s.issues.as_mut(),
-                Some(Creation::Note) => s.notes.as_mut(),
-                None => None,
+        let start = Instant::now();
+        loop {
+            let now = Instant::now();
+            let next = {
+                let mut s = lock(&self.state);
+                let slot = s.slots(creation).map_or(Ok(()), |sl| sl.check(now));
+                // The creation slot is taken only together with the API budget.
+                let next = slot.and_then(|()| {
+                    if self.pacing.by_headers {
+                        s.api.try_take(now)
+                    } else {
+                        s.api.in_flight += 1;
+                        Ok(())
+                    }
+                });
+                if next.is_ok() {
+                    if let Some(sl) = s.slots(creation) {
+                        sl.take(now);
+                    }
+                }
+                next
             };
-            if let Some(slots) = slots {
-                at = at.max(slots.reserve(now));
+            match next {
+                Ok(()) => {
+                    let permit = Permit {
+                        state: self.state.clone(),
+                        done: false,
+                    };
+                    return (start.elapsed(), permit);
+                }
+                Err(at) => tokio::time::sleep_until(at.max(now + Duration::from_millis(1))).await,
             }
-            if self.pacing.by_headers {
-                at = at.max(s.api.reserve(at));
-            } else {
-                s.api.in_flight += 1;
-            }
-            at
-        };
-        let permit = Permit {
-            state: self.state.clone(),
-            done: false,
-        };
-        if at > now {
-            tokio::time::sleep_until(at).await;
         }
-        (at - now, permit)
     }
 
     /// Reads the answer's headers: the API budget, and for a 429 without them (an
@@ -318,12 +347,7 @@ impl Pacer {
         }
         let app_limited = status == 429 && header_u64(headers, "ratelimit-remaining").is_none();
         if app_limited {
-            let slots = match creation {
-                Some(Creation::Issue) => s.issues.as_mut(),
-                Some(Creation::Note) => s.notes.as_mut(),
-                None => None,
-            };
-            if let Some(slots) = slots {
+            if let Some(slots) = s.slots(creation) {
                 let until = now + retry_after;
                 slots.blocked_until = Some(slots.blocked_until.map_or(until, |b| b.max(until)));
             }
@@ -429,34 +453,26 @@ mod tests {
         let (h, unix) = headers(100, 80, 10);
         b.observe(&h, now, unix);
         // 80 left, more than half the limit: no wait.
-        assert_eq!(b.reserve(now), now);
+        assert_eq!(b.try_take(now), Ok(()));
         b.in_flight = 0;
         let (h, unix) = headers(100, 40, 10);
         b.observe(&h, now, unix);
         // 40 left for 10 s: one every 250 ms.
-        let first = b.reserve(now);
-        let second = b.reserve(now);
-        assert_eq!(first, now);
-        assert!(
-            second >= now + Duration::from_millis(250),
-            "{:?}",
-            second - now
-        );
+        assert_eq!(b.try_take(now), Ok(()));
+        assert_eq!(b.try_take(now), Err(now + Duration::from_millis(250)));
         // Nothing left: wait for the reset.
         b.in_flight = 0;
         let (h, unix) = headers(100, 0, 10);
         b.observe(&h, now, unix);
-        assert_eq!(b.reserve(now), now + Duration::from_secs(10));
+        assert_eq!(b.try_take(now), Err(now + Duration::from_secs(10)));
         // A 429 whose reset is sooner says when the window really ends.
-        b.in_flight = 0;
         let (h, unix) = headers(100, 0, 2);
         b.observe(&h, now, unix);
-        assert_eq!(b.reserve(now), now + Duration::from_secs(2));
+        assert_eq!(b.try_take(now), Err(now + Duration::from_secs(2)));
         // A new window (later reset) starts over.
-        b.in_flight = 0;
         let (h, unix) = headers(100, 99, 20);
         b.observe(&h, now, unix);
-        assert_eq!(b.reserve(now), now);
+        assert_eq!(b.try_take(now), Ok(()));
     }
 
     #[test]
