@@ -294,6 +294,7 @@ impl Pacer {
     /// back with the answer.
     pub async fn acquire(&self, creation: Option<Creation>) -> (Duration, Permit) {
         let start = Instant::now();
+        let mut slept = false;
         loop {
             let now = Instant::now();
             let next = {
@@ -321,9 +322,17 @@ impl Pacer {
                         state: self.state.clone(),
                         done: false,
                     };
-                    return (start.elapsed(), permit);
+                    let waited = if slept {
+                        start.elapsed()
+                    } else {
+                        Duration::ZERO
+                    };
+                    return (waited, permit);
                 }
-                Err(at) => tokio::time::sleep_until(at.max(now + Duration::from_millis(1))).await,
+                Err(at) => {
+                    slept = true;
+                    tokio::time::sleep_until(at.max(now + Duration::from_millis(1))).await;
+                }
             }
         }
     }
