@@ -309,10 +309,10 @@ impl Pacer {
                         Ok(())
                     }
                 });
-                if next.is_ok() {
-                    if let Some(sl) = s.slots(creation) {
-                        sl.take(now);
-                    }
+                if next.is_ok()
+                    && let Some(sl) = s.slots(creation)
+                {
+                    sl.take(now);
                 }
                 next
             };
@@ -355,11 +355,9 @@ impl Pacer {
                 .observe(headers, now, chrono::Utc::now().timestamp_millis());
         }
         let app_limited = status == 429 && header_u64(headers, "ratelimit-remaining").is_none();
-        if app_limited {
-            if let Some(slots) = s.slots(creation) {
-                let until = now + retry_after;
-                slots.blocked_until = Some(slots.blocked_until.map_or(until, |b| b.max(until)));
-            }
+        if app_limited && let Some(slots) = s.slots(creation) {
+            let until = now + retry_after;
+            slots.blocked_until = Some(slots.blocked_until.map_or(until, |b| b.max(until)));
         }
     }
 }
