@@ -185,18 +185,8 @@ pub async fn run(
     }
 }
 
-/// When each of the bot's notes was created (its `POST …/notes` answered 201).
 fn notes_created(sim: &SimGitlab) -> Vec<DateTime<Utc>> {
-    sim.requests()
-        .iter()
-        .filter(|r| {
-            r.username.as_deref() == Some(LABELFLOW_BOT)
-                && r.method == "POST"
-                && r.path.ends_with("/notes")
-                && r.status == 201
-        })
-        .map(|r| r.at)
-        .collect()
+    crate::e2e::note_creations(sim, LABELFLOW_BOT)
 }
 
 /// The markdown section for `BENCHMARKS.md`.

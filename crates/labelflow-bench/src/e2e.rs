@@ -102,6 +102,11 @@ pub async fn run(
 }
 
 fn comments_posted(sim: &SimGitlab, bot: &str) -> usize {
+    note_creations(sim, bot).len()
+}
+
+/// When each of `bot`'s notes was created (its `POST …/notes` answered 201).
+pub fn note_creations(sim: &SimGitlab, bot: &str) -> Vec<DateTime<Utc>> {
     sim.requests()
         .iter()
         .filter(|r| {
@@ -110,7 +115,8 @@ fn comments_posted(sim: &SimGitlab, bot: &str) -> usize {
                 && r.path.ends_with("/notes")
                 && r.status == 201
         })
-        .count()
+        .map(|r| r.at)
+        .collect()
 }
 
 fn economy(sim: &SimGitlab, bot: &str, steps: usize) -> ApiEconomy {
