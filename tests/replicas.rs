@@ -431,9 +431,10 @@ async fn an_event_outlasting_its_lease_is_not_done_twice() {
                 .filter(|r| r.status == 429)
                 .count();
             assert_eq!(limited, 1, "the fault fired once");
-            assert_eq!(
-                db.errors_containing("cut off to retry").await,
-                1,
+            // The replica's pacer holds its calls until the window the 429 announced ends, so
+            // a retry on the same replica within it may be cut off again.
+            assert!(
+                db.errors_containing("cut off to retry").await >= 1,
                 "the throttled event was cut off before its lease ended, then retried"
             );
             for issue in &issues {

@@ -75,7 +75,9 @@ async fn bench_sim_server() {
         return;
     };
     let clock = Clock::system();
-    let sim = SimGitlab::start(SimOptions::default().with_clock({
+    // Sweeps post hundreds of notes a minute: these tests lift GitLab.com's limits on both
+    // sides (the pacing has tests of its own).
+    let sim = SimGitlab::start(SimOptions::default().without_rate_limits().with_clock({
         let c = clock.clone();
         move || c.now()
     }))
@@ -228,9 +230,17 @@ async fn sweep_benchmark() {
         let dir = tempfile::tempdir().expect("temp dir");
         let db = dir.path().join("bench.db").display().to_string();
         let metrics = Metrics::new();
-        let forge = GitlabForge::connect(&url, &token, RetryPolicy::default(), metrics.clone())
-            .await
-            .expect("forge");
+        let forge = GitlabForge::connect(
+            &url,
+            &token,
+            RetryPolicy {
+                pacing: labelflow::forge::Pacing::off(),
+                ..RetryPolicy::default()
+            },
+            metrics.clone(),
+        )
+        .await
+        .expect("forge");
         let sweeper = Sweeper {
             engine: Arc::new(Engine::load(&config_path()).expect("config")),
             executor: Executor::new(

@@ -2,7 +2,7 @@
 
 use super::config_arg::ConfigArg;
 use crate::clock::Clock;
-use crate::forge::RetryPolicy;
+use crate::forge::{Pacing, RetryPolicy};
 use crate::service::{self, ServeSettings};
 use crate::worker::WorkerSettings;
 use std::net::SocketAddr;
@@ -66,6 +66,31 @@ pub struct ServeArgs {
     /// Per-request timeout for GitLab API calls, seconds.
     #[arg(long, env = "LABELFLOW_GITLAB_TIMEOUT_SECONDS", default_value_t = 10)]
     pub gitlab_timeout_seconds: u64,
+    /// Issue creations allowed a minute by GitLab's application limit (GitLab.com: 200);
+    /// labelflow spaces its own to stay under it. 0: not paced. With several replicas on one
+    /// token, give each its share.
+    #[arg(
+        long,
+        env = "LABELFLOW_GITLAB_ISSUE_CREATIONS_PER_MINUTE",
+        default_value_t = 200
+    )]
+    pub gitlab_issue_creations_per_minute: u32,
+    /// Note creations allowed a minute by GitLab's application limit (GitLab.com: 60), which
+    /// GitLab does not announce in headers. 0: not paced. With replicas, give each its share.
+    #[arg(
+        long,
+        env = "LABELFLOW_GITLAB_NOTE_CREATIONS_PER_MINUTE",
+        default_value_t = 60
+    )]
+    pub gitlab_note_creations_per_minute: u32,
+    /// Length of GitLab's application-limit window, seconds (GitLab: 60; shorter for a
+    /// simulator with scaled limits).
+    #[arg(
+        long,
+        env = "LABELFLOW_GITLAB_RATE_WINDOW_SECONDS",
+        default_value_t = 60
+    )]
+    pub gitlab_rate_window_seconds: u64,
     /// How often to check the configuration and templates for changes and reload them,
     /// seconds; 0 = only on SIGHUP.
     #[arg(long, env = "LABELFLOW_RELOAD_INTERVAL_SECONDS", default_value_t = 5)]
@@ -123,6 +148,11 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<i32> {
         },
         retry: RetryPolicy {
             request_timeout: Duration::from_secs(args.gitlab_timeout_seconds.max(1)),
+            pacing: Pacing::per_minute(
+                args.gitlab_issue_creations_per_minute,
+                args.gitlab_note_creations_per_minute,
+                Duration::from_secs(args.gitlab_rate_window_seconds.max(1)),
+            ),
             ..RetryPolicy::default()
         },
         clock: Clock::system(),

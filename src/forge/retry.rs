@@ -8,14 +8,16 @@
 //!   and the executor's check-before-create decides on the next attempt;
 //! - GraphQL (`POST /api/graphql`) is retried like a PUT: labelflow only reads through it or
 //!   sets a widget to a value, which is idempotent;
-//! - `RateLimit-Remaining` under a floor: slow down (sleep a little before returning) so a bulk
-//!   run does not hit the wall;
+//! - before each attempt, the process-wide [`Pacer`] decides when it may go: API calls by the
+//!   `RateLimit-*` headers, issue and note creations by the configured application limits, so
+//!   a bulk run does not hit the wall;
 //! - missing or garbled headers fall back to defaults.
 //!
 //! Written by hand because the crates we looked at (backon, tokio-retry) retry closures, while
 //! here the decision depends on the HTTP response and one of the cases must not count as an
 //! attempt.
 
+use super::pacer::{Creation, Pacer, Pacing};
 use crate::metrics::Metrics;
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -35,8 +37,8 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Per-attempt timeout.
     pub request_timeout: Duration,
-    /// Below this many remaining requests, pace the client.
-    pub rate_limit_floor: u64,
+    /// How calls are paced to stay under GitLab's rate limits.
+    pub pacing: Pacing,
     /// Give up waiting on 429s after this long in total (the event is retried later).
     pub max_rate_limit_wait: Duration,
     /// Wait used when a 429 carries no usable header.
@@ -50,7 +52,7 @@ impl Default for RetryPolicy {
             base_delay: Duration::from_millis(250),
             max_delay: Duration::from_secs(10),
             request_timeout: Duration::from_secs(10),
-            rate_limit_floor: 10,
+            pacing: Pacing::default(),
             max_rate_limit_wait: Duration::from_secs(300),
             default_retry_after: Duration::from_secs(5),
         }
@@ -77,6 +79,8 @@ pub struct RetryingClient {
     inner: gitlab::AsyncGitlab,
     policy: RetryPolicy,
     metrics: Arc<Metrics>,
+    /// Shared by every clone, so all workers of the process pace together.
+    pacer: Pacer,
     /// `PRIVATE-TOKEN` sent with every request, when the inner client was built without one
     /// (so that building it does not spend a `GET /user` of its own).
     token: Option<http::HeaderValue>,
@@ -84,10 +88,12 @@ pub struct RetryingClient {
 
 impl RetryingClient {
     pub fn new(inner: gitlab::AsyncGitlab, policy: RetryPolicy, metrics: Arc<Metrics>) -> Self {
+        let pacer = Pacer::new(policy.pacing.clone());
         RetryingClient {
             inner,
             policy,
             metrics,
+            pacer,
             token: None,
         }
     }
@@ -206,6 +212,7 @@ impl AsyncClient for RetryingClient {
         let headers = request.headers_ref().cloned().unwrap_or_default();
         let endpoint = endpoint_label(uri.path());
         let idempotent = is_idempotent(&method, uri.path());
+        let creation = Creation::of(&method, &endpoint);
         let p = &self.policy;
         let mut attempt: u32 = 0;
         let mut waited = Duration::ZERO;
@@ -219,6 +226,10 @@ impl AsyncClient for RetryingClient {
             }
             if let Some(token) = &self.token {
                 b = b.header("PRIVATE-TOKEN", token.clone());
+            }
+            let (paced, permit) = self.pacer.acquire(creation).await;
+            if !paced.is_zero() {
+                self.metrics.rate_limit_wait(paced);
             }
             let outcome =
                 tokio::time::timeout(p.request_timeout, self.inner.rest_async(b, body.clone()))
@@ -235,6 +246,13 @@ impl AsyncClient for RetryingClient {
                 }
                 Ok(Ok(resp)) => {
                     status_label = resp.status().as_u16().to_string();
+                    self.pacer.observe(
+                        permit,
+                        creation,
+                        resp.status().as_u16(),
+                        resp.headers(),
+                        retry_after(resp.headers(), p.default_retry_after),
+                    );
                     Ok(resp)
                 }
             };
@@ -275,19 +293,7 @@ impl AsyncClient for RetryingClient {
                     }
                     return Ok(resp);
                 }
-                Ok(resp) => {
-                    if let Some(rem) = header_u64(resp.headers(), "ratelimit-remaining")
-                        && rem < p.rate_limit_floor
-                    {
-                        // Pace: spread what is left over the time to the reset.
-                        let until_reset = retry_after(resp.headers(), Duration::from_secs(1));
-                        let pace = until_reset / (rem as u32 + 1);
-                        let pace = pace.min(Duration::from_secs(5));
-                        self.metrics.rate_limit_wait(pace);
-                        tokio::time::sleep(pace).await;
-                    }
-                    return Ok(resp);
-                }
+                Ok(resp) => return Ok(resp),
                 Err(e) => {
                     attempt += 1;
                     let transient = matches!(

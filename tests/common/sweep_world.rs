@@ -20,6 +20,8 @@ pub fn test_policy() -> RetryPolicy {
         request_timeout: std::time::Duration::from_secs(5),
         default_retry_after: std::time::Duration::from_millis(300),
         max_rate_limit_wait: std::time::Duration::from_secs(30),
+        // The sweep worlds' simulators run without limits.
+        pacing: labelflow::forge::Pacing::off(),
         ..RetryPolicy::default()
     }
 }
@@ -45,7 +47,9 @@ impl SweepWorld {
         database: Option<String>,
     ) -> SweepWorld {
         let clock = Clock::system();
-        let sim = SimGitlab::start(SimOptions::default().with_clock({
+        // Sweeps post hundreds of notes a minute: these tests lift GitLab.com's limits on both
+        // sides (the pacing has tests of its own).
+        let sim = SimGitlab::start(SimOptions::default().without_rate_limits().with_clock({
             let c = clock.clone();
             move || c.now()
         }))

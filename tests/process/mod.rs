@@ -28,6 +28,9 @@ pub fn free_addr() -> SocketAddr {
     l.local_addr().expect("bound address")
 }
 
+/// The note-creation limit of the workload's simulator, and labelflow's setting for it.
+pub const NOTE_CREATIONS_PER_MINUTE: u32 = 6000;
+
 /// How to run `labelflow serve`.
 #[derive(Debug, Clone)]
 pub struct ServeSpec {
@@ -59,6 +62,10 @@ impl ServeSpec {
             .env("LABELFLOW_GITLAB_TOKEN", &self.gitlab_token)
             .env("LABELFLOW_WEBHOOK_SIGNING_TOKEN", SIGNING_TOKEN)
             .env("RUST_LOG", "info")
+            .env(
+                "LABELFLOW_GITLAB_NOTE_CREATIONS_PER_MINUTE",
+                NOTE_CREATIONS_PER_MINUTE.to_string(),
+            )
             .kill_on_drop(true);
         c
     }

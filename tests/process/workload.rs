@@ -47,9 +47,16 @@ pub struct Workload {
 
 /// Sets up the simulator and records `issue_count × 7` deliveries.
 pub async fn build(issue_count: usize) -> Workload {
-    let sim = SimGitlab::start(SimOptions::default())
-        .await
-        .expect("simulator starts");
+    // The workload posts a few hundred notes a minute: the note limit is raised to match the
+    // one `ServeSpec` gives labelflow (GitLab.com's 60 would make these tests about pacing).
+    let sim = SimGitlab::start(
+        SimOptions::default().with_note_creation_limit(
+            labelflow::sim::RateLimit::per_minute(super::NOTE_CREATIONS_PER_MINUTE)
+                .named("notes_create"),
+        ),
+    )
+    .await
+    .expect("simulator starts");
     let items = sim.add_project(ITEMS);
     let followups = sim.add_project(FOLLOWUPS);
     let bot = sim.add_user("labelflow");

@@ -62,6 +62,13 @@ impl Replica {
             .env_remove("LABELFLOW_WEBHOOK_SECRET")
             .env_remove("LABELFLOW_ALLOW_UNAUTHENTICATED_WEBHOOKS")
             .env("RUST_LOG", "warn")
+            // The fleet shares one token and posts hundreds of notes a minute: the world's
+            // simulator raises its note limit to match (GitLab.com's 60 would make these tests
+            // about pacing, which tests/ratelimits.rs covers).
+            .env(
+                "LABELFLOW_GITLAB_NOTE_CREATIONS_PER_MINUTE",
+                super::world::NOTE_CREATIONS_PER_MINUTE.to_string(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log_file)

@@ -28,6 +28,10 @@ pub struct IssueRef {
     pub iid: u64,
 }
 
+/// The simulator's note-creation limit, and each replica's setting for it (each replica paces
+/// alone, so together they may go over it: a 429 is then waited out).
+pub const NOTE_CREATIONS_PER_MINUTE: u32 = 6000;
+
 pub struct World {
     pub sim: SimGitlab,
     pub projects: Vec<u64>,
@@ -39,9 +43,11 @@ impl World {
     /// Starts the simulator with the projects, users and a recording hook (a local sink that
     /// answers 204: the deliveries are kept in the simulator's log for the tests to replay).
     pub async fn start() -> World {
-        let sim = SimGitlab::start(SimOptions::default())
-            .await
-            .expect("simulator starts");
+        let sim = SimGitlab::start(SimOptions::default().with_note_creation_limit(
+            labelflow::sim::RateLimit::per_minute(NOTE_CREATIONS_PER_MINUTE).named("notes_create"),
+        ))
+        .await
+        .expect("simulator starts");
         let bot = sim.add_user(BOT);
         sim.add_user(PERSON);
         let (sink_url, sink) = start_sink().await;

@@ -101,14 +101,25 @@ pub async fn run(
     result
 }
 
-/// Bot comments created so far (from the simulator's request log).
+/// Bot comments created so far (from the simulator's request log, without copying it).
 pub fn comments_posted(sim: &SimGitlab, bot: &str) -> usize {
-    sim.count_requests(|r| {
-        r.username.as_deref() == Some(bot)
-            && r.method == "POST"
-            && r.path.ends_with("/notes")
-            && r.status == 201
-    })
+    sim.count_requests(|r| is_note_creation(r, bot))
+}
+
+/// When each of `bot`'s notes was created (its `POST …/notes` answered 201).
+pub fn note_creations(sim: &SimGitlab, bot: &str) -> Vec<DateTime<Utc>> {
+    sim.requests()
+        .iter()
+        .filter(|r| is_note_creation(r, bot))
+        .map(|r| r.at)
+        .collect()
+}
+
+fn is_note_creation(r: &labelflow_sim::RequestRecord, bot: &str) -> bool {
+    r.username.as_deref() == Some(bot)
+        && r.method == "POST"
+        && r.path.ends_with("/notes")
+        && r.status == 201
 }
 
 fn economy(sim: &SimGitlab, bot: &str, steps: usize) -> ApiEconomy {

@@ -1,8 +1,10 @@
 //! `labelflow-bench`: measures the real `labelflow serve` binary against the simulated GitLab,
 //! side by side with a gidgetlab bot doing the same step, in one run (so the ratios hold on a
 //! noisy machine): ingest throughput and ack latency, end-to-end latency, GitLab requests per
-//! step, start-up time and memory. `scripts/bench.sh` builds, installs the peer and runs it.
+//! step, start-up time and memory; and, labelflow alone, a burst of notes under GitLab's rate
+//! limits. `scripts/bench.sh` builds, installs the peer and runs it.
 
+mod burst;
 mod e2e;
 mod load;
 mod payload;
@@ -88,6 +90,20 @@ struct Args {
     workers: usize,
     #[arg(long, default_value = "tests/fixtures/gitlab-docs/issue_open.json")]
     fixture: PathBuf,
+    /// Label events of the rate-limit burst, each needing one note (0: skip the phase).
+    #[arg(long, default_value_t = 1000)]
+    burst_events: usize,
+    /// The burst's note limit a minute; the simulator's other limits are GitLab.com's scaled
+    /// by the same factor.
+    #[arg(long, default_value_t = 1000)]
+    burst_notes_per_minute: u32,
+    /// Window of the burst's limits, seconds (GitLab: 60; short windows make "the minimum the
+    /// limits allow" a real minimum, not one burst).
+    #[arg(long, default_value_t = 3)]
+    burst_window_seconds: u64,
+    /// Run only the rate-limit burst.
+    #[arg(long)]
+    only_burst: bool,
     /// Write the results as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -125,6 +141,15 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let dir = tempfile::tempdir().context("creating a temporary directory")?;
     let config = setup::write_labelflow_config(dir.path())?;
     let bench = Bench::start().await?;
+    if args.only_burst {
+        let Some(b) = burst_phase(&args, &bench, &config, dir.path()).await? else {
+            anyhow::bail!("--only-burst with --burst-events 0: nothing to run");
+        };
+        let md = burst::markdown(&b);
+        println!("{md}");
+        write_outputs(&args, &md, &b)?;
+        return Ok(());
+    }
     let run_tag = uuid::Uuid::new_v4().simple().to_string();
     let shots = Arc::new(payload::Shots::from_fixture(
         &args.fixture,
@@ -165,6 +190,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         secret: WEBHOOK_SECRET,
         workers: args.workers,
         log: dir.path().join("labelflow-e2e.log"),
+        extra_args: setup::unpaced(),
     })
     .await?;
     lf.startup_ms = labelflow.startup.as_secs_f64() * 1000.0;
@@ -244,6 +270,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         secret: WEBHOOK_SECRET,
         workers: 0,
         log: dir.path().join("labelflow-ingest.log"),
+        extra_args: setup::unpaced(),
     })
     .await?;
     let ceiling = match &args.ceiling_bin {
@@ -354,6 +381,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
                     secret: WEBHOOK_SECRET,
                     workers,
                     log: dir.path().join(log),
+                    extra_args: setup::unpaced(),
                 };
                 let run = processing::ProcessingRun {
                     sim: &bench.sim,
@@ -382,12 +410,16 @@ async fn run(args: Args) -> anyhow::Result<()> {
         }
     }
 
+    // Phase 4: rate limits.
+    let rate_limits = burst_phase(&args, &bench, &config, dir.path()).await?;
+
     let results = Results {
         settings,
         labelflow: lf,
         peer: peer_results,
         ceiling: ceiling_results,
         processing: processing_results,
+        rate_limits,
     };
     let md = report::markdown(&results);
     println!("{md}");
@@ -396,6 +428,76 @@ async fn run(args: Args) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.json {
         let json = serde_json::to_string_pretty(&results)?;
+        std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// The rate-limit burst against a labelflow of its own, configured with the same limits as
+/// the simulator; `None` when `--burst-events 0`.
+async fn burst_phase(
+    args: &Args,
+    bench: &Bench,
+    config: &std::path::Path,
+    dir: &std::path::Path,
+) -> anyhow::Result<Option<burst::BurstResult>> {
+    if args.burst_events == 0 {
+        return Ok(None);
+    }
+    let limits = burst::BurstLimits::scaled(args.burst_notes_per_minute, args.burst_window_seconds);
+    let hooks = bench
+        .label_changes(bench.labelflow_project, args.burst_events)
+        .await?;
+    limits.apply(&bench.sim);
+    progress(&format!(
+        "rate limits: {} events, {} notes a minute in {} s windows",
+        args.burst_events, limits.notes_per_minute, limits.window_seconds
+    ));
+    let labelflow = Service::labelflow(LabelflowSpec {
+        bin: &args.labelflow_bin,
+        config,
+        database: &dir.join("burst.db"),
+        gitlab_url: &bench.sim.base_url(),
+        gitlab_token: &bench.labelflow_token,
+        secret: WEBHOOK_SECRET,
+        workers: args.workers,
+        log: dir.join("labelflow-burst.log"),
+        extra_args: limits.labelflow_args(),
+    })
+    .await?;
+    let minimum = limits.minimum(args.burst_events, 0);
+    let timeout = minimum * 2 + Duration::from_secs(60);
+    let b = burst::run(
+        bench,
+        &endpoint(&load::client(), &labelflow),
+        &hooks,
+        limits,
+        timeout,
+    )
+    .await;
+    if b.commented != b.events || b.duplicated > 0 || b.too_many_requests > 0 {
+        progress(&format!(
+            "rate limits: {} of {} issues commented once, {} more than once, {} 429s; its log: {}",
+            b.commented,
+            b.events,
+            b.duplicated,
+            b.too_many_requests,
+            labelflow.log.display()
+        ));
+    }
+    labelflow.stop().await;
+    bench.sim.set_rate_limit(None);
+    bench.sim.set_issue_creation_limit(None);
+    bench.sim.set_note_creation_limit(None);
+    Ok(Some(b))
+}
+
+fn write_outputs(args: &Args, md: &str, json: &impl serde::Serialize) -> anyhow::Result<()> {
+    if let Some(path) = &args.markdown {
+        std::fs::write(path, md).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if let Some(path) = &args.json {
+        let json = serde_json::to_string_pretty(json)?;
         std::fs::write(path, json).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())

@@ -39,6 +39,8 @@ pub struct LabelflowSpec<'a> {
     pub secret: &'a str,
     pub workers: usize,
     pub log: PathBuf,
+    /// More `serve` flags (the rate-limit pacing).
+    pub extra_args: Vec<String>,
 }
 
 /// How to start the gidgetlab peer.
@@ -85,6 +87,7 @@ impl Service {
             .arg(spec.workers.to_string())
             .arg("--shutdown-seconds")
             .arg("1")
+            .args(&spec.extra_args)
             .env("LABELFLOW_GITLAB_TOKEN", spec.gitlab_token)
             .env("LABELFLOW_WEBHOOK_SECRET", spec.secret)
             .env_remove("RUST_LOG");

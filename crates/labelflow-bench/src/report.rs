@@ -254,6 +254,10 @@ pub fn markdown(r: &Results) -> String {
         }
     }
 
+    if let Some(b) = &r.rate_limits {
+        let _ = writeln!(out, "\n{}", crate::burst::markdown(b));
+    }
+
     let _ = writeln!(out, "\n### Footprint\n");
     let _ = writeln!(
         out,
@@ -361,6 +365,23 @@ pub fn targets(r: &Results) -> Vec<Target> {
                 .map(|v| format!("{v:.2}"))
                 .unwrap_or_else(|| "–".into()),
             met: per_step.map(|v| (v - 2.0).abs() < 1e-9),
+        },
+        Target {
+            name: "note burst ≤ 1.1× the minimum the rate limits allow, no 429",
+            measured: r
+                .rate_limits
+                .as_ref()
+                .map(|b| {
+                    format!(
+                        "{:.1} s of {:.1} s ({:.3}×), {} 429s",
+                        b.seconds, b.minimum_seconds, b.ratio, b.too_many_requests
+                    )
+                })
+                .unwrap_or_else(|| "–".into()),
+            met: r
+                .rate_limits
+                .as_ref()
+                .map(|b| b.ratio <= 1.1 && b.too_many_requests == 0 && b.commented == b.events),
         },
         Target {
             name: "idle RSS < 30 MB",

@@ -1,6 +1,7 @@
 //! What a bench run measured, as one serialisable record (written as JSON and rendered as the
 //! markdown for `BENCHMARKS.md`).
 
+use crate::burst::BurstResult;
 use crate::e2e::E2eResult;
 use crate::load::LoadResult;
 use crate::processing::ProcessingResult;
@@ -77,4 +78,6 @@ pub struct Results {
     pub ceiling: Option<ServiceResults>,
     /// labelflow's processing runs (workers × simulator latency).
     pub processing: Vec<ProcessingResult>,
+    /// The rate-limit phase (labelflow only).
+    pub rate_limits: Option<BurstResult>,
 }

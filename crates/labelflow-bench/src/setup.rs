@@ -42,7 +42,9 @@ impl Drop for Bench {
 
 impl Bench {
     pub async fn start() -> anyhow::Result<Bench> {
-        let sim = SimGitlab::start(SimOptions::default()).await?;
+        // No rate limits, except in the rate-limit phase, which sets its own: the other
+        // phases measure speed, and the peer does not pace itself.
+        let sim = SimGitlab::start(SimOptions::default().without_rate_limits()).await?;
         let sink = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let sink_url = format!("http://{}/", sink.local_addr()?);
         let app = axum::Router::new().fallback(|| async { axum::http::StatusCode::OK });
@@ -133,6 +135,18 @@ fn adds_trigger(payload: &serde_json::Value) -> bool {
     };
     let t = TRIGGER_LABEL.to_string();
     titles("current").contains(&t) && !titles("previous").contains(&t)
+}
+
+/// `serve` flags for the phases without rate limits: no creation pacing either.
+pub fn unpaced() -> Vec<String> {
+    [
+        "--gitlab-issue-creations-per-minute",
+        "0",
+        "--gitlab-note-creations-per-minute",
+        "0",
+    ]
+    .map(String::from)
+    .to_vec()
 }
 
 /// Writes labelflow's configuration for the step into `dir`; returns the config path.

@@ -59,6 +59,9 @@ fn bench_harness_runs_every_phase_and_reports_exact_counts() {
         .args(["--saturation-seconds", "0.5", "--connections", "4"])
         .args(["--e2e-events", "5", "--e2e-rate", "50"])
         .args(["--sim-latency-ms", "0,20", "--idle-seconds", "0.2"])
+        // Rate limits: 12 notes, 10 a 1 s window.
+        .args(["--burst-events", "12", "--burst-notes-per-minute", "600"])
+        .args(["--burst-window-seconds", "1"])
         .arg("--json")
         .arg(&json)
         .arg("--markdown")
@@ -128,7 +131,17 @@ fn bench_harness_runs_every_phase_and_reports_exact_counts() {
     assert_eq!(processing[0]["processed"], 20, "{}", processing[0]);
     assert_eq!(processing[0]["duplicated"], 0);
 
+    // The burst under scaled limits: every note once, no 429 (its time is for the benchmark).
+    let burst = &r["rate_limits"];
+    assert_eq!(burst["events"], 12, "{burst}");
+    assert_eq!(burst["commented"], 12, "{burst}");
+    assert_eq!(burst["duplicated"], 0);
+    assert_eq!(burst["too_many_requests"], 0, "{burst}");
+    assert_eq!(burst["minimum_seconds"], 1.0);
+    assert_eq!(burst["limits"]["notes_per_minute"], 600);
+
     let md = std::fs::read_to_string(&markdown).expect("markdown");
+    assert!(md.contains("### Rate limits"), "{md}");
     assert!(md.contains("saturation ≥ 0.9× the ceiling"), "{md}");
     assert!(md.contains("| labelflow | 100/s | 50 | 4 |"), "{md}");
     assert!(

@@ -1,5 +1,6 @@
-//! Things going wrong on purpose: fault rules tests switch on at run time, and GitLab's
-//! authenticated-API rate limit with its `RateLimit-*` headers.
+//! Things going wrong on purpose: fault rules tests switch on at run time, and GitLab's rate
+//! limits: the authenticated-API limit with its `RateLimit-*` headers, and the application
+//! limits on issue and note creation, which send no such headers.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -268,6 +269,27 @@ impl RateLimit {
     pub fn per_minute(limit: u32) -> Self {
         Self::new(limit, Duration::from_secs(60))
     }
+
+    /// Names the limit (`RateLimit-Name` for the API limit; the application limits' keys).
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_string();
+        self
+    }
+
+    /// GitLab.com: 2,000 authenticated API requests a minute per user.
+    pub fn gitlab_com_api() -> Self {
+        Self::per_minute(2000)
+    }
+
+    /// GitLab.com: 200 issue creations a minute per user (`issues_create`).
+    pub fn gitlab_com_issue_creations() -> Self {
+        Self::per_minute(200).named("issues_create")
+    }
+
+    /// GitLab.com: 60 note creations a minute per user (`notes_create`).
+    pub fn gitlab_com_note_creations() -> Self {
+        Self::per_minute(60).named("notes_create")
+    }
 }
 
 /// The outcome of counting one request against the limit.
@@ -291,7 +313,7 @@ impl RateDecision {
             ("ratelimit-name", self.name.clone()),
             ("ratelimit-observed", self.observed.to_string()),
             ("ratelimit-remaining", self.remaining.to_string()),
-            ("ratelimit-reset", self.reset_at.timestamp().to_string()),
+            ("ratelimit-reset", reset_seconds(self.reset_at).to_string()),
         ]
     }
 
@@ -301,6 +323,17 @@ impl RateDecision {
             ("retry-after", self.retry_after_secs.to_string()),
             ("ratelimit-resettime", http_date(self.reset_at)),
         ]
+    }
+}
+
+/// The reset as whole Unix seconds, rounded up: a client that waits until then finds the
+/// window really over (rounding down would send it back early, into a 429).
+fn reset_seconds(t: DateTime<Utc>) -> i64 {
+    let secs = t.timestamp();
+    if t.timestamp_subsec_nanos() > 0 {
+        secs + 1
+    } else {
+        secs
     }
 }
 
@@ -316,7 +349,9 @@ struct Window {
     count: u32,
 }
 
-/// Fixed-window counters per token.
+/// Fixed-window counters per key (the token for the API limit, the user for the application
+/// limits). A window starts with the first request after the last one ended; rejected
+/// requests count too, as in GitLab.
 #[derive(Debug, Default)]
 pub struct RateLimiter {
     pub config: Option<RateLimit>,
@@ -327,6 +362,13 @@ impl RateLimiter {
     pub fn set(&mut self, config: Option<RateLimit>) {
         self.config = config;
         self.windows.clear();
+    }
+
+    /// A limiter with this limit (or none).
+    pub fn with(config: Option<RateLimit>) -> Self {
+        let mut r = RateLimiter::default();
+        r.set(config);
+        r
     }
 
     /// Counts a request for `token`; `None` when no limit is set.

@@ -63,7 +63,12 @@ pub struct SimOptions {
     pub addr: SocketAddr,
     /// Source of every timestamp (issues, notes, `webhook-timestamp`).
     pub clock: Clock,
+    /// The authenticated-API limit per token, with `RateLimit-*` headers (default GitLab.com's).
     pub rate_limit: Option<RateLimit>,
+    /// Issue creations per user (default GitLab.com's); its 429s carry no `RateLimit-*` headers.
+    pub issue_creation_limit: Option<RateLimit>,
+    /// Note creations per user (default GitLab.com's); its 429s carry no `RateLimit-*` headers.
+    pub note_creation_limit: Option<RateLimit>,
     /// How long a hook receiver may take (GitLab.com: 10 s).
     pub hook_timeout: Duration,
     /// Added to every request.
@@ -75,7 +80,9 @@ impl Default for SimOptions {
         SimOptions {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             clock: Clock::system(),
-            rate_limit: None,
+            rate_limit: Some(RateLimit::gitlab_com_api()),
+            issue_creation_limit: Some(RateLimit::gitlab_com_issue_creations()),
+            note_creation_limit: Some(RateLimit::gitlab_com_note_creations()),
             hook_timeout: Duration::from_secs(10),
             latency: Duration::ZERO,
         }
@@ -96,6 +103,24 @@ impl SimOptions {
 
     pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
         self.rate_limit = Some(limit);
+        self
+    }
+
+    pub fn with_issue_creation_limit(mut self, limit: RateLimit) -> Self {
+        self.issue_creation_limit = Some(limit);
+        self
+    }
+
+    pub fn with_note_creation_limit(mut self, limit: RateLimit) -> Self {
+        self.note_creation_limit = Some(limit);
+        self
+    }
+
+    /// No rate limit at all (for runs that measure something else).
+    pub fn without_rate_limits(mut self) -> Self {
+        self.rate_limit = None;
+        self.issue_creation_limit = None;
+        self.note_creation_limit = None;
         self
     }
 
@@ -123,12 +148,12 @@ impl SimGitlab {
             .local_addr()
             .context("reading the simulated GitLab's bound address")?;
         let base_url = format!("http://{addr}");
-        let mut limiter = RateLimiter::default();
-        limiter.set(options.rate_limit);
         let inner = Arc::new(Inner {
             state: Mutex::new(SimState::new(options.clock.clone(), base_url.clone())),
             faults: Mutex::new(Faults::default()),
-            limiter: Mutex::new(limiter),
+            limiter: Mutex::new(RateLimiter::with(options.rate_limit)),
+            issue_creations: Mutex::new(RateLimiter::with(options.issue_creation_limit)),
+            note_creations: Mutex::new(RateLimiter::with(options.note_creation_limit)),
             latency: Mutex::new(options.latency),
             project_issues_keyset: std::sync::atomic::AtomicBool::new(true),
             requests: Mutex::new(Vec::new()),
@@ -507,6 +532,24 @@ impl SimGitlab {
     /// Sets (or with `None`, lifts) the per-token rate limit; counters restart.
     pub fn set_rate_limit(&self, limit: Option<RateLimit>) {
         lock(&self.inner.limiter).set(limit);
+    }
+
+    /// Sets (or lifts) the per-user limit on issue creations; counters restart.
+    pub fn set_issue_creation_limit(&self, limit: Option<RateLimit>) {
+        lock(&self.inner.issue_creations).set(limit);
+    }
+
+    /// Sets (or lifts) the per-user limit on note creations; counters restart.
+    pub fn set_note_creation_limit(&self, limit: Option<RateLimit>) {
+        lock(&self.inner.note_creations).set(limit);
+    }
+
+    /// Requests answered 429 so far (any limit or fault), from the request log.
+    pub fn too_many_requests_count(&self) -> usize {
+        lock(&self.inner.requests)
+            .iter()
+            .filter(|r| r.status == 429)
+            .count()
     }
 
     /// Delay added to every request.

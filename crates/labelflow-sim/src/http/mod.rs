@@ -1,5 +1,6 @@
-//! The REST API (`/api/v4/...`): router, the gate every request passes (latency, rate limit,
-//! faults, authentication, request log), parameter parsing and GitLab's error bodies.
+//! The REST API (`/api/v4/...`): router, the gate every request passes (latency, API rate
+//! limit, faults, authentication, application limits, request log), parameter parsing and
+//! GitLab's error bodies.
 
 mod branches;
 mod files;
@@ -8,6 +9,7 @@ mod groups;
 mod hooks;
 mod issues;
 mod labels;
+mod limits;
 mod notes;
 mod users;
 
@@ -56,6 +58,9 @@ pub(crate) struct Inner {
     pub state: Mutex<SimState>,
     pub faults: Mutex<Faults>,
     pub limiter: Mutex<RateLimiter>,
+    /// Application limits, per user: issue creations and note creations.
+    pub issue_creations: Mutex<RateLimiter>,
+    pub note_creations: Mutex<RateLimiter>,
     pub latency: Mutex<Duration>,
     /// Whether project issue listings honour `pagination=keyset` (GitLab 18.3 and later);
     /// older GitLab answers page-number pages instead.
@@ -194,11 +199,11 @@ async fn not_found_route() -> Response {
         .into_response()
 }
 
-fn json_status(status: StatusCode, body: Value) -> Response {
+pub(crate) fn json_status(status: StatusCode, body: Value) -> Response {
     (status, axum::Json(body)).into_response()
 }
 
-fn add_headers(rsp: &mut Response, headers: &[(&'static str, String)]) {
+pub(crate) fn add_headers(rsp: &mut Response, headers: &[(&'static str, String)]) {
     for (k, v) in headers {
         if let Ok(v) = HeaderValue::from_str(v) {
             rsp.headers_mut().insert(*k, v);
@@ -282,8 +287,11 @@ async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Response 
                 add_headers(&mut rsp, &[("retry-after", secs.to_string())]);
             }
             if rate_limit_headers {
-                let reset =
-                    Utc::now() + chrono::Duration::seconds(retry_after.unwrap_or(60) as i64);
+                // On a whole second, so the reset is not later than `Retry-After` says.
+                let now = Utc::now();
+                let whole =
+                    now - chrono::Duration::nanoseconds(i64::from(now.timestamp_subsec_nanos()));
+                let reset = whole + chrono::Duration::seconds(retry_after.unwrap_or(60) as i64);
                 let decision = RateDecision {
                     allowed: false,
                     limit: 2000,
@@ -326,6 +334,10 @@ async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Response 
         log(401);
         return rsp;
     };
+    if let Some(rsp) = limits::application_limit(&app, &method, &path, user_id) {
+        log(429);
+        return rsp;
+    }
     req.extensions_mut().insert(AuthUser(user_id));
     // Run the request in its own task, so it completes even if the client goes away while
     // the answer is held back.
