@@ -10,7 +10,7 @@ mod common;
 
 use chrono::Duration as ChronoDuration;
 use common::item::Item as Opp;
-use common::shipped::{ACME_SIGNED_REGISTRY, fill_template};
+use common::shipped::{ACME_SIGNED_REGISTRY, fill_template, without_quick_actions};
 use common::{Harness, repo_path};
 use labelflow::sim::{IssueStatus, SimStatus};
 use std::process::Command;
@@ -25,6 +25,7 @@ const CUSTOMER_DEV: &str = "acme-dev";
 // Directory people of the example.
 const CS_LEAD: &str = "example-cs-lead";
 const PM: &str = "example-pm-source-code";
+const EM: &str = "example-eng-manager";
 
 const TITLE: &str = "Acme Corp: faster merge request pipelines";
 
@@ -61,11 +62,16 @@ async fn harness() -> Harness {
 
 /// The example's opportunity template filled in completely, with the product group label.
 fn complete_opportunity() -> String {
+    opportunity(&[]) + "\n/label ~\"group::source code\"\n"
+}
+
+/// The example's opportunity template filled in, with `extra` values too.
+fn opportunity(extra: &[(&str, &str)]) -> String {
     let template = std::fs::read_to_string(repo_path(
         "examples/cocreate-statuses/templates/issue_templates/co-create-opportunity.md",
     ))
     .expect("the example's opportunity template");
-    let values = [
+    let mut values = vec![
         ("Customer", "Acme Corp"),
         (
             "Problem",
@@ -78,7 +84,8 @@ fn complete_opportunity() -> String {
         ("AE", "@alex-ae"),
         ("Customer engineers", "@acme-dev"),
     ];
-    fill_template(&template, &values) + "\n/label ~\"group::source code\"\n"
+    values.extend_from_slice(extra);
+    fill_template(&template, &values)
 }
 
 fn status(h: &Harness, opp: Opp) -> String {
@@ -309,6 +316,65 @@ async fn the_buy_in_reminder_fires_in_triage_and_not_after_it() {
     let followups = h.store().list_followups(10).await.expect("follow-ups");
     assert!(followups.iter().all(|f| f.fired), "{followups:?}");
     assert_eq!(other.bot_comments(h), 5, "no reminder once past Triage");
+    h.finish();
+    h.stop_service().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_major_pathway_walks_the_statuses_to_on_site_and_completion() {
+    let mut h = harness().await;
+    let h = &mut h;
+    let opp = at_triage(h).await;
+    opp.comment(h, PM, "@labelflow buy-in approve").await;
+    opp.expect_comment(h, "**Product buy-in approved** by @example-pm-source-code");
+    opp.label(h, CS_LEAD, "cocreate-pathway::major").await;
+    opp.expect_comment(h, "**Pathway: major contribution.**");
+    assert_eq!(h.sim.issues(h.project("engineering_allocation")).len(), 1);
+
+    // On-site before the engineer is allocated: back to Triage, saying what is missing.
+    set_status(h, opp, CS_LEAD, "On-site").await;
+    assert_eq!(status(h, opp), "Triage");
+    let body = opp.expect_comment(
+        h,
+        "the status \"On-site\" was set before its prerequisites were met, so I moved the item back to \"Triage\".",
+    );
+    assert!(
+        body.contains("an engineer allocated by engineering (engineering::allocated)"),
+        "{body}"
+    );
+
+    // Engineering names the engineer and records the allocation.
+    let description = opportunity(&[("Allocated engineer", "@example-eng-manager")]);
+    opp.edit(h, EM, &without_quick_actions(&description)).await;
+    opp.label(h, EM, "engineering::allocated").await;
+    opp.expect_comment(h, "**Engineering allocated.**");
+
+    set_status(h, opp, CS_LEAD, "Presented").await;
+    opp.expect_comment(h, "**Presented to the customer.**");
+    set_status(h, opp, CS_LEAD, "Onboarding").await;
+    let onboarding = h.sim.issues(h.project("onboarding"));
+    assert_eq!(onboarding.len(), 1);
+    assert_eq!(
+        onboarding[0].title,
+        "Co-Create onboarding session: Acme Corp"
+    );
+    opp.expect_comment(h, "**Onboarding.** I opened the onboarding-session issue");
+    set_status(h, opp, CS_LEAD, "On-site").await;
+    let onsite = h.sim.issues(h.project("onsite_planning"));
+    assert_eq!(onsite.len(), 1);
+    assert_eq!(
+        onsite[0].title,
+        format!("Co-Create on-site: Acme Corp — {TITLE}")
+    );
+    let body = opp.expect_comment(h, "**On-site planning.**");
+    assert!(body.contains("@example-eng-manager"), "{body}");
+    assert_eq!(status(h, opp), "On-site");
+
+    // Completed by Contributor Success closes the opportunity; nothing more is said.
+    let before = opp.bot_comments(h);
+    set_status(h, opp, CS_LEAD, "Completed").await;
+    assert_eq!(opp.issue(h).state, IssueStatus::Closed);
+    assert_eq!(opp.bot_comments(h), before);
     h.finish();
     h.stop_service().await;
 }
