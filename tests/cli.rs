@@ -807,11 +807,15 @@ fn the_shipped_schema_file_is_what_labelflow_schema_prints() {
         stdout(&out) == shipped,
         "labelflow.schema.json is out of date: run `labelflow schema > labelflow.schema.json`"
     );
-    // Both example configurations point editors at it.
+    // Every example configuration points editors at it.
     for (config, reference) in [
         ("labelflow.yml", "labelflow.schema.json"),
         (
             "examples/security/labelflow.yml",
+            "../../labelflow.schema.json",
+        ),
+        (
+            "examples/cocreate-statuses/labelflow.yml",
             "../../labelflow.schema.json",
         ),
     ] {

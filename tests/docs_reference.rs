@@ -76,6 +76,8 @@ fn references_lead_somewhere() {
         "docs/cla.md",
         "labelflow.yml",
         "examples/security/labelflow.yml",
+        "examples/cocreate-statuses/labelflow.yml",
+        "examples/cocreate-statuses/README.md",
     ];
     let path = regex::Regex::new(r"\b(?:docs|examples)/[A-Za-z0-9_./-]+\.(?:md|yml|json)").unwrap();
     for f in files {
