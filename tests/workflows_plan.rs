@@ -1085,6 +1085,28 @@ fn mdf_request_pings_alliances_for_partner_approval() {
     assert_contains(b, "~\"mdf::partner-approved\"");
 }
 
+/// The issue was opened without the label and labelled a moment later; the opened event is
+/// processed after that, so the re-read already shows the label. The rule fires on the
+/// label's own event only, not twice.
+#[test]
+fn mdf_request_labelled_after_opening_fires_on_the_label_event_only() {
+    let i = mdf_issue(&["mdf::requested"], MDF);
+    let mut opened_bare = opened(&i);
+    opened_bare.labels_added.clear();
+    let p = run(&opened_bare, &i);
+    assert!(
+        !p.actions.iter().any(|a| a.rule == "requested"),
+        "{:?}",
+        kinds(&p)
+    );
+    let p = run(
+        &labels_changed(&i, "example-alliances-lead", &["mdf::requested"], &[]),
+        &i,
+    );
+    assert_eq!(kinds(&p), vec!["comment"]);
+    assert_eq!(p.actions[0].rule, "requested");
+}
+
 #[test]
 fn mdf_budget_must_be_an_amount_and_timeline_must_have_dates() {
     let d = MDF

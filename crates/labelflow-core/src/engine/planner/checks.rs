@@ -256,8 +256,10 @@ impl WorkflowPlanner<'_, '_> {
         {
             return false;
         }
-        let arrived = labels.iter().any(|l| added.contains(&l.as_str()))
-            || self.event.kind == EventKind::Opened;
+        // An issue opened with the label has it in `added` (an opened event adds the labels
+        // it was created with). A label added after the opening is not: the re-read shows it
+        // when the opened event is processed late, and the label's own event fires the rule.
+        let arrived = labels.iter().any(|l| added.contains(&l.as_str()));
         let completed = self.event.description_changed
             && entries.iter().any(|rf| self.issue.has_label(&rf.label));
         arrived || completed
