@@ -289,40 +289,23 @@ pub fn markdown(r: &Results) -> String {
         );
     }
 
-    let _ = writeln!(out, "\n### Targets (issue 21)\n");
-    let _ = writeln!(out, "| target | measured | met |");
-    let _ = writeln!(out, "|---|---|---|");
-    for t in targets_21(r) {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} |",
-            t.name,
-            t.measured,
-            match t.met {
-                Some(true) => "yes",
-                Some(false) => "**no**",
-                None => "not measured",
-            }
-        );
-    }
-
-    let _ = writeln!(out, "\n### Targets (issue 10)\n");
-    let _ = writeln!(out, "| target | measured | met |");
-    let _ = writeln!(out, "|---|---|---|");
-    for t in targets(r) {
-        let _ = writeln!(
-            out,
-            "| {} | {} | {} |",
-            t.name,
-            t.measured,
-            match t.met {
-                Some(true) => "yes",
-                Some(false) => "**no**",
-                None => "not measured",
-            }
-        );
-    }
+    targets_table(&mut out, "Targets (issue 21)", &targets_21(r));
+    targets_table(&mut out, "Targets (issue 10)", &targets(r));
     out
+}
+
+fn targets_table(out: &mut String, title: &str, targets: &[Target]) {
+    let _ = writeln!(out, "\n### {title}\n");
+    let _ = writeln!(out, "| target | measured | met |");
+    let _ = writeln!(out, "|---|---|---|");
+    for t in targets {
+        let met = match t.met {
+            Some(true) => "yes",
+            Some(false) => "**no**",
+            None => "not measured",
+        };
+        let _ = writeln!(out, "| {} | {} | {met} |", t.name, t.measured);
+    }
 }
 
 /// One of issue 10's targets and what this run measured for it.

@@ -155,8 +155,16 @@ fn perform(conn: &Connection, request: &mut WriteRequest) -> Produced {
 /// Binds `$1…$N` by name: SQLite numbers `$N` parameters in the order they first appear,
 /// which need not be N.
 fn bind(statement: &mut Statement<'_>, params: &[SqlValue]) -> rusqlite::Result<()> {
+    const NAMES: [&str; 12] = [
+        "$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9", "$10", "$11", "$12",
+    ];
     for (i, value) in params.iter().enumerate() {
-        let Some(index) = statement.parameter_index(&format!("${}", i + 1))? else {
+        // No allocation per parameter on the writer thread for the statements the store has.
+        let name = match NAMES.get(i) {
+            Some(n) => std::borrow::Cow::Borrowed(*n),
+            None => std::borrow::Cow::Owned(format!("${}", i + 1)),
+        };
+        let Some(index) = statement.parameter_index(&name)? else {
             continue;
         };
         match value {
@@ -349,5 +357,21 @@ mod tests {
         let mut rows = statement.raw_query();
         let got: String = rows.next().unwrap().unwrap().get(0).unwrap();
         assert_eq!(got, "two-one");
+        drop(rows);
+
+        // Past the precomputed names.
+        let sql = format!(
+            "SELECT $13 || {}",
+            (1..=12)
+                .map(|n| format!("${n}"))
+                .collect::<Vec<_>>()
+                .join(" || ")
+        );
+        let mut statement = conn.prepare(&sql).unwrap();
+        let params: Vec<SqlValue> = (1..=13).map(|n| SqlValue::from(n.to_string())).collect();
+        bind(&mut statement, &params).unwrap();
+        let mut rows = statement.raw_query();
+        let got: String = rows.next().unwrap().unwrap().get(0).unwrap();
+        assert_eq!(got, "13123456789101112");
     }
 }

@@ -11,7 +11,7 @@ mod model;
 
 use super::compiled::Engine;
 use super::conditions::{Facts, describe_allow};
-use super::config::{Allow, Guard, RequiredFields, Trigger, Workflow};
+use super::config::{Allow, Guard, RequiredFields, Requirement, Trigger, Workflow};
 use crate::domain::{IssueState, split_scoped};
 
 pub use markdown::render;
@@ -20,8 +20,12 @@ pub use model::{IssueHistory, Readiness, RecentDecision, WorkflowStanding};
 /// The prerequisites of `guard` that do not hold, in the configuration's words. The planner's
 /// guard check and `explain` both use this, so they cannot disagree.
 pub fn guard_missing(guard: &Guard, facts: &Facts) -> Vec<String> {
-    guard
-        .requires
+    requirements_missing(&guard.requires, facts)
+}
+
+/// What a list of prerequisites (a label guard's or a status guard's) finds missing, in order.
+pub fn requirements_missing(requires: &[Requirement], facts: &Facts) -> Vec<String> {
+    requires
         .iter()
         .filter(|r| !facts.holds(&r.condition))
         .map(|r| r.missing.clone())

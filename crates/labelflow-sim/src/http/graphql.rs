@@ -564,12 +564,7 @@ fn field(
                         .flatten()
                         .filter_map(Value::as_str)
                         .filter_map(|oid| field.options.iter().find(|(o, _)| o == oid))
-                        .map(|(id, v)| {
-                            Out::Obj(Obj::SelectOption {
-                                id: id.clone(),
-                                value: v.clone(),
-                            })
-                        })
+                        .map(select_option)
                         .collect(),
                 ))),
                 _ => unknown(),
@@ -581,15 +576,7 @@ fn field(
             "fieldType" => leaf(json!(f.field_type)),
             "active" => leaf(json!(true)),
             "selectOptions" => Ok(Some(Out::List(
-                f.options
-                    .iter()
-                    .map(|(id, v)| {
-                        Out::Obj(Obj::SelectOption {
-                            id: id.clone(),
-                            value: v.clone(),
-                        })
-                    })
-                    .collect(),
+                f.options.iter().map(select_option).collect(),
             ))),
             _ => unknown(),
         },
@@ -604,4 +591,12 @@ fn field(
             _ => unknown(),
         },
     }
+}
+
+/// One option of a select custom field, as GraphQL answers it.
+fn select_option((id, value): &(String, String)) -> Out {
+    Out::Obj(Obj::SelectOption {
+        id: id.clone(),
+        value: value.clone(),
+    })
 }

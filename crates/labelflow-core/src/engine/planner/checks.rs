@@ -5,7 +5,7 @@ use super::{PlanError, WorkflowPlanner};
 use crate::actions::Action;
 use crate::domain::EventKind;
 use crate::engine::conditions::describe_allow;
-use crate::engine::config::{Allow, RequiredFields};
+use crate::engine::config::{Allow, RequiredFields, Sp};
 use crate::engine::explain::{guard_missing, required_missing};
 use crate::engine::trace::{CheckKind, CheckOutcome, CheckTrace};
 use std::collections::BTreeSet;
@@ -28,29 +28,9 @@ impl WorkflowPlanner<'_, '_> {
                 if !hit {
                     continue;
                 }
-                let allow = Allow {
-                    roles: r.roles.iter().map(|s| s.value.clone()).collect(),
-                    product_pms: r.product_pms,
-                    ..Allow::default()
-                };
-                let who = describe_allow(&allow, self.facts);
-                if self.facts.permits(&allow) {
-                    self.trace_check(
-                        CheckKind::RestrictedLabel,
-                        label,
-                        CheckOutcome::Passed,
-                        format!("`{}` is one of {who}", self.facts.actor),
-                        Vec::new(),
-                    );
+                let Some(who) = self.refused_by(&r.roles, r.product_pms, label, "apply it") else {
                     continue;
-                }
-                self.trace_check(
-                    CheckKind::RestrictedLabel,
-                    label,
-                    CheckOutcome::Reverted,
-                    format!("`{}` may not apply it: only {who} may", self.facts.actor),
-                    Vec::new(),
-                );
+                };
                 reverted.insert(label.to_string());
                 let rule = format!("restricted:{label}");
                 self.revert(&rule, label, self.replaced_sibling(label));
@@ -66,6 +46,41 @@ impl WorkflowPlanner<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// Whether the actor may make a restricted change (`subject`: the label or status),
+    /// traced either way. `Some(who may)` when refused.
+    pub(super) fn refused_by(
+        &mut self,
+        roles: &[Sp],
+        product_pms: bool,
+        subject: &str,
+        verb: &str,
+    ) -> Option<String> {
+        let allow = Allow {
+            roles: roles.iter().map(|s| s.value.clone()).collect(),
+            product_pms,
+            ..Allow::default()
+        };
+        let who = describe_allow(&allow, self.facts);
+        let actor = &self.facts.actor;
+        let (outcome, detail) = if self.facts.permits(&allow) {
+            (CheckOutcome::Passed, format!("`{actor}` is one of {who}"))
+        } else {
+            (
+                CheckOutcome::Reverted,
+                format!("`{actor}` may not {verb}: only {who} may"),
+            )
+        };
+        let refused = outcome == CheckOutcome::Reverted;
+        self.trace_check(
+            CheckKind::RestrictedLabel,
+            subject,
+            outcome,
+            detail,
+            Vec::new(),
+        );
+        refused.then_some(who)
     }
 
     pub(super) fn trace_check(

@@ -5,9 +5,8 @@
 use super::{PlanError, WorkflowPlanner};
 use crate::actions::Action;
 use crate::domain::WorkItemStatus;
-use crate::engine::conditions::describe_allow;
-use crate::engine::config::Allow;
 use crate::engine::context;
+use crate::engine::explain::requirements_missing;
 use crate::engine::trace::{CheckKind, CheckOutcome};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -41,29 +40,9 @@ impl WorkflowPlanner<'_, '_> {
             if !r.statuses.iter().any(|s| to.is(&s.value)) {
                 continue;
             }
-            let allow = Allow {
-                roles: r.roles.iter().map(|s| s.value.clone()).collect(),
-                product_pms: r.product_pms,
-                ..Allow::default()
-            };
-            let who = describe_allow(&allow, self.facts);
-            if self.facts.permits(&allow) {
-                self.trace_check(
-                    CheckKind::RestrictedLabel,
-                    &label,
-                    CheckOutcome::Passed,
-                    format!("`{}` is one of {who}", self.facts.actor),
-                    Vec::new(),
-                );
+            let Some(who) = self.refused_by(&r.roles, r.product_pms, &label, "set it") else {
                 continue;
-            }
-            self.trace_check(
-                CheckKind::RestrictedLabel,
-                &label,
-                CheckOutcome::Reverted,
-                format!("`{}` may not set it: only {who} may", self.facts.actor),
-                Vec::new(),
-            );
+            };
             let rule = format!("restricted-status:{}", to.name);
             self.revert_status(&rule, &to, from.as_ref(), RESTRICTED_TEMPLATE, &[who])?;
             reverted.insert(reverted_key(&to.name));
@@ -73,12 +52,7 @@ impl WorkflowPlanner<'_, '_> {
             if !to.is(&g.status.value) {
                 continue;
             }
-            let missing: Vec<String> = g
-                .requires
-                .iter()
-                .filter(|r| !self.facts.holds(&r.condition))
-                .map(|r| r.missing.clone())
-                .collect();
+            let missing = requirements_missing(&g.requires, self.facts);
             if missing.is_empty() {
                 self.trace_check(
                     CheckKind::Guard,
